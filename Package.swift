@@ -1,0 +1,41 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Patron",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Patron", targets: ["Patron"]),
+        .executable(name: "patron", targets: ["patron"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C module: LMDB from Debian's liblmdb-dev (modulemap + shim only).
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        // A small, safe Swift layer over the LMDB C API.
+        .target(name: "LMDB", dependencies: ["CLMDB"]),
+        // The event store: events, storage, projections, import/export, privacy.
+        .target(name: "Patron", dependencies: ["LMDB"]),
+        // The command-line tool: thin, calls the library.
+        .executableTarget(
+            name: "patron",
+            dependencies: [
+                "Patron",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Release-built benchmark driver (`make bench`).
+        .executableTarget(name: "patron-bench", dependencies: ["Patron"], path: "Sources/PatronBench"),
+        // Helper process for crash-safety and multi-process tests.
+        .executableTarget(name: "patron-testproc", dependencies: ["Patron"], path: "Sources/PatronTestProcess"),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        .testTarget(name: "PatronTests", dependencies: ["Patron", "LMDB"], resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v6]
+)

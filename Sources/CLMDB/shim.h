@@ -1,0 +1,4 @@
+#ifndef PATRON_CLMDB_SHIM_H
+#define PATRON_CLMDB_SHIM_H
+#include <lmdb.h>
+#endif

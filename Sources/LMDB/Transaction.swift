@@ -1,0 +1,132 @@
+import CLMDB
+
+/// A transaction: a consistent snapshot to read, and in ``Environment/write(_:)`` the
+/// one place changes are made.
+///
+/// Transactions are closure-scoped: the environment begins, commits and aborts
+/// them. A transaction must not escape its closure nor cross an `await`.
+///
+/// Values returned by `get` and cursors point into LMDB's memory map and are valid
+/// only until the transaction ends or the next write in it: copy what you keep.
+public final class Transaction {
+    let handle: OpaquePointer
+    var finished = false
+
+    init(handle: OpaquePointer) { self.handle = handle }
+
+    /// The transaction's id: grows with every committed write transaction, so a cache
+    /// built from one snapshot is valid while the id is unchanged.
+    public var id: Int { mdb_txn_id(handle) }
+
+    /// The value stored under `key`, or nil when there is none.
+    public func get(_ table: Table, key: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer? {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val()
+        let rc = mdb_get(handle, table.dbi, &k, &v)
+        if rc == MDB_NOTFOUND { return nil }
+        try check(rc, "mdb_get(\(table.name))")
+        return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
+    }
+
+    /// Stores `value` under `key`.
+    public func put(_ table: Table, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
+                    flags: PutFlags = []) throws {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        try check(mdb_put(handle, table.dbi, &k, &v, flags.rawValue), "mdb_put(\(table.name))")
+    }
+
+    /// Stores `value` under `key` unless the key exists; returns false when it did.
+    public func insert(_ table: Table, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws -> Bool {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        let rc = mdb_put(handle, table.dbi, &k, &v, UInt32(MDB_NOOVERWRITE))
+        if rc == MDB_KEYEXIST { return false }
+        try check(rc, "mdb_put(\(table.name), noOverwrite)")
+        return true
+    }
+
+    /// Deletes `key` (and all its values in a duplicates table); returns false when absent.
+    @discardableResult
+    public func delete(_ table: Table, key: UnsafeRawBufferPointer) throws -> Bool {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        let rc = mdb_del(handle, table.dbi, &k, nil)
+        if rc == MDB_NOTFOUND { return false }
+        try check(rc, "mdb_del(\(table.name))")
+        return true
+    }
+
+    /// Removes every entry of `table`, keeping the table.
+    public func empty(_ table: Table) throws {
+        try check(mdb_drop(handle, table.dbi, 0), "mdb_drop(\(table.name))")
+    }
+
+    /// Number of entries in `table`.
+    public func count(_ table: Table) throws -> Int {
+        var stat = MDB_stat()
+        try check(mdb_stat(handle, table.dbi, &stat), "mdb_stat(\(table.name))")
+        return Int(stat.ms_entries)
+    }
+
+    /// Pages used by `table` (branch + leaf + overflow).
+    public func pages(_ table: Table) throws -> Int {
+        var stat = MDB_stat()
+        try check(mdb_stat(handle, table.dbi, &stat), "mdb_stat(\(table.name))")
+        return Int(stat.ms_branch_pages + stat.ms_leaf_pages + stat.ms_overflow_pages)
+    }
+
+    /// Runs `body` with a cursor over `table`; the cursor is closed afterwards.
+    public func withCursor<R>(_ table: Table, _ body: (Cursor) throws -> R) throws -> R {
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(handle, table.dbi, &cursor), "mdb_cursor_open(\(table.name))")
+        guard let cursor else { throw LMDBError(code: MDB_INVALID, operation: "mdb_cursor_open(\(table.name))") }
+        defer { mdb_cursor_close(cursor) }
+        return try body(Cursor(handle: cursor, table: table))
+    }
+}
+
+@available(*, unavailable)
+extension Transaction: Sendable {}
+
+// Typed key conveniences.
+extension Transaction {
+    /// The value under a native-endian integer key.
+    public func get<K: FixedWidthInteger>(_ table: Table, key: K) throws -> UnsafeRawBufferPointer? {
+        var k = key
+        return try withUnsafeBytes(of: &k) { kb in try get(table, key: kb) }
+    }
+
+    /// The value under a string key (its UTF-8 bytes).
+    public func get(_ table: Table, key: String) throws -> UnsafeRawBufferPointer? {
+        var key = key
+        return try key.withUTF8 { kb in try get(table, key: UnsafeRawBufferPointer(kb)) }
+    }
+
+    /// Stores bytes under a native-endian integer key.
+    public func put<K: FixedWidthInteger>(_ table: Table, key: K, value: UnsafeRawBufferPointer, flags: PutFlags = []) throws {
+        var k = key
+        try withUnsafeBytes(of: &k) { kb in try put(table, key: kb, value: value, flags: flags) }
+    }
+
+    /// Stores a byte array under a native-endian integer key.
+    public func put<K: FixedWidthInteger>(_ table: Table, key: K, value: [UInt8], flags: PutFlags = []) throws {
+        try value.withUnsafeBytes { vb in try put(table, key: key, value: vb, flags: flags) }
+    }
+
+    /// Stores a byte array under a string key.
+    public func put(_ table: Table, key: String, value: [UInt8], flags: PutFlags = []) throws {
+        var key = key
+        try key.withUTF8 { kb in
+            try value.withUnsafeBytes { vb in
+                try put(table, key: UnsafeRawBufferPointer(kb), value: vb, flags: flags)
+            }
+        }
+    }
+
+    /// Deletes a native-endian integer key.
+    @discardableResult
+    public func delete<K: FixedWidthInteger>(_ table: Table, key: K) throws -> Bool {
+        var k = key
+        return try withUnsafeBytes(of: &k) { kb in try delete(table, key: kb) }
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import LMDB
+
+extension Database {
+    /// The position of the last event (0 when the log is empty).
+    public var lastPosition: UInt64 {
+        get throws { try store.env.read { try store.lastPosition(txn: $0) } }
+    }
+
+    /// The event at `position`, with its checksum verified; nil past the end.
+    public func event(at position: UInt64) throws -> RecordedEvent? {
+        try store.env.read { txn in
+            guard let bytes = try txn.get(store.schema.log, key: position) else { return nil }
+            return try store.recorded(bytes, position: position, verify: true)
+        }
+    }
+
+    /// Up to `limit` events from `position` on, in log order.
+    public func events(from position: UInt64 = 1, limit: Int = Int.max) throws -> [RecordedEvent] {
+        var out: [RecordedEvent] = []
+        try forEachEvent(from: position) { e in
+            out.append(e)
+            return out.count < limit
+        }
+        return out
+    }
+
+    /// Calls `body` with each event from `position` on, in one consistent snapshot,
+    /// until it returns false. Checksums are not checked here (``verify()`` does).
+    public func forEachEvent(from position: UInt64 = 1, _ body: (RecordedEvent) throws -> Bool) throws {
+        try store.env.read { txn in
+            try txn.withCursor(store.schema.log) { c in
+                var entry = try c.seek(max(position, 1))
+                while let (k, v) = entry {
+                    let p: UInt64 = k.load(at: 0)
+                    guard try body(try store.recorded(v, position: p, verify: false)) else { return }
+                    entry = try c.next()
+                }
+            }
+        }
+    }
+
+    /// The events of one client key's stream, in log order (merged clients' events stay
+    /// in their own key's stream).
+    public func stream(_ client: String) throws -> [RecordedEvent] {
+        try store.env.read { txn in
+            guard let n = try store.clientNumber(client, txn: txn) else { return [] }
+            return try positions(of: n, txn: txn).map { p in
+                guard let bytes = try txn.get(store.schema.log, key: p) else {
+                    throw CorruptData("stream of \(client) names position \(p), which is not in the log")
+                }
+                return try store.recorded(bytes, position: p, verify: true)
+            }
+        }
+    }
+
+    func positions(of client: UInt32, txn: Transaction) throws -> [UInt64] {
+        try txn.withCursor(store.schema.streams) { c in
+            var out: [UInt64] = []
+            guard try c.find(client) != nil else { return out }
+            var page = try c.getMultiple()
+            while let (_, v) = page {
+                out.append(contentsOf: v.bindMemory(to: UInt64.self))
+                page = try c.nextMultiple()
+            }
+            return out
+        }
+    }
+
+    /// The number of events in `client`'s stream (0 for an unknown key): the value to
+    /// pass as an expected version.
+    public func streamVersion(_ client: String) throws -> UInt32 {
+        try store.env.read { txn in
+            guard let n = try store.clientNumber(client, txn: txn) else { return 0 }
+            return try store.state(n, txn: txn)?.streamVersion ?? 0
+        }
+    }
+
+    /// The current date in the database time zone.
+    public var today: Day { store.zone.day(of: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))) }
+
+    /// The client's fields as of `today` (default: the current date).
+    ///
+    /// Uses the stored projection when no event lies after `today`, and otherwise
+    /// replays the client's events up to `today`: the answer equals that of a
+    /// database holding only those events. A client merged into another answers
+    /// with the surviving client's fields.
+    public func client(_ key: String, today: Day? = nil) throws -> ClientProjection? {
+        let day = today ?? self.today
+        return try store.env.read { txn in
+            guard var n = try store.clientNumber(key, txn: txn), var state = try store.state(n, txn: txn) else { return nil }
+            var hops = 0
+            while state.mergedInto != 0, hops < 10_000, let next = try store.state(state.mergedInto, txn: txn) {
+                n = state.mergedInto
+                state = next
+                hops += 1
+            }
+            if let maxDay = state.maxDay, maxDay > day {
+                state = try replay(root: n, upTo: day, txn: txn)
+            }
+            let rootKey = try store.clientKey(n, txn: txn) ?? key
+            return try ClientProjection(id: rootKey, today: day, state: state, string: { try store.stringValue($0, txn: txn) },
+                                        personal: { ref, tag in personalValue(ref, tag, txn: txn) })
+        }
+    }
+
+    /// Folds the events of a person (root and merged members) with day ≤ `day`.
+    func replay(root: UInt32, upTo day: Day, txn: Transaction) throws -> ClientState {
+        guard let stored = try store.state(root, txn: txn) else { return ClientState() }
+        var records: [(UInt64, EventCodec.Decoded)] = []
+        for member in [root] + stored.members {
+            for p in try positions(of: member, txn: txn) {
+                guard let bytes = try txn.get(store.schema.log, key: p) else { continue }
+                records.append((p, try EventCodec.decode(bytes, verifyChecksum: false)))
+            }
+        }
+        records.sort { $0.0 < $1.0 }
+        var folding = ProjectionFolding(load: { _ in nil })
+        var numbers: [String: UInt32] = [:]
+        for (p, d) in records where store.zone.day(of: d.event.at) <= day {
+            numbers[d.event.client] = d.clientNumber
+            var into: UInt32?
+            if case .merge(let m) = d.event.payload {
+                into = try numbers[m.into] ?? store.clientNumber(m.into, txn: txn)
+            }
+            try folding.apply(d.event, position: p, day: store.zone.day(of: d.event.at), owner: d.clientNumber,
+                              into: into, personal: store.personal(d, position: p),
+                              intern: { try store.stringID($0, txn: txn) ?? 0 })
+        }
+        var r = root
+        var hops = 0
+        while let next = folding.states[r]?.mergedInto, next != 0, hops < 10_000 { r = next; hops += 1 }
+        return folding.states[r] ?? ClientState()
+    }
+
+    func personalValue(_ ref: Stamped<UInt32>?, _ tag: PersonalData.Tag, txn: Transaction) -> String? {
+        guard let ref, let bytes = try? txn.get(store.schema.log, key: ref.stamp.position),
+              let d = try? EventCodec.decode(bytes, verifyChecksum: false) else { return nil }
+        return store.personal(d, position: ref.stamp.position)?.value(tag)
+    }
+
+    /// A catch-up subscription: every event from `position` on, then each new one as
+    /// it is committed (by this process or another), until the consumer stops.
+    ///
+    /// ```swift
+    /// for try await e in db.subscribe(from: 1) { print(e.position, e.event.type) }
+    /// ```
+    public func subscribe(from position: UInt64 = 1, pollInterval: Duration = .milliseconds(100))
+        -> AsyncThrowingStream<RecordedEvent, any Error>
+    {
+        let ticks = commits.ticks(poll: pollInterval)
+        return AsyncThrowingStream { continuation in
+            let task = Task { [self] in
+                var next = max(position, 1)
+                var wakeups = ticks.makeAsyncIterator()
+                do {
+                    while !Task.isCancelled {
+                        let batch = try events(from: next, limit: 1024)
+                        for e in batch { continuation.yield(e) }
+                        if let last = batch.last { next = last.position + 1; continue }
+                        guard await wakeups.next() != nil else { break }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}

@@ -1,0 +1,255 @@
+/// Reading an event from a JSON object (one NDJSON line) and writing it back.
+extension Event {
+    /// The fields each type reads; anything else is kept in ``extra``.
+    static let knownFields: [EventType: Set<String>] = {
+        let common: Set<String> = ["type", "id", "client", "at"]
+        return [
+            .client: common.union(["name", "email", "phone", "location", "source", "acquisition_cost"]),
+            .visit: common.union(["location", "provider", "services"]),
+            .purchase: common.union(["amount", "items", "location", "provider", "channel"]),
+            .refund: common.union(["amount", "purchase"]),
+            .reward: common.union(["points", "kind", "reason"]),
+            .tier: common.union(["tier"]),
+            .membership: common.union(["plan", "action", "fee"]),
+            .feedback: common.union(["score", "comment", "visit"]),
+            .forget: common,
+            .merge: common.union(["into"]),
+        ]
+    }()
+
+    /// Builds and validates an event from a parsed JSON object.
+    init(json: JSONValue, zone: Zone) throws(EventValidationError) {
+        guard case .object(let pairs) = json else {
+            throw EventValidationError(field: "line", value: nil, problem: "must be a JSON object")
+        }
+        var fields: [String: JSONValue] = [:]
+        for (k, v) in pairs where v != .null { fields[k] = v }
+        let f = JSONFields(fields: fields)
+        guard let typeName = try f.string("type") else {
+            throw EventValidationError(field: "type", value: nil, problem: "is missing")
+        }
+        guard let type = EventType(rawValue: typeName.lowercased()) else {
+            throw EventValidationError(field: "type", value: typeName,
+                                       problem: "is not a known type (\(EventType.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        guard let client = try f.key("client") else { throw EventValidationError(field: "client", value: nil, problem: "is missing") }
+        guard let atText = try f.key("at") else { throw EventValidationError(field: "at", value: nil, problem: "is missing") }
+        let at = try Event.instant(atText, zone: zone)
+
+        let payload: Payload
+        switch type {
+        case .client:
+            payload = .client(ClientDetails(name: try f.string("name"), email: try f.string("email"), phone: try f.string("phone"),
+                                            location: try f.string("location"), source: try f.string("source"),
+                                            acquisitionCost: try f.money("acquisition_cost")))
+        case .visit:
+            payload = .visit(Visit(location: try f.string("location"), provider: try f.string("provider"),
+                                   services: try f.stringList("services")))
+        case .purchase:
+            let items = try f.items()
+            let amount = try f.money("amount")
+            if amount == nil && !items.contains(where: { $0.amount != nil }) {
+                throw EventValidationError(field: "amount", value: nil, problem: "is missing (give amount, or items with amounts)")
+            }
+            payload = .purchase(Purchase(amount: amount, items: items, location: try f.string("location"),
+                                         provider: try f.string("provider"), channel: try f.string("channel")))
+        case .refund:
+            guard let amount = try f.money("amount") else { throw EventValidationError(field: "amount", value: nil, problem: "is missing") }
+            payload = .refund(Refund(amount: amount, purchase: try f.key("purchase")))
+        case .reward:
+            guard let points = try f.integer("points") else { throw EventValidationError(field: "points", value: nil, problem: "is missing") }
+            payload = .reward(Reward(points: points, kind: try f.string("kind"), reason: try f.string("reason")))
+        case .tier:
+            guard let tier = try f.string("tier") else { throw EventValidationError(field: "tier", value: nil, problem: "is missing") }
+            payload = .tier(TierChange(tier: tier))
+        case .membership:
+            guard let actionText = try f.string("action") else {
+                throw EventValidationError(field: "action", value: nil, problem: "is missing (start or cancel)")
+            }
+            guard let action = MembershipAction(rawValue: actionText.lowercased()) else {
+                throw EventValidationError(field: "action", value: actionText, problem: "is not a membership action (start or cancel)")
+            }
+            payload = .membership(Membership(plan: try f.string("plan"), action: action, fee: try f.money("fee")))
+        case .feedback:
+            guard let score = try f.integer("score") else { throw EventValidationError(field: "score", value: nil, problem: "is missing") }
+            payload = .feedback(Feedback(score: score, comment: try f.string("comment"), visit: try f.key("visit")))
+        case .forget:
+            payload = .forget
+        case .merge:
+            guard let into = try f.key("into") else { throw EventValidationError(field: "into", value: nil, problem: "is missing") }
+            payload = .merge(Merge(into: into))
+        }
+        let known = Event.knownFields[type] ?? []
+        let unknown = pairs.filter { !known.contains($0.0) }
+        self.init(id: try f.key("id"), client: client, at: at, payload: payload,
+                  extra: unknown.isEmpty ? nil : JSONValue.object(unknown).text)
+        try validate()
+    }
+
+    /// The event as one JSON object line (no newline), re-importable by `patron import`.
+    /// Personal fields are left out when `personal` is false.
+    public func jsonLine(zone: Zone, personal: Bool = true) -> String {
+        var o: [(String, JSONValue)] = [("type", .string(type.rawValue))]
+        if let id { o.append(("id", .string(id))) }
+        o.append(("client", .string(client)))
+        o.append(("at", .string(TimestampParser.format(at, zone: zone))))
+        func add(_ k: String, _ v: String?) { if let v { o.append((k, .string(v))) } }
+        func add(_ k: String, _ m: Money?) { if let m { o.append((k, .number(m.decimalString))) } }
+        switch payload {
+        case .client(let c):
+            if personal { add("name", c.name); add("email", c.email); add("phone", c.phone) }
+            add("location", c.location); add("source", c.source); add("acquisition_cost", c.acquisitionCost)
+        case .visit(let v):
+            add("location", v.location); add("provider", v.provider)
+            if !v.services.isEmpty { o.append(("services", .array(v.services.map { .string($0) }))) }
+        case .purchase(let p):
+            add("amount", p.amount)
+            if !p.items.isEmpty {
+                o.append(("items", .array(p.items.map { item in
+                    var io: [(String, JSONValue)] = []
+                    if let n = item.name { io.append(("name", .string(n))) }
+                    if let c = item.category { io.append(("category", .string(c))) }
+                    io.append(("quantity", .number(String(item.quantity))))
+                    if let a = item.amount { io.append(("amount", .number(a.decimalString))) }
+                    return .object(io)
+                })))
+            }
+            add("location", p.location); add("provider", p.provider); add("channel", p.channel)
+        case .refund(let r):
+            add("amount", r.amount); add("purchase", r.purchase)
+        case .reward(let r):
+            o.append(("points", .number(String(r.points)))); add("kind", r.kind); add("reason", r.reason)
+        case .tier(let t):
+            add("tier", t.tier)
+        case .membership(let m):
+            add("plan", m.plan); add("action", m.action.rawValue); add("fee", m.fee)
+        case .feedback(let f):
+            o.append(("score", .number(String(f.score))))
+            if personal { add("comment", f.comment) }
+            add("visit", f.visit)
+        case .forget:
+            break
+        case .merge(let m):
+            add("into", m.into)
+        }
+        if personal, let extra, case .object(let more)? = JSONValue.parse(extra) {
+            o.append(contentsOf: more)
+        }
+        return JSONValue.object(o).text
+    }
+}
+
+extension JSONValue {
+    /// Parses JSON text; nil when it is not valid JSON.
+    static func parse(_ text: String) -> JSONValue? {
+        Array(text.utf8).withUnsafeBytes { try? JSONReader.parse($0) }
+    }
+}
+
+/// Typed access to an event's JSON fields, each failure naming the field and value.
+private struct JSONFields {
+    let fields: [String: JSONValue]
+
+    func string(_ name: String) throws(EventValidationError) -> String? {
+        switch fields[name] {
+        case nil: return nil
+        case .string(let s): return s
+        case .number(let n): return n
+        case .bool(let b): return b ? "true" : "false"
+        case let v?: throw EventValidationError(field: name, value: v.text, problem: "must be a string")
+        }
+    }
+
+    /// Keys and ids: strings, or numbers taken as their text.
+    func key(_ name: String) throws(EventValidationError) -> String? {
+        switch fields[name] {
+        case nil: return nil
+        case .string(let s): return s
+        case .number(let n): return n
+        case let v?: throw EventValidationError(field: name, value: v.text, problem: "must be a string")
+        }
+    }
+
+    func money(_ name: String) throws(EventValidationError) -> Money? {
+        try Self.money(fields[name], field: name)
+    }
+
+    static func money(_ value: JSONValue?, field: String) throws(EventValidationError) -> Money? {
+        let text: String
+        switch value {
+        case nil: return nil
+        case .number(let n): text = n
+        case .string(let s): text = s
+        case let v?: throw EventValidationError(field: field, value: v.text, problem: "is not an amount of money")
+        }
+        guard let m = Money(parsing: text) else {
+            throw EventValidationError(field: field, value: text,
+                                       problem: "is not an amount of money (write 450, 450.50 or \"$450.50\"; at most 2 decimals)")
+        }
+        return m
+    }
+
+    func integer(_ name: String) throws(EventValidationError) -> Int64? {
+        try Self.integer(fields[name], field: name)
+    }
+
+    static func integer(_ value: JSONValue?, field: String) throws(EventValidationError) -> Int64? {
+        let text: String
+        switch value {
+        case nil: return nil
+        case .number(let n): text = n
+        case .string(let s): text = s.trimmingWhitespace()
+        case let v?: throw EventValidationError(field: field, value: v.text, problem: "must be a whole number")
+        }
+        guard let i = Int64(text) else { throw EventValidationError(field: field, value: text, problem: "must be a whole number") }
+        return i
+    }
+
+    func stringList(_ name: String) throws(EventValidationError) -> [String] {
+        switch fields[name] {
+        case nil: return []
+        case .string(let s):
+            return s.split(separator: ";").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+        case .array(let a):
+            var out: [String] = []
+            for v in a {
+                guard case .string(let s) = v else {
+                    throw EventValidationError(field: name, value: v.text, problem: "must be a list of strings")
+                }
+                out.append(s)
+            }
+            return out
+        case let v?: throw EventValidationError(field: name, value: v.text, problem: "must be a list of strings")
+        }
+    }
+
+    func items() throws(EventValidationError) -> [PurchaseItem] {
+        guard let value = fields["items"] else { return [] }
+        guard case .array(let list) = value else {
+            throw EventValidationError(field: "items", value: value.text, problem: "must be a list of {name, category, quantity, amount}")
+        }
+        var out: [PurchaseItem] = []
+        for (i, v) in list.enumerated() {
+            guard case .object(let pairs) = v else {
+                throw EventValidationError(field: "items[\(i)]", value: v.text, problem: "must be an object {name, category, quantity, amount}")
+            }
+            var item = PurchaseItem()
+            for (k, fv) in pairs where fv != .null {
+                let field = "items[\(i)].\(k)"
+                switch k {
+                case "name", "category":
+                    guard case .string(let s) = fv else { throw EventValidationError(field: field, value: fv.text, problem: "must be a string") }
+                    if k == "name" { item.name = s } else { item.category = s }
+                case "quantity":
+                    item.quantity = try Self.integer(fv, field: field) ?? 1
+                case "amount":
+                    item.amount = try Self.money(fv, field: field)
+                default:
+                    throw EventValidationError(field: field, value: fv.text, problem: "is not an item field (name, category, quantity, amount)")
+                }
+            }
+            out.append(item)
+        }
+        return out
+    }
+}

@@ -1,0 +1,111 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The per-client encryption keys, in a small file beside the database (`PATH-keys`).
+///
+/// Personal data never sits in plain text in the LMDB file: it is encrypted with a
+/// key per client, and the keys live here, one 32-byte slot per client number.
+/// LMDB copies pages on write and keeps freed pages' old bytes, so a key deleted
+/// there would linger; this file is overwritten in place, so `forget` zeroes the
+/// slot and the key is gone from every file. Slots are written only under LMDB's
+/// write lock (inside the write transaction) and synced before the commit.
+final class KeyStore: @unchecked Sendable {
+    static let magic: [UInt8] = Array("PATRONKEYS\u{0}\u{0}".utf8)
+    static let version: UInt32 = 1
+    static let headerSize = 16
+    static let keySize = 32
+
+    let path: String
+    private let fd: Int32
+    private var dirty = false
+
+    /// Opens (creating with mode 0600 unless read-only) the key file at `path`.
+    init(path: String, readOnly: Bool) throws {
+        self.path = path
+        let flags = readOnly ? O_RDONLY : (O_RDWR | O_CREAT)
+        let fd = open(path, flags | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw PatronError.io("cannot open the key file \(path): \(String(cString: strerror(errno)))") }
+        self.fd = fd
+        var header = [UInt8](repeating: 0, count: Self.headerSize)
+        let n = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Self.headerSize, 0) }
+        if n == 0 && !readOnly {
+            var fresh = Self.magic
+            withUnsafeBytes(of: Self.version.littleEndian) { fresh.append(contentsOf: $0) }
+            try Self.writeAll(fd, fresh, at: 0, path: path)
+            guard fsync(fd) == 0 else { throw PatronError.io("cannot sync the key file \(path)") }
+        } else if n == 0 && readOnly {
+            // An empty key file opened read-only: every client reads as forgotten.
+        } else {
+            guard n == Self.headerSize, Array(header[0..<12]) == Self.magic else {
+                close(fd)
+                throw PatronError.format("\(path) is not a Patron key file")
+            }
+            let v = header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 12, as: UInt32.self) }
+            guard UInt32(littleEndian: v) == Self.version else {
+                close(fd)
+                throw PatronError.format("\(path) is key file version \(UInt32(littleEndian: v)); this Patron reads version \(Self.version)")
+            }
+        }
+    }
+
+    deinit { close(fd) }
+
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws {
+        let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
+        guard n == bytes.count else { throw PatronError.io("cannot write the key file \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    private func offset(_ client: UInt32) -> Int { Self.headerSize + Int(client) * Self.keySize }
+
+    /// The key of `client`, or nil when it was destroyed or never written.
+    func key(_ client: UInt32) -> [UInt8]? {
+        var k = [UInt8](repeating: 0, count: Self.keySize)
+        let n = k.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Self.keySize, off_t(offset(client))) }
+        guard n == Self.keySize, k.contains(where: { $0 != 0 }) else { return nil }
+        return k
+    }
+
+    /// Writes a fresh random key for `client` and returns it.
+    func createKey(_ client: UInt32) throws -> [UInt8] {
+        var rng = SystemRandomNumberGenerator()
+        var k = [UInt8](repeating: 0, count: Self.keySize)
+        repeat { for i in 0..<k.count { k[i] = UInt8.random(in: 0...255, using: &rng) } } while !k.contains(where: { $0 != 0 })
+        try Self.writeAll(fd, k, at: offset(client), path: path)
+        dirty = true
+        return k
+    }
+
+    /// Overwrites `client`'s key with zeros: its personal data can never be read again.
+    func destroy(_ client: UInt32) throws {
+        guard key(client) != nil else { return }
+        try Self.writeAll(fd, [UInt8](repeating: 0, count: Self.keySize), at: offset(client), path: path)
+        dirty = true
+    }
+
+    /// Makes written slots durable; called before the LMDB commit that relies on them.
+    func syncIfNeeded() throws {
+        guard dirty else { return }
+        guard fsync(fd) == 0 else { throw PatronError.io("cannot sync the key file \(path): \(String(cString: strerror(errno)))") }
+        dirty = false
+    }
+
+    /// Copies the key file to `destination` (for backups), mode 0600.
+    func copy(to destination: String) throws {
+        let out = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard out >= 0 else { throw PatronError.io("cannot create \(destination): \(String(cString: strerror(errno)))") }
+        defer { close(out) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var offset = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+            guard n >= 0 else { throw PatronError.io("cannot read \(path)") }
+            if n == 0 { break }
+            try Self.writeAll(out, Array(buffer[0..<n]), at: offset, path: destination)
+            offset += n
+        }
+        guard fsync(out) == 0 else { throw PatronError.io("cannot sync \(destination)") }
+    }
+}

@@ -1,0 +1,241 @@
+/// Orders "latest" values: by business time, then by log position.
+struct Stamp: Comparable, Hashable {
+    var at: Int64
+    var position: UInt64
+    static func < (a: Stamp, b: Stamp) -> Bool { (a.at, a.position) < (b.at, b.position) }
+}
+
+/// A value that the latest event (by ``Stamp``) decides.
+struct Stamped<V: Equatable>: Equatable {
+    var stamp: Stamp
+    var value: V
+}
+
+/// How often a value was seen and when last (for "most frequent, ties: most recent").
+struct Tally: Equatable {
+    var count: UInt32
+    var last: Stamp
+}
+
+/// Everything the client projection keeps about one client, folded from its events.
+///
+/// Folding is order-independent: counts and sums add up, sets unite, and every
+/// "latest" value carries the stamp (at, position) of the event that set it, so
+/// events arriving out of business order give the same state as a replay in order.
+/// Strings are dictionary ids (see ``StringDictionary``); 0 is "none".
+struct ClientState: Equatable {
+    var streamVersion: UInt32 = 0
+    var eventCount: UInt32 = 0
+    var forgotten = false
+    var mergedInto: UInt32 = 0
+    var members: [UInt32] = []
+
+    var registered: Day?
+    var firstVisit: Day?
+    var lastVisit: Day?
+    var maxDay: Day?
+    var visits: UInt32 = 0
+    var purchases: UInt32 = 0
+    var refunds: UInt32 = 0
+    var purchasedCents: Int64 = 0
+    var refundedCents: Int64 = 0
+    var points: Int64 = 0
+    var feedbackCount: UInt32 = 0
+    var feedbackSum: Int64 = 0
+
+    /// Personal values are references to the sealed event that holds them: the
+    /// stamp's position, and the client number whose key sealed it.
+    var name: Stamped<UInt32>?
+    var email: Stamped<UInt32>?
+    var phone: Stamped<UInt32>?
+    var clientLocation: Stamped<UInt32>?
+    var source: Stamped<UInt32>?
+    var acquisitionCost: Stamped<Int64>?
+    var tier: Stamped<UInt32>?
+    /// Membership: value is the plan id, with the high bit set for `start`.
+    var membership: Stamped<UInt32>?
+    var satisfaction: Stamped<Int64>?
+
+    /// Activity days (a visit or a purchase), ascending, distinct.
+    var activityDays: [Day] = []
+    var visitLocations: [UInt32: Tally] = [:]
+    var providers: [UInt32: Tally] = [:]
+    var services: Set<UInt32> = []
+    var items: Set<UInt32> = []
+    var categories: Set<UInt32> = []
+
+    static let memberBit: UInt32 = 1 << 31
+
+    /// Folds one event into the state. `owner` is the client number of the event's
+    /// own key (whose key sealed its personal data); `intern` maps strings to ids.
+    mutating func apply(_ event: Event, position: UInt64, day: Day, owner: UInt32, hasPersonal: PersonalData?,
+                        intern: (String) throws -> UInt32) rethrows {
+        let stamp = Stamp(at: event.at, position: position)
+        eventCount += 1
+        maxDay = max(maxDay ?? day, day)
+        func later<V>(_ current: Stamped<V>?, _ value: V) -> Stamped<V>? {
+            if let current, current.stamp > stamp { return current }
+            return Stamped(stamp: stamp, value: value)
+        }
+        switch event.payload {
+        case .client(let c):
+            registered = min(registered ?? day, day)
+            if let p = hasPersonal {
+                if p.name != nil { name = later(name, owner) }
+                if p.email != nil { email = later(email, owner) }
+                if p.phone != nil { phone = later(phone, owner) }
+            }
+            if let l = c.location { clientLocation = later(clientLocation, try intern(l)) }
+            if let s = c.source { source = later(source, try intern(s)) }
+            if let a = c.acquisitionCost { acquisitionCost = later(acquisitionCost, a.cents) }
+        case .visit(let v):
+            visits += 1
+            addActivityDay(day)
+            firstVisit = min(firstVisit ?? day, day)
+            lastVisit = max(lastVisit ?? day, day)
+            for s in v.services { services.insert(try intern(s)) }
+            if let l = v.location { Self.count(&visitLocations, try intern(l), stamp) }
+            if let p = v.provider { Self.count(&providers, try intern(p), stamp) }
+        case .purchase(let p):
+            purchases += 1
+            purchasedCents += p.amount.cents
+            addActivityDay(day)
+            for item in p.items {
+                if let n = item.name { items.insert(try intern(n)) }
+                if let c = item.category { categories.insert(try intern(c)) }
+            }
+        case .refund(let r):
+            refunds += 1
+            refundedCents += r.amount.cents
+        case .reward(let r):
+            points += r.points
+        case .tier(let t):
+            tier = later(tier, try intern(t.tier))
+        case .membership(let m):
+            let plan = try m.plan.map(intern) ?? 0
+            membership = later(membership, plan | (m.action == .start ? Self.memberBit : 0))
+        case .feedback(let f):
+            feedbackCount += 1
+            feedbackSum += f.score
+            satisfaction = later(satisfaction, f.score)
+        case .forget:
+            forgotten = true
+        case .merge:
+            break
+        }
+    }
+
+    private static func count(_ tallies: inout [UInt32: Tally], _ id: UInt32, _ stamp: Stamp) {
+        if var t = tallies[id] {
+            t.count += 1
+            if stamp > t.last { t.last = stamp }
+            tallies[id] = t
+        } else {
+            tallies[id] = Tally(count: 1, last: stamp)
+        }
+    }
+
+    private mutating func addActivityDay(_ day: Day) {
+        if let last = activityDays.last, last < day { activityDays.append(day); return }
+        if activityDays.isEmpty { activityDays.append(day); return }
+        var lo = 0, hi = activityDays.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if activityDays[mid] < day { lo = mid + 1 } else { hi = mid }
+        }
+        if lo < activityDays.count && activityDays[lo] == day { return }
+        activityDays.insert(day, at: lo)
+    }
+
+    /// Folds another person's state into this one (a merge): the result equals a
+    /// fold of both event sets.
+    mutating func absorb(_ o: ClientState) {
+        eventCount += o.eventCount
+        forgotten = forgotten || o.forgotten
+        if let d = o.maxDay { maxDay = max(maxDay ?? d, d) }
+        if let d = o.registered { registered = min(registered ?? d, d) }
+        if let d = o.firstVisit { firstVisit = min(firstVisit ?? d, d) }
+        if let d = o.lastVisit { lastVisit = max(lastVisit ?? d, d) }
+        visits += o.visits
+        purchases += o.purchases
+        refunds += o.refunds
+        purchasedCents += o.purchasedCents
+        refundedCents += o.refundedCents
+        points += o.points
+        feedbackCount += o.feedbackCount
+        feedbackSum += o.feedbackSum
+        func pick<V>(_ a: Stamped<V>?, _ b: Stamped<V>?) -> Stamped<V>? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return b.stamp > a.stamp ? b : a
+        }
+        name = pick(name, o.name)
+        email = pick(email, o.email)
+        phone = pick(phone, o.phone)
+        clientLocation = pick(clientLocation, o.clientLocation)
+        source = pick(source, o.source)
+        acquisitionCost = pick(acquisitionCost, o.acquisitionCost)
+        tier = pick(tier, o.tier)
+        membership = pick(membership, o.membership)
+        satisfaction = pick(satisfaction, o.satisfaction)
+        for d in o.activityDays { addActivityDay(d) }
+        for (k, t) in o.visitLocations { visitLocations[k] = Self.combine(visitLocations[k], t) }
+        for (k, t) in o.providers { providers[k] = Self.combine(providers[k], t) }
+        services.formUnion(o.services)
+        items.formUnion(o.items)
+        categories.formUnion(o.categories)
+    }
+
+    private static func combine(_ a: Tally?, _ b: Tally) -> Tally {
+        guard let a else { return b }
+        return Tally(count: a.count + b.count, last: max(a.last, b.last))
+    }
+
+    // MARK: Derived values
+
+    /// Number of activity days.
+    var activeDays: UInt32 { UInt32(activityDays.count) }
+
+    /// Median gap between consecutive activity days, in half days (nil with fewer than 2 days).
+    var cadenceHalfDays: Int32? {
+        let n = activityDays.count
+        guard n >= 2 else { return nil }
+        var gaps = [Int32]()
+        gaps.reserveCapacity(n - 1)
+        for i in 1..<n { gaps.append(activityDays[i] - activityDays[i - 1]) }
+        gaps.sort()
+        let m = gaps.count
+        return m % 2 == 1 ? gaps[m / 2] * 2 : gaps[m / 2 - 1] + gaps[m / 2]
+    }
+
+    /// The value seen most often; ties go to the most recently seen.
+    static func mostFrequent(_ tallies: [UInt32: Tally]) -> UInt32? {
+        var best: (UInt32, Tally)?
+        for (k, t) in tallies {
+            if let b = best, (b.1.count, b.1.last) >= (t.count, t.last) { continue }
+            best = (k, t)
+        }
+        return best?.0
+    }
+
+    /// `location`: the latest client-event location, else the most frequent visit location.
+    var location: UInt32? { clientLocation?.value ?? Self.mostFrequent(visitLocations) }
+    /// `provider`: the provider of most visits.
+    var provider: UInt32? { Self.mostFrequent(providers) }
+    /// `member`: the latest membership event is a start.
+    var isMember: Bool { (membership?.value ?? 0) & Self.memberBit != 0 }
+    /// `plan` while a member.
+    var plan: UInt32? {
+        guard let m = membership, m.value & Self.memberBit != 0 else { return nil }
+        let p = m.value & ~Self.memberBit
+        return p == 0 ? nil : p
+    }
+}
+
+extension Stamp {
+    static func >= (a: Stamp, b: Stamp) -> Bool { !(a < b) }
+}
+
+private func >= (a: (UInt32, Stamp), b: (UInt32, Stamp)) -> Bool {
+    a.0 != b.0 ? a.0 > b.0 : a.1 >= b.1
+}

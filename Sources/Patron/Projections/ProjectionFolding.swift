@@ -1,0 +1,100 @@
+/// Folds events into client states: the one place that decides how an event changes
+/// the projection, used by append (over LMDB), by rebuild and verify (over a fresh
+/// replay) and by time travel (over a filtered replay).
+///
+/// Each client number has a state. A client merged into another keeps only its
+/// stream version and `mergedInto`; everything counts under the root it points to.
+struct ProjectionFolding {
+    /// States loaded or changed so far.
+    var states: [UInt32: ClientState] = [:]
+    /// Client numbers whose state changed.
+    var dirty: Set<UInt32> = []
+    /// Loads a stored state (nil for a client with none yet).
+    let load: (UInt32) throws -> ClientState?
+
+    init(load: @escaping (UInt32) throws -> ClientState?) { self.load = load }
+
+    mutating func state(_ client: UInt32) throws -> ClientState {
+        if let s = states[client] { return s }
+        let s = try load(client) ?? ClientState()
+        states[client] = s
+        return s
+    }
+
+    mutating func update(_ client: UInt32, _ change: (inout ClientState) throws -> Void) throws {
+        var s = try state(client)
+        try change(&s)
+        states[client] = s
+        dirty.insert(client)
+    }
+
+    /// The client number everything of `client` counts under.
+    mutating func root(_ client: UInt32) throws -> UInt32 {
+        var c = client
+        var hops = 0
+        while true {
+            let next = try state(c).mergedInto
+            if next == 0 || hops > 10_000 { return c }
+            c = next
+            hops += 1
+        }
+    }
+
+    /// Folds one event of client `owner` at `position`.
+    ///
+    /// - Parameters:
+    ///   - into: the client number of a merge's `into` key.
+    ///   - personal: which personal fields the event carries (nil when none are stored).
+    /// - Returns: client numbers whose keys must be destroyed (a forget, or a merge
+    ///   that joins a forgotten person).
+    @discardableResult
+    mutating func apply(_ event: Event, position: UInt64, day: Day, owner: UInt32, into: UInt32?,
+                        personal: PersonalData?, intern: (String) throws -> UInt32) throws -> [UInt32] {
+        try update(owner) { $0.streamVersion += 1 }
+        let target = try root(owner)
+        switch event.payload {
+        case .merge:
+            guard let into else { return [] }
+            let other = try root(into)
+            // Count the merge itself under the surviving root, like any other event.
+            try update(other) { s in
+                s.eventCount += 1
+                s.maxDay = max(s.maxDay ?? day, day)
+            }
+            guard other != target else { return [] }
+            let absorbed = try state(target)
+            try update(other) { s in
+                s.absorb(absorbed)
+                s.members.append(target)
+                s.members.append(contentsOf: absorbed.members)
+                if s.forgotten { s.name = nil; s.email = nil; s.phone = nil }
+            }
+            try update(target) { s in
+                s = ClientState(streamVersion: s.streamVersion, mergedInto: other)
+            }
+            let merged = try state(other)
+            return merged.forgotten ? [other] + merged.members : []
+        case .forget:
+            try update(target) { s in
+                s.apply(event, position: position, day: day, owner: owner, hasPersonal: nil, intern: { _ in 0 })
+                s.name = nil; s.email = nil; s.phone = nil
+            }
+            return [target] + (try state(target).members)
+        default:
+            let forgotten = try state(target).forgotten
+            try update(target) { s in
+                try s.apply(event, position: position, day: day, owner: owner,
+                            hasPersonal: forgotten ? nil : personal, intern: intern)
+            }
+            return []
+        }
+    }
+}
+
+extension ClientState {
+    init(streamVersion: UInt32, mergedInto: UInt32) {
+        self.init()
+        self.streamVersion = streamVersion
+        self.mergedInto = mergedInto
+    }
+}

@@ -1,0 +1,217 @@
+import LMDB
+import Synchronization
+
+/// What one append request asks: events, and expected stream versions by client key.
+struct AppendRequest {
+    var events: [Event]
+    var expectedVersions: [String: UInt32]
+}
+
+/// The outcome of an append.
+public struct AppendResult: Sendable, Equatable {
+    /// The position of each event given, in order; a duplicate (an id already stored)
+    /// gets the position of the stored event.
+    public var positions: [UInt64]
+    /// The id of each event given, in order (assigned where none was given).
+    public var ids: [String]
+    /// How many events were new.
+    public var appended: Int
+    /// How many were already stored (same id) and skipped.
+    public var duplicates: Int { positions.count - appended }
+}
+
+/// One write transaction's work: appends the requests of a group commit, keeping the
+/// log, the indexes and the projection in step.
+///
+/// State is built fresh for every attempt, so a transaction retried after map growth
+/// starts clean.
+final class AppendContext {
+    let store: Store
+    let txn: Transaction
+    let recorded: Int64
+    private var schema: Schema { store.schema }
+    private var nextPosition: UInt64
+    private var nextClient: UInt32
+    private var nextString: UInt32
+    private(set) var newClients: [String: UInt32] = [:]
+    private(set) var newStrings: [String: UInt32] = [:]
+    private var idsInTxn: [String: UInt64] = [:]
+    private var folding: ProjectionFolding
+    init(store: Store, txn: Transaction, recorded: Int64) throws {
+        self.store = store
+        self.txn = txn
+        self.recorded = recorded
+        nextPosition = try store.lastPosition(txn: txn) + 1
+        nextClient = try txn.withCursor(store.schema.clientNames) { c in try c.last().map { $0.key.load(at: 0) as UInt32 } ?? 0 } + 1
+        nextString = try txn.withCursor(store.schema.stringValues) { c in try c.last().map { $0.key.load(at: 0) as UInt32 } ?? 0 } + 1
+        folding = ProjectionFolding(load: { [store, txn] n in try store.state(n, txn: txn) })
+    }
+
+    /// Applies one request, or throws ``PatronError/wrongExpectedVersion`` having
+    /// written nothing of it.
+    func apply(_ request: AppendRequest) throws -> AppendResult {
+        // 1. Ids: skip events already stored; assign ids to events without one.
+        var positions = [UInt64](repeating: 0, count: request.events.count)
+        var ids = [String](repeating: "", count: request.events.count)
+        var fresh: [Int] = []
+        var seen: [String: Int] = [:]
+        for (i, e) in request.events.enumerated() {
+            guard let id = e.id else {
+                ids[i] = store.idGenerator.next(now: recorded)
+                fresh.append(i)
+                continue
+            }
+            ids[i] = id
+            if let p = idsInTxn[id] { positions[i] = p; continue }
+            if let v = try txn.get(schema.ids, key: id) { positions[i] = v.load(at: 0); continue }
+            if let first = seen[id] { positions[i] = UInt64(first) | (1 << 63); continue }  // same id twice in one batch
+            seen[id] = i
+            fresh.append(i)
+        }
+        // 2. Expected versions, checked only when something new is appended.
+        if !fresh.isEmpty {
+            for (key, expected) in request.expectedVersions.sorted(by: { $0.key < $1.key }) {
+                let actual = try version(key)
+                if actual != expected { throw PatronError.wrongExpectedVersion(client: key, expected: expected, actual: actual) }
+            }
+        }
+        // 3. Write.
+        for i in fresh {
+            var event = request.events[i]
+            event.id = ids[i]
+            let p = try append(event)
+            positions[i] = p
+            idsInTxn[ids[i]] = p
+        }
+        for i in positions.indices where positions[i] & (1 << 63) != 0 {
+            positions[i] = positions[Int(positions[i] & ~(1 << 63))]
+        }
+        return AppendResult(positions: positions, ids: ids, appended: fresh.count)
+    }
+
+    /// Events in the stream of `key` as of this transaction.
+    func version(_ key: String) throws -> UInt32 {
+        guard let n = try number(key, create: false) else { return 0 }
+        return try folding.state(n).streamVersion
+    }
+
+    private func number(_ key: String, create: Bool) throws -> UInt32? {
+        if let n = newClients[key] { return n }
+        if let n = try store.clientNumber(key, txn: txn) { return n }
+        guard create else { return nil }
+        let n = nextClient
+        nextClient += 1
+        var value = n
+        try withUnsafeBytes(of: &value) { v in
+            var k = key
+            try k.withUTF8 { kb in try txn.put(schema.clientKeys, key: UnsafeRawBufferPointer(kb), value: v) }
+        }
+        try txn.put(schema.clientNames, key: n, value: Array(key.utf8))
+        _ = try store.keys.createKey(n)
+        newClients[key] = n
+        return n
+    }
+
+    private func intern(_ s: String) throws -> UInt32 {
+        if let id = newStrings[s] { return id }
+        if let id = try store.stringID(s, txn: txn) { return id }
+        let id = nextString
+        nextString += 1
+        var value = id
+        try withUnsafeBytes(of: &value) { v in
+            var k = s
+            try k.withUTF8 { kb in try txn.put(schema.strings, key: UnsafeRawBufferPointer(kb), value: v) }
+        }
+        try txn.put(schema.stringValues, key: id, value: Array(s.utf8))
+        newStrings[s] = id
+        return id
+    }
+
+    private func append(_ event: Event) throws -> UInt64 {
+        let position = nextPosition
+        nextPosition += 1
+        guard let owner = try number(event.client, create: true) else { throw PatronError.io("client number not assigned") }
+        let into: UInt32?
+        if case .merge(let m) = event.payload { into = try number(m.into, create: true) } else { into = nil }
+
+        var personal: PersonalData? = PersonalData(of: event)
+        var sealed: [UInt8] = []
+        if let p = personal, !p.isEmpty, let key = store.keys.key(owner) {
+            sealed = p.sealed(key: key, position: position)
+        } else {
+            personal = nil
+        }
+        var stripped = event
+        PersonalData.strip(&stripped)
+        let bytes = EventCodec.encode(stripped, clientNumber: owner, recorded: recorded, sealed: sealed)
+        try bytes.withUnsafeBytes { try txn.put(schema.log, key: position, value: $0, flags: .append) }
+        var p = position
+        try withUnsafeBytes(of: &p) { pb in
+            var id = event.id ?? ""
+            try id.withUTF8 { ib in try txn.put(schema.ids, key: UnsafeRawBufferPointer(ib), value: pb) }
+            var o = owner
+            try withUnsafeBytes(of: &o) { ob in try txn.put(schema.streams, key: ob, value: pb, flags: .appendDuplicate) }
+        }
+        let destroy = try folding.apply(event, position: position, day: store.zone.day(of: event.at), owner: owner,
+                                        into: into, personal: personal, intern: intern)
+        for n in destroy { try store.keys.destroy(n) }
+        return position
+    }
+
+    /// Writes every changed client state; call once, after the last request.
+    func finish() throws {
+        for n in folding.dirty.sorted() {
+            guard let s = folding.states[n] else { continue }
+            try txn.put(schema.rows, key: n, value: s.encodeRow())
+            try txn.put(schema.details, key: n, value: s.encodeDetail())
+        }
+        try store.keys.syncIfNeeded()
+    }
+}
+
+/// Unique, time-ordered event ids for events appended without one: 48 bits of
+/// milliseconds and 80 random bits in Crockford base32 (26 characters, like a ULID),
+/// increasing within the process so the id index grows at its right edge.
+final class EventIDGenerator: Sendable {
+    fileprivate struct State { var lastMs: Int64 = 0, hi: UInt16 = 0, lo: UInt64 = 0 }
+    private let state = Mutex(State())
+
+    func next(now: Int64) -> String {
+        let (ms, hi, lo) = state.withLock { s in
+            s.advance(now: now)
+            return (s.lastMs, s.hi, s.lo)
+        }
+        return Self.text(ms: ms, hi: hi, lo: lo)
+    }
+
+    private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
+
+    private static func text(ms lastMs: Int64, hi: UInt16, lo: UInt64) -> String {
+        // 128 bits: ms (48) | hi (16) | lo (64); printed as 26 base32 digits (130 bits, top 2 zero).
+        var out = [UInt8](repeating: 0, count: 26)
+        let high = (UInt64(lastMs) << 16) | UInt64(hi)
+        var low = lo
+        var top = high
+        for i in stride(from: 25, through: 0, by: -1) {
+            out[i] = alphabet[Int(low & 31)]
+            low = (low >> 5) | ((top & 31) << 59)
+            top >>= 5
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension EventIDGenerator.State {
+    mutating func advance(now: Int64) {
+        if now > lastMs {
+            lastMs = now
+            var rng = SystemRandomNumberGenerator()
+            hi = UInt16.random(in: 0...(UInt16.max >> 1), using: &rng)
+            lo = UInt64.random(in: 0...UInt64.max, using: &rng)
+        } else {
+            let (l, overflow) = lo.addingReportingOverflow(1)
+            lo = l
+            if overflow { hi &+= 1 }
+        }
+    }
+}

@@ -1,0 +1,168 @@
+/// The binary form of an event in the log.
+///
+/// ```
+/// [0]    format version (1)
+/// [1]    type code
+/// [2..6] CRC-32C of bytes 6… (little-endian)
+/// [6…]   at (zigzag varint ms), recorded (zigzag varint ms), client number (varint),
+///        client key, id (optional string), type fields, sealed personal data (blob)
+/// ```
+///
+/// Money is integer cents; optional strings are length + 1 with 0 for absent.
+/// Personal fields are never in plain text: they are sealed under the client's key.
+enum EventCodec {
+    static let formatVersion: UInt8 = 1
+    static let headerSize = 6
+
+    /// The stored bytes of `event` at `position`. `sealed` is the already-encrypted
+    /// personal data (empty when none or when the client is forgotten).
+    static func encode(_ event: Event, clientNumber: UInt32, recorded: Int64, sealed: [UInt8]) -> [UInt8] {
+        var w = ByteWriter(capacity: 96)
+        w.u8(formatVersion)
+        w.u8(event.type.code)
+        w.fixed(UInt32(0))
+        w.svarint(event.at)
+        w.svarint(recorded)
+        w.varint(UInt64(clientNumber))
+        w.string(event.client)
+        w.optionalString(event.id)
+        switch event.payload {
+        case .client(let c):
+            w.optionalString(c.location)
+            w.optionalString(c.source)
+            w.optionalSigned(c.acquisitionCost?.cents)
+        case .visit(let v):
+            w.optionalString(v.location)
+            w.optionalString(v.provider)
+            w.varint(UInt64(v.services.count))
+            for s in v.services { w.string(s) }
+        case .purchase(let p):
+            w.svarint(p.amount.cents)
+            w.optionalString(p.location)
+            w.optionalString(p.provider)
+            w.optionalString(p.channel)
+            w.varint(UInt64(p.items.count))
+            for item in p.items {
+                w.optionalString(item.name)
+                w.optionalString(item.category)
+                w.svarint(item.quantity)
+                w.optionalSigned(item.amount?.cents)
+            }
+        case .refund(let r):
+            w.svarint(r.amount.cents)
+            w.optionalString(r.purchase)
+        case .reward(let r):
+            w.svarint(r.points)
+            w.optionalString(r.kind)
+            w.optionalString(r.reason)
+        case .tier(let t):
+            w.string(t.tier)
+        case .membership(let m):
+            w.u8(m.action == .start ? 1 : 2)
+            w.optionalString(m.plan)
+            w.optionalSigned(m.fee?.cents)
+        case .feedback(let f):
+            w.svarint(f.score)
+            w.optionalString(f.visit)
+        case .forget:
+            break
+        case .merge(let m):
+            w.string(m.into)
+        }
+        w.blob(sealed)
+        let crc = w.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[headerSize...])) }
+        withUnsafeBytes(of: crc.littleEndian) { raw in
+            for i in 0..<4 { w.bytes[2 + i] = raw[i] }
+        }
+        return w.bytes
+    }
+
+    /// Whether the stored checksum matches the bytes.
+    static func checksumMatches(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count >= headerSize else { return false }
+        let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
+        return stored == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[headerSize...]))
+    }
+
+    /// A decoded log record: the event (personal fields absent), its client number,
+    /// when it was recorded, and the sealed personal data.
+    struct Decoded {
+        var event: Event
+        var clientNumber: UInt32
+        var recorded: Int64
+        var sealed: [UInt8]
+    }
+
+    /// Decodes stored bytes; a wrong version or malformed record throws ``CorruptData``.
+    /// The checksum is checked only when `verifyChecksum` is true.
+    static func decode(_ bytes: UnsafeRawBufferPointer, verifyChecksum: Bool) throws(CorruptData) -> Decoded {
+        guard bytes.count >= headerSize else { throw CorruptData("record of \(bytes.count) bytes is shorter than a header") }
+        guard bytes[0] == formatVersion else { throw CorruptData("unknown event format version \(bytes[0])") }
+        guard let type = EventType(code: bytes[1]) else { throw CorruptData("unknown event type code \(bytes[1])") }
+        if verifyChecksum && !checksumMatches(bytes) { throw CorruptData("checksum mismatch") }
+        var r = ByteReader(bytes, offset: headerSize)
+        let at = try r.svarint()
+        let recorded = try r.svarint()
+        let clientNumber = UInt32(truncatingIfNeeded: try r.varint())
+        let client = try r.string()
+        let id = try r.optionalString()
+        let payload: Payload
+        switch type {
+        case .client:
+            let location = try r.optionalString()
+            let source = try r.optionalString()
+            let cost = try r.optionalSigned().map { Money(cents: $0) }
+            payload = .client(ClientDetails(location: location, source: source, acquisitionCost: cost))
+        case .visit:
+            let location = try r.optionalString()
+            let provider = try r.optionalString()
+            let n = try r.count()
+            var services: [String] = []
+            services.reserveCapacity(n)
+            for _ in 0..<n { services.append(try r.string()) }
+            payload = .visit(Visit(location: location, provider: provider, services: services))
+        case .purchase:
+            let amount = Money(cents: try r.svarint())
+            let location = try r.optionalString()
+            let provider = try r.optionalString()
+            let channel = try r.optionalString()
+            let n = try r.count()
+            var items: [PurchaseItem] = []
+            items.reserveCapacity(n)
+            for _ in 0..<n {
+                let name = try r.optionalString()
+                let category = try r.optionalString()
+                let quantity = try r.svarint()
+                let itemAmount = try r.optionalSigned().map { Money(cents: $0) }
+                items.append(PurchaseItem(name: name, category: category, quantity: quantity, amount: itemAmount))
+            }
+            payload = .purchase(Purchase(amount: amount, items: items, location: location, provider: provider, channel: channel))
+        case .refund:
+            let amount = Money(cents: try r.svarint())
+            payload = .refund(Refund(amount: amount, purchase: try r.optionalString()))
+        case .reward:
+            let points = try r.svarint()
+            let kind = try r.optionalString()
+            payload = .reward(Reward(points: points, kind: kind, reason: try r.optionalString()))
+        case .tier:
+            payload = .tier(TierChange(tier: try r.string()))
+        case .membership:
+            let code = try r.u8()
+            guard code == 1 || code == 2 else { throw CorruptData("unknown membership action code \(code)") }
+            let plan = try r.optionalString()
+            let fee = try r.optionalSigned().map { Money(cents: $0) }
+            payload = .membership(Membership(plan: plan, action: code == 1 ? .start : .cancel, fee: fee))
+        case .feedback:
+            let score = try r.svarint()
+            payload = .feedback(Feedback(score: score, visit: try r.optionalString()))
+        case .forget:
+            payload = .forget
+        case .merge:
+            payload = .merge(Merge(into: try r.string()))
+        }
+        let sealed = try r.blob()
+        guard r.atEnd else { throw CorruptData("\(bytes.count - r.offset) stray bytes after the event") }
+        return Decoded(event: Event(id: id, client: client, at: at, payload: payload),
+                       clientNumber: clientNumber, recorded: recorded, sealed: sealed)
+    }
+}

@@ -1,0 +1,49 @@
+import LMDB
+
+/// The named LMDB databases of a Patron file and what each maps.
+struct Schema {
+    /// The on-disk format this build reads and writes.
+    static let formatVersion: UInt32 = 1
+
+    /// `meta`: setting name → bytes (`format`, `timezone`, `created`).
+    let meta: Table
+    /// `log`: position (UInt64, native) → encoded event. Appended with `MDB_APPEND`.
+    let log: Table
+    /// `ids`: event id (UTF-8) → position (UInt64).
+    let ids: Table
+    /// `client_keys`: client key (UTF-8) → client number (UInt32).
+    let clientKeys: Table
+    /// `client_names`: client number → client key.
+    let clientNames: Table
+    /// `streams`: client number → positions of its events (sorted fixed-size duplicates).
+    let streams: Table
+    /// `rows`: client number → fixed-size projection row (``ProjectionRow``).
+    let rows: Table
+    /// `details`: client number → the variable part of the client state.
+    let details: Table
+    /// `strings`: string → dictionary id (UInt32), for projected categorical values.
+    let strings: Table
+    /// `string_values`: dictionary id → string.
+    let stringValues: Table
+
+    static let specs: [(name: String, options: TableOptions)] = [
+        ("meta", []),
+        ("log", [.integerKey]),
+        ("ids", []),
+        ("client_keys", []),
+        ("client_names", [.integerKey]),
+        ("streams", [.integerKey, .duplicates, .fixedSizeDuplicates, .integerDuplicates]),
+        ("rows", [.integerKey]),
+        ("details", [.integerKey]),
+        ("strings", []),
+        ("string_values", [.integerKey]),
+    ]
+
+    init(_ t: [Table]) {
+        meta = t[0]; log = t[1]; ids = t[2]; clientKeys = t[3]; clientNames = t[4]
+        streams = t[5]; rows = t[6]; details = t[7]; strings = t[8]; stringValues = t[9]
+    }
+
+    /// Tables rebuilt from the log by `rebuild`.
+    var derived: [Table] { [ids, clientKeys, clientNames, streams, rows, details] }
+}

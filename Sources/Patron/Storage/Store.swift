@@ -1,0 +1,150 @@
+import Foundation
+import LMDB
+import Synchronization
+
+/// The storage engine under ``Database``: the LMDB environment, its tables, the key
+/// file, and caches of committed, immutable mappings (string ids, client numbers).
+final class Store: Sendable {
+    let env: Environment
+    let schema: Schema
+    let keys: KeyStore
+    let zone: Zone
+    let path: String
+    let readOnly: Bool
+
+    /// Committed string ids. Entries never change once committed, so they are valid
+    /// in every process and every later snapshot.
+    let stringCache = Mutex<[String: UInt32]>([:])
+    let stringValueCache = Mutex<[UInt32: String]>([:])
+    let clientCache = Mutex<[String: UInt32]>([:])
+    let idGenerator = EventIDGenerator()
+
+    struct Options {
+        var timeZone: String
+        var initialMapSize: Int
+        var durable: Bool
+    }
+
+    init(path: String, readOnly: Bool, options: Options) throws {
+        self.path = path
+        self.readOnly = readOnly
+        let exists = FileManager.default.fileExists(atPath: path)
+        if readOnly && !exists { throw PatronError.io("no database at \(path)") }
+        if exists {
+            // A file that is not LMDB (or is empty) must not be taken over.
+            try Store.checkLooksLikeLMDB(path)
+        }
+        do {
+            env = try Environment(path: path, options: .init(maxTables: 16, initialMapSize: options.initialMapSize,
+                                                             readOnly: readOnly, noSync: !options.durable))
+        } catch let e as LMDBError where e.code == LMDBError.invalid || e.code == LMDBError.versionMismatch {
+            throw PatronError.format("\(path) is not a Patron database (\(e.message))")
+        }
+        let tables: [Table]
+        do {
+            tables = try env.openTables(Schema.specs)
+        } catch let e as LMDBError where e.code == LMDBError.notFound {
+            throw PatronError.format("\(path) is not a Patron database (it lacks Patron's tables)")
+        }
+        schema = Schema(tables)
+        let zoneName: String = try env.write(readOnly: readOnly) { [schema] txn in
+            if let v = try txn.get(schema.meta, key: "format") {
+                guard v.count == 4 else { throw PatronError.format("\(path): unreadable format version") }
+                let version = UInt32(littleEndian: v.load(at: 0))
+                guard version == Schema.formatVersion else {
+                    throw PatronError.format("\(path) is Patron format version \(version); this build reads version \(Schema.formatVersion). Use a Patron that matches, or export and re-import.")
+                }
+            } else if readOnly {
+                throw PatronError.format("\(path) is not a Patron database (no format version)")
+            } else {
+                guard try txn.count(schema.log) == 0 else { throw PatronError.format("\(path) has events but no format version") }
+                guard Zone(identifier: options.timeZone) != nil else {
+                    throw PatronError.invalidArgument("unknown time zone \"\(options.timeZone)\"")
+                }
+                var v = Schema.formatVersion.littleEndian
+                try withUnsafeBytes(of: &v) { try txn.put(schema.meta, key: "format", value: Array($0)) }
+                try txn.put(schema.meta, key: "timezone", value: Array(options.timeZone.utf8))
+            }
+            guard let z = try txn.get(schema.meta, key: "timezone") else { return "UTC" }
+            return String(decoding: z, as: UTF8.self)
+        }
+        guard let zone = Zone(identifier: zoneName) else { throw PatronError.format("\(path): unknown time zone \"\(zoneName)\"") }
+        self.zone = zone
+        keys = try KeyStore(path: path + "-keys", readOnly: readOnly)
+    }
+
+    private static func checkLooksLikeLMDB(_ path: String) throws {
+        guard let h = FileHandle(forReadingAtPath: path) else { throw PatronError.io("cannot read \(path)") }
+        defer { try? h.close() }
+        let head = h.readData(ofLength: 32)
+        if head.isEmpty { return }  // a zero-length file: LMDB initialises it
+        // LMDB's meta page holds the magic 0xBEEFC0DE after the 16-byte page header.
+        guard head.count >= 20, head[16] == 0xDE, head[17] == 0xC0, head[18] == 0xEF, head[19] == 0xBE else {
+            throw PatronError.format("\(path) is not a Patron database (not an LMDB file)")
+        }
+    }
+
+    // MARK: Lookups (in any transaction)
+
+    func clientNumber(_ key: String, txn: Transaction) throws -> UInt32? {
+        if let n = clientCache.withLock({ $0[key] }) { return n }
+        guard let v = try txn.get(schema.clientKeys, key: key), v.count == 4 else { return nil }
+        let n: UInt32 = v.load(at: 0)
+        clientCache.withLock { cache in
+            if cache.count > 4_000_000 { cache.removeAll(keepingCapacity: true) }
+            cache[key] = n
+        }
+        return n
+    }
+
+    func clientKey(_ number: UInt32, txn: Transaction) throws -> String? {
+        try txn.get(schema.clientNames, key: number).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    func stringValue(_ id: UInt32, txn: Transaction) throws -> String? {
+        if id == 0 { return nil }
+        if let s = stringValueCache.withLock({ $0[id] }) { return s }
+        guard let v = try txn.get(schema.stringValues, key: id) else { return nil }
+        let s = String(decoding: v, as: UTF8.self)
+        stringValueCache.withLock { $0[id] = s }
+        return s
+    }
+
+    func stringID(_ s: String, txn: Transaction) throws -> UInt32? {
+        if let id = stringCache.withLock({ $0[s] }) { return id }
+        guard let v = try txn.get(schema.strings, key: s), v.count == 4 else { return nil }
+        let id: UInt32 = v.load(at: 0)
+        stringCache.withLock { $0[s] = id }
+        return id
+    }
+
+    func state(_ number: UInt32, txn: Transaction) throws -> ClientState? {
+        guard let d = try txn.get(schema.details, key: number) else { return nil }
+        return try ClientState(detail: d)
+    }
+
+    func lastPosition(txn: Transaction) throws -> UInt64 {
+        try txn.withCursor(schema.log) { c in try c.last().map { $0.key.load(at: 0) as UInt64 } ?? 0 }
+    }
+
+    /// Decrypts the personal data of a decoded record, nil when none or erased.
+    func personal(_ d: EventCodec.Decoded, position: UInt64) -> PersonalData? {
+        guard !d.sealed.isEmpty, let key = keys.key(d.clientNumber) else { return nil }
+        return PersonalData.open(d.sealed, key: key, position: position)
+    }
+
+    /// The full event at a record, personal data restored where it still exists.
+    func recorded(_ bytes: UnsafeRawBufferPointer, position: UInt64, verify: Bool) throws -> RecordedEvent {
+        let d = try EventCodec.decode(bytes, verifyChecksum: verify)
+        var event = d.event
+        personal(d, position: position)?.restore(into: &event)
+        return RecordedEvent(position: position, recorded: d.recorded, event: event)
+    }
+}
+
+extension Environment {
+    /// A write transaction, or a read one when the store is read-only.
+    func write<R>(readOnly: Bool, _ body: (Transaction) throws -> R) throws -> R {
+        readOnly ? try read(body) : try write(body)
+    }
+}

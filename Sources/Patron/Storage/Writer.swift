@@ -1,0 +1,109 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// The serial writer: every append goes through it, and appends that arrive while a
+/// commit is running are gathered into the next transaction (group commit), so many
+/// concurrent durable appenders share one fsync.
+///
+/// A request that fails its own checks (a wrong expected version) fails alone; an
+/// LMDB failure fails every request of that transaction, none of which is stored.
+final class Writer: Sendable {
+    private struct Pending {
+        var request: AppendRequest
+        var complete: @Sendable (Result<AppendResult, any Error>) -> Void
+    }
+
+    private struct Queue {
+        var pending: [Pending] = []
+        var draining = false
+    }
+
+    private let store: Store
+    private let queue = Mutex(Queue())
+    private let thread = DispatchQueue(label: "patron.writer", qos: .userInitiated)
+    /// Called after each commit with the last position written.
+    private let onCommit: @Sendable (UInt64) -> Void
+
+    init(store: Store, onCommit: @escaping @Sendable (UInt64) -> Void) {
+        self.store = store
+        self.onCommit = onCommit
+    }
+
+    /// Queues a request; `complete` runs on the writer's thread after the commit.
+    func submit(_ request: AppendRequest, complete: @escaping @Sendable (Result<AppendResult, any Error>) -> Void) {
+        let start = queue.withLock { q in
+            q.pending.append(Pending(request: request, complete: complete))
+            if q.draining { return false }
+            q.draining = true
+            return true
+        }
+        if start { thread.async { self.drain() } }
+    }
+
+    /// Appends and waits (for callers outside Swift concurrency, e.g. the CLI).
+    func appendBlocking(_ request: AppendRequest) throws -> AppendResult {
+        let done = DispatchSemaphore(value: 0)
+        let box = Mutex<Result<AppendResult, any Error>?>(nil)
+        submit(request) { result in
+            box.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        guard let result = box.withLock({ $0 }) else { throw PatronError.io("append finished without a result") }
+        return try result.get()
+    }
+
+    /// Appends without blocking a cooperative thread.
+    func append(_ request: AppendRequest) async throws -> AppendResult {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<AppendResult, any Error>) in
+            submit(request) { c.resume(with: $0) }
+        }
+    }
+
+    private func drain() {
+        while true {
+            let batch: [Pending] = queue.withLock { q in
+                let b = q.pending
+                q.pending.removeAll(keepingCapacity: true)
+                if b.isEmpty { q.draining = false }
+                return b
+            }
+            if batch.isEmpty { return }
+            commit(batch)
+        }
+    }
+
+    private func commit(_ batch: [Pending]) {
+        let recorded = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+        var newStrings: [String: UInt32] = [:]
+        var newClients: [String: UInt32] = [:]
+        let outcome: Result<([Result<AppendResult, any Error>], UInt64), any Error> = Result {
+            try store.env.write { txn in
+                let context = try AppendContext(store: store, txn: txn, recorded: recorded)
+                var results: [Result<AppendResult, any Error>] = []
+                results.reserveCapacity(batch.count)
+                for p in batch {
+                    do { results.append(.success(try context.apply(p.request))) } catch let e as PatronError {
+                        results.append(.failure(e))
+                    }
+                }
+                try context.finish()
+                newStrings = context.newStrings
+                newClients = context.newClients
+                return (results, try store.lastPosition(txn: txn))
+            }
+        }
+        switch outcome {
+        case .success(let (results, last)):
+            // Only now are the new mappings committed, so only now may they be cached.
+            store.stringCache.withLock { $0.merge(newStrings) { a, _ in a } }
+            store.stringValueCache.withLock { c in for (s, id) in newStrings { c[id] = s } }
+            store.clientCache.withLock { $0.merge(newClients) { a, _ in a } }
+            for (p, r) in zip(batch, results) { p.complete(r) }
+            onCommit(last)
+        case .failure(let error):
+            for p in batch { p.complete(.failure(error)) }
+        }
+    }
+}

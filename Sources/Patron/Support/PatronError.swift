@@ -1,0 +1,25 @@
+/// Errors of the database as a whole (files, formats, conflicts).
+public enum PatronError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// A file could not be read or written.
+    case io(String)
+    /// A file is not a Patron database, or one of a format this build does not read.
+    case format(String)
+    /// The database was opened read-only and the operation writes.
+    case readOnly(String)
+    /// An append's expected stream version did not match the stream.
+    case wrongExpectedVersion(client: String, expected: UInt32, actual: UInt32)
+    /// No client with this key.
+    case unknownClient(String)
+    /// Invalid arguments to an API call.
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case .io(let s), .format(let s), .invalidArgument(let s): s
+        case .readOnly(let op): "the database is open read-only; \(op) needs write access"
+        case let .wrongExpectedVersion(client, expected, actual):
+            "wrong expected version for client \"\(client)\": expected \(expected), actual \(actual)"
+        case .unknownClient(let key): "no client with key \"\(key)\""
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import ArgumentParser
+import Foundation
+import Patron
+
+extension PatronCommand {
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Append events from NDJSON files.",
+            discussion: """
+                Each file is checked whole before anything of it is stored: a bad line
+                imports nothing of that file and names file:line:column. Events without
+                an id get one derived from their content, so re-importing an overlapping
+                file stores each fact once (--no-dedupe turns this off).
+                """)
+        @OptionGroup var options: DatabaseOptions
+        @Argument(help: "NDJSON files, one event per line.") var files: [String]
+        @Option(help: "Input format (ndjson; csv comes later).") var format = "ndjson"
+        @Flag(name: .long, help: "Do not derive ids from content for events without one.") var noDedupe = false
+        @Option(help: "Events per transaction.") var batchSize = 10_000
+
+        func validate() throws {
+            guard format == "ndjson" else { throw ValidationError("--format \(format) is not supported yet; use ndjson") }
+            guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+        }
+
+        func run() throws {
+            let db = try options.open()
+            let terminal = isatty(STDERR_FILENO) == 1
+            var failed = false
+            for file in files {
+                do {
+                    let report = try db.importNDJSON(file: file, dedupe: !noDedupe, batchSize: batchSize) { done, total in
+                        if terminal {
+                            let pct = total > 0 ? done * 100 / total : 100
+                            let bar = String(repeating: "█", count: pct / 4) + String(repeating: "·", count: 25 - pct / 4)
+                            FileHandle.standardError.write(Data("\r\(file) \(bar) \(pct)% \(done.grouped)/\(total.grouped)".utf8))
+                        }
+                    }
+                    if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                    printError("\(file): \(report.read.grouped) events read, \(report.appended.grouped) appended, \(report.duplicates.grouped) already stored")
+                } catch let error as ImportError {
+                    if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                    printError("error: \(error)")
+                    printError("\(file): nothing imported")
+                    failed = true
+                }
+            }
+            if failed { throw ExitCode(1) }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write events as NDJSON (re-importable) to stdout, in log order.")
+        @OptionGroup var options: DatabaseOptions
+        @Option(help: "Output format (ndjson).") var format = "ndjson"
+        @Option(help: ArgumentHelp("Only this client's stream.", valueName: "KEY")) var client: String?
+        @Option(help: ArgumentHelp("Only these event types (comma-separated).", valueName: "TYPES")) var type: String?
+
+        func validate() throws {
+            guard format == "ndjson" else { throw ValidationError("--format \(format) is not supported; use ndjson") }
+            if let type {
+                for t in type.split(separator: ",") where EventType(rawValue: String(t)) == nil {
+                    throw ValidationError("unknown event type \"\(t)\" in --type")
+                }
+            }
+        }
+
+        func run() throws {
+            let db = try options.open(readOnly: true)
+            let types = type.map { Set($0.split(separator: ",").compactMap { EventType(rawValue: String($0)) }) }
+            let out = BufferedOutput()
+            defer { out.flush() }
+            try db.exportNDJSON(to: { out.write($0 + "\n") }, client: client, types: types)
+        }
+    }
+
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show counts and sizes of the database.")
+        @OptionGroup var options: DatabaseOptions
+
+        func run() throws {
+            let db = try options.open(readOnly: true)
+            let s = try db.stats()
+            let zone = db.timeZone
+            func mb(_ b: Int) -> String { String(format: "%.1f MiB", Double(b) / 1_048_576) }
+            var lines: [(String, String)] = [
+                ("database", "\(s.path) (format \(s.formatVersion), time zone \(s.timeZone))"),
+                ("events", s.events.grouped),
+            ]
+            for t in EventType.allCases { if let n = s.eventsByType[t] { lines.append(("  \(t.rawValue)", n.grouped)) } }
+            lines.append(("clients", "\(s.clients.grouped) (\(s.clientKeys.grouped) keys, \(s.forgotten.grouped) forgotten)"))
+            if let f = s.firstAt, let l = s.lastAt {
+                lines.append(("business time", "\(Calendar.format(zone.day(of: f))) … \(Calendar.format(zone.day(of: l)))"))
+            }
+            lines.append(("file size", mb(s.fileSize)))
+            lines.append(("used", "\(mb(s.usedSize)) of a \(mb(s.mapSize)) map"))
+            if let b = s.bytesPerEvent { lines.append(("bytes per event", String(format: "%.1f", b))) }
+            let width = lines.map(\.0.count).max() ?? 0
+            for (k, v) in lines { print(k.padding(toLength: width + 2, withPad: " ", startingAt: 0) + v) }
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check every event checksum, every index and every projection against a fresh replay.")
+        @OptionGroup var options: DatabaseOptions
+
+        func run() throws {
+            let db = try options.open(readOnly: true)
+            let r = try db.verify()
+            if r.isOK {
+                print("ok: \(r.events.grouped) events and \(r.clients.grouped) clients verified")
+                return
+            }
+            for p in r.problems { print(p) }
+            if r.problemCount > r.problems.count { print("… and \((r.problemCount - r.problems.count).grouped) more") }
+            printError("verify: \(r.problemCount.grouped) problems in \(r.events.grouped) events; `patron rebuild` recomputes indexes and projections from the log")
+            throw ExitCode(1)
+        }
+    }
+
+    struct Rebuild: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Recompute all projections and indexes from the event log.")
+        @OptionGroup var options: DatabaseOptions
+
+        func run() throws {
+            let n = try options.open().rebuild()
+            print("rebuilt from \(n.grouped) events")
+        }
+    }
+
+    struct Backup: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a consistent, compacted copy (DEST and DEST-keys) while the database is in use.")
+        @OptionGroup var options: DatabaseOptions
+        @Argument(help: "The new backup file.") var destination: String
+
+        func run() throws {
+            try options.open(readOnly: true).backup(to: destination)
+            print("backed up to \(destination) and \(destination)-keys")
+        }
+    }
+
+    struct Forget: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Erase a client's personal data for good; their anonymous facts keep counting.")
+        @OptionGroup var options: DatabaseOptions
+        @Argument(help: "The client key.") var client: String
+
+        func run() throws {
+            try options.open().forget(client)
+            print("forgot the personal data of \(client)")
+        }
+    }
+}
+
+/// Buffers stdout writes into large chunks.
+final class BufferedOutput {
+    private var buffer: [UInt8] = []
+    func write(_ s: String) {
+        buffer.append(contentsOf: s.utf8)
+        if buffer.count > 1 << 16 { flush() }
+    }
+    func flush() {
+        FileHandle.standardOutput.write(Data(buffer))
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
