@@ -35,7 +35,11 @@ let package = Package(
         // Helper process for crash-safety and multi-process tests.
         .executableTarget(name: "patron-testproc", dependencies: ["Patron"], path: "Sources/PatronTestProcess"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
-        .testTarget(name: "PatronTests", dependencies: ["Patron", "LMDB"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "PatronTests",
+            dependencies: ["Patron", "LMDB", "patron", "patron-testproc"],
+            resources: [.copy("Fixtures")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

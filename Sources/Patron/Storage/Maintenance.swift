@@ -172,7 +172,10 @@ extension Database {
                 let storedNumber: UInt32? = try txn.get(s.clientKeys, key: key).map { $0.load(at: 0) }
                 if storedNumber != n { report.report("client_keys: \"\(key)\" maps to \(storedNumber.map(String.init) ?? "nothing"), replay gives \(n)") }
                 if try store.clientKey(n, txn: txn) != key { report.report("client_names: client number \(n) is not \"\(key)\"") }
-                if try positions(of: n, txn: txn) != (streams[n] ?? []) { report.report("streams: the stream of \"\(key)\" differs from the log") }
+                let storedStream = try positions(of: n, txn: txn)
+                if storedStream != (streams[n] ?? []) {
+                    report.report("streams: the stream of \"\(key)\" holds positions \(storedStream.prefix(20)), the log gives \((streams[n] ?? []).prefix(20))")
+                }
                 let fresh = folding.states[n] ?? ClientState()
                 report.clients += 1
                 guard let d = try txn.get(s.details, key: n) else {

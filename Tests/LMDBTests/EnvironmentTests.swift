@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+@testable import LMDB
+
+private func tempPath() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("lmdb-test-\(UUID().uuidString)").path
+}
+
+private func cleanup(_ path: String) {
+    for p in [path, path + "-lock"] { try? FileManager.default.removeItem(atPath: p) }
+}
+
+@Suite struct EnvironmentTests {
+    @Test func putGetCursorAndNotFound() throws {
+        let path = tempPath()
+        defer { cleanup(path) }
+        let env = try Environment(path: path)
+        let t = try env.openTables([("t", [.integerKey])])[0]
+        try env.write { txn in
+            for k in UInt64(1)...100 { try txn.put(t, key: k, value: [UInt8(k)], flags: .append) }
+        }
+        try env.read { txn in
+            #expect(try txn.get(t, key: UInt64(7)).map { Array($0) } == [7])
+            #expect(try txn.get(t, key: UInt64(1000)) == nil)
+            #expect(try txn.count(t) == 100)
+            let keys: [UInt64] = try txn.withCursor(t) { c in
+                var out: [UInt64] = []
+                var e = try c.seek(UInt64(95))
+                while let (k, _) = e { out.append(k.load(at: 0)); e = try c.next() }
+                return out
+            }
+            #expect(keys == [95, 96, 97, 98, 99, 100])
+        }
+    }
+
+    @Test func appendOutOfOrderFailsWithKeyExist() throws {
+        let path = tempPath()
+        defer { cleanup(path) }
+        let env = try Environment(path: path)
+        let t = try env.openTables([("t", [.integerKey])])[0]
+        try env.write { txn in try txn.put(t, key: UInt64(5), value: [1], flags: .append) }
+        do {
+            try env.write { txn in try txn.put(t, key: UInt64(3), value: [1], flags: .append) }
+            Issue.record("append out of order did not fail")
+        } catch let e as LMDBError {
+            #expect(e.code == LMDBError.keyExists)
+            #expect(e.operation.contains("mdb_put(t)"))
+            #expect(e.description.contains("MDB_KEYEXIST"))
+        }
+    }
+
+    @Test func aThrowAbortsTheTransaction() throws {
+        struct Boom: Error {}
+        let path = tempPath()
+        defer { cleanup(path) }
+        let env = try Environment(path: path)
+        let t = try env.openTables([("t", [])])[0]
+        #expect(throws: Boom.self) {
+            try env.write { txn in
+                try txn.put(t, key: "k", value: [1])
+                throw Boom()
+            }
+        }
+        let found = try env.read { txn in try txn.get(t, key: "k") != nil }
+        #expect(!found)
+    }
+
+    @Test func mapGrowsFromTinyToHundredsOfMegabytes() throws {
+        let path = tempPath()
+        defer { cleanup(path) }
+        let env = try Environment(path: path, options: .init(initialMapSize: 64 << 10, noSync: true))
+        let t = try env.openTables([("t", [.integerKey])])[0]
+        let value = [UInt8](repeating: 0xAB, count: 4000)
+        var key: UInt64 = 0
+        // 300 MB in 100 transactions of 3 MB.
+        for _ in 0..<100 {
+            try env.write { txn in
+                for _ in 0..<750 {
+                    key += 1
+                    try txn.put(t, key: key, value: value, flags: .append)
+                }
+            }
+        }
+        #expect(env.mapSize >= 300 << 20)
+        let count = try env.read { txn in try txn.count(t) }
+        #expect(count == 75_000)
+        let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+        #expect(size >= 300_000_000)
+    }
+
+    @Test func newFilesHaveMode0600() throws {
+        let path = tempPath()
+        defer { cleanup(path) }
+        _ = try Environment(path: path)
+        let attrs = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attrs[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+    }
+
+    @Test func readOnlyEnvironmentRefusesWrites() throws {
+        let path = tempPath()
+        defer { cleanup(path) }
+        do { _ = try Environment(path: path).openTables([("t", [])]) }
+        let ro = try Environment(path: path, options: .init(readOnly: true))
+        _ = try ro.openTables([("t", [])])
+        #expect(throws: LMDBError.self) { try ro.write { _ in } }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+@testable import Patron
+
+@Suite struct PrimitivesTests {
+    @Test func crc32cCheckValue() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        #expect(CRC32C.checksum(Array(repeating: 0, count: 32)) == 0x8A91_36AA)
+    }
+
+    @Test func sipHashReferenceVector() {
+        // SipHash-2-4 paper, appendix A: key 00..0f, message 00..0e.
+        let message = (0..<15).map { UInt8($0) }
+        let k0: UInt64 = 0x0706_0504_0302_0100, k1: UInt64 = 0x0F0E_0D0C_0B0A_0908
+        #expect(message.withUnsafeBytes { SipHash.hash($0, k0: k0, k1: k1) } == 0xA129_CA61_49BE_45E5)
+    }
+
+    @Test func chaCha20Rfc8439Vector() {
+        // RFC 8439 section 2.4.2.
+        let key = (0..<32).map { UInt8($0) }
+        let nonce: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0x4a, 0, 0, 0, 0]
+        let plain = Array("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.".utf8)
+        let cipher = ChaCha20.apply(key: key, nonce: nonce, counter: 1, to: plain)
+        let expectedPrefix: [UInt8] = [0x6e, 0x2e, 0x35, 0x9a, 0x25, 0x68, 0xf9, 0x80, 0x41, 0xba, 0x07, 0x28, 0xdd, 0x0d, 0x69, 0x81]
+        #expect(Array(cipher.prefix(16)) == expectedPrefix)
+        #expect(Array(cipher.suffix(2)) == [0x87, 0x4d])
+        #expect(ChaCha20.apply(key: key, nonce: nonce, counter: 1, to: cipher) == plain)
+    }
+
+    @Test(arguments: [
+        ("450", 45000), ("450.5", 45050), ("450.50", 45050), ("$450.50", 45050), ("$1,250.00", 125_000),
+        ("0", 0), ("-3", -300), ("-$3.10", -310), (".5", 50),
+    ])
+    func moneyParses(_ text: String, _ cents: Int64) {
+        #expect(Money(parsing: text)?.cents == cents)
+    }
+
+    @Test(arguments: ["450.505", "abc", "", "$", "1,25", "12..5", "4 50", "1e3", "$1,2345.00"])
+    func moneyRejects(_ text: String) {
+        #expect(Money(parsing: text) == nil)
+    }
+
+    @Test func moneyFormats() {
+        #expect(Money(cents: 125_050).description == "$1,250.50")
+        #expect(Money(cents: -300).description == "-$3.00")
+        #expect(Money(cents: 125_050).decimalString == "1250.5")
+        #expect(Money(cents: 5).decimalString == "0.05")
+    }
+
+    @Test func timestampsParseEveryForm() throws {
+        #expect(ms("2025-03-14") == Int64(1_741_910_400_000))
+        #expect(TimestampParser.parse("19970101", zone: .utc) == ms("1997-01-01"))
+        #expect(TimestampParser.parse("2025-03-14T10:30", zone: .utc) == Int64(1_741_910_400_000 + 37_800_000))
+        #expect(TimestampParser.parse("2025-03-14T10:30:00Z", zone: .utc) == Int64(1_741_910_400_000 + 37_800_000))
+        #expect(TimestampParser.parse("2025-03-14T10:30:00-05:00", zone: .utc) == Int64(1_741_910_400_000 + 37_800_000 + 18_000_000))
+        #expect(TimestampParser.parse("2025-03-14T10:30:00.250Z", zone: .utc) == Int64(1_741_910_400_000 + 37_800_250))
+        for bad in ["2025-02-30", "2025-13-01", "14/03/2025", "2025-03-14T25:00", "2025-03-14T10:30:00+5", "", "2025-03-14Tx"] {
+            #expect(TimestampParser.parse(bad, zone: .utc) == nil, "\(bad) should not parse")
+        }
+    }
+
+    @Test func localTimesUseTheDatabaseZone() throws {
+        let ny = try #require(Zone(identifier: "America/New_York"))
+        // 2025-03-14 is EDT (UTC-4).
+        #expect(TimestampParser.parse("2025-03-14T10:30", zone: ny) == ms("2025-03-14T14:30:00Z"))
+        #expect(ny.day(of: ms("2025-03-15T03:30:00Z")) == day("2025-03-14"))
+        // SPEC 3.11: 2025-03-14T23:30:00-05:00 is 2025-03-15 in UTC.
+        #expect(Zone.utc.day(of: try Event.instant("2025-03-14T23:30:00-05:00")) == day("2025-03-15"))
+        #expect(TimestampParser.format(ms("2025-03-14T14:30:00Z"), zone: ny) == "2025-03-14T10:30:00-04:00")
+        #expect(TimestampParser.format(ms("2025-03-14"), zone: .utc) == "2025-03-14")
+    }
+
+    @Test func calendarRoundTrips() {
+        for d in stride(from: -800_000, through: 800_000, by: 997) {
+            let c = Calendar.civil(d)
+            #expect(Calendar.day(year: c.year, month: c.month, day: c.day) == d)
+        }
+        #expect(Calendar.format(0) == "1970-01-01")
+    }
+}
