@@ -121,6 +121,8 @@ extension Database {
         records.sort { $0.0 < $1.0 }
         var folding = ProjectionFolding(load: { _ in nil })
         var numbers: [String: UInt32] = [:]
+        // Erasure holds whatever `today` says (SPEC 3.5): a later forget still counts.
+        let forgottenLater = records.contains { _, d in d.event.type == .forget && store.zone.day(of: d.event.at) > day }
         for (p, d) in records where store.zone.day(of: d.event.at) <= day {
             numbers[d.event.client] = d.clientNumber
             var into: UInt32?
@@ -134,7 +136,12 @@ extension Database {
         var r = root
         var hops = 0
         while let next = folding.states[r]?.mergedInto, next != 0, hops < 10_000 { r = next; hops += 1 }
-        return folding.states[r] ?? ClientState()
+        var state = folding.states[r] ?? ClientState()
+        if forgottenLater || stored.forgotten {
+            state.forgotten = true
+            state.name = nil; state.email = nil; state.phone = nil
+        }
+        return state
     }
 
     func personalValue(_ ref: Stamped<UInt32>?, _ tag: PersonalData.Tag, txn: Transaction) -> String? {

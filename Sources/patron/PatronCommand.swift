@@ -22,9 +22,8 @@ struct PatronCommand: ParsableCommand {
         do {
             command = try parseAsRoot()
         } catch {
-            let code = exitCode(for: error)
             let message = fullMessage(for: error)
-            if code == .success {
+            if error is CleanExit || exitCode(for: error).isSuccess {
                 print(message)
                 Foundation.exit(0)
             }
@@ -37,7 +36,12 @@ struct PatronCommand: ParsableCommand {
         } catch let error as ExitCode {
             Foundation.exit(error.rawValue)
         } catch {
-            if exitCode(for: error) != .failure || error is ValidationError {
+            let code = exitCode(for: error)
+            if code.isSuccess {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            if code == .validationFailure || error is ValidationError {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
                 Foundation.exit(2)
             }

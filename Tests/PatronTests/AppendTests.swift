@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+@testable import Patron
+
+@Suite struct AppendTests {
+    func visit(_ client: String, _ id: String? = nil, on date: String = "2025-01-01") -> Event {
+        Event(id: id, client: client, at: ms(date), payload: .visit(Visit(services: ["facial"])))
+    }
+
+    @Test func positionsAreGapFreeAndIdsAssigned() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        let a = try await db.append([visit("a"), visit("b")])
+        let b = try await db.append([visit("a")])
+        #expect(a.positions == [1, 2] && b.positions == [3])
+        #expect(Set(a.ids + b.ids).count == 3)
+        #expect(a.ids.allSatisfy { $0.count == 26 })
+        #expect(a.ids[0] < a.ids[1] && a.ids[1] < b.ids[0], "assigned ids are time-ordered")
+        #expect(try db.lastPosition == 3)
+        #expect(try db.stream("a").map(\.position) == [1, 3])
+    }
+
+    @Test func reAppendingAnIdIsANoOp() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        let first = try await db.append([visit("a", "v1"), visit("a", "v2")])
+        let again = try await db.append([visit("a", "v1"), visit("a", "v2"), visit("a", "v3")])
+        #expect(again.positions == [first.positions[0], first.positions[1], 3])
+        #expect(again.appended == 1 && again.duplicates == 2)
+        let inBatch = try await db.append([visit("b", "w"), visit("b", "w")])
+        #expect(inBatch.appended == 1 && inBatch.positions == [4, 4])
+        #expect(try db.streamVersion("a") == 3)
+        #expect(try db.client("a", today: day("2025-02-01"))?.visits == 3)
+    }
+
+    @Test func expectedVersionConflictNamesExpectedAndActual() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        try await db.append(visit("a"), expectedVersion: 0)
+        try await db.append(visit("a"), expectedVersion: 1)
+        do {
+            try await db.append(visit("a"), expectedVersion: 1)
+            Issue.record("a stale expected version was accepted")
+        } catch let e as PatronError {
+            #expect(e == .wrongExpectedVersion(client: "a", expected: 1, actual: 2))
+            #expect(e.description == "wrong expected version for client \"a\": expected 1, actual 2")
+        }
+        #expect(try db.streamVersion("a") == 2)
+        // A retried batch that is all duplicates succeeds whatever the version.
+        let r = try await db.append([visit("a", "x")], expectedVersions: ["a": 2])
+        let retry = try await db.append([visit("a", "x")], expectedVersions: ["a": 2])
+        #expect(retry.positions == r.positions && retry.appended == 0)
+    }
+
+    @Test func groupCommitUnderManyConcurrentTasksLosesAndDuplicatesNothing() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        let tasks = 32, perTask = 40
+        try await withThrowingTaskGroup(of: [UInt64].self) { group in
+            for t in 0..<tasks {
+                group.addTask {
+                    var positions: [UInt64] = []
+                    for i in 0..<perTask {
+                        let r = try await db.append(Event(id: "t\(t)-\(i)", client: "c\(t % 7)", at: ms("2025-01-01") + Int64(i),
+                                                          payload: .purchase(Purchase(amount: Money(cents: 100)))))
+                        positions += r.positions
+                    }
+                    return positions
+                }
+            }
+            var all: [UInt64] = []
+            for try await p in group { all += p }
+            #expect(all.count == tasks * perTask)
+            #expect(Set(all).count == tasks * perTask)
+            #expect(all.sorted() == Array(1...UInt64(tasks * perTask)))
+        }
+        let events = try db.events()
+        #expect(events.count == tasks * perTask)
+        #expect(Set(events.compactMap(\.event.id)).count == tasks * perTask)
+        var spend: Int64 = 0
+        for c in 0..<7 { spend += try db.client("c\(c)", today: day("2025-02-01"))?.spend.cents ?? 0 }
+        #expect(spend == Int64(tasks * perTask * 100))
+        #expect(try db.verify().isOK)
+    }
+
+    @Test func aConflictFailsOnlyItsOwnRequestInAGroupCommit() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<20 {
+                group.addTask {
+                    // Every task claims version 0 of the same stream: exactly one wins.
+                    (try? await db.append([Event(id: "e\(i)", client: "hot", at: ms("2025-01-01"), payload: .visit(Visit()))],
+                                          expectedVersions: ["hot": 0])) != nil
+                }
+            }
+            var wins = 0
+            for await ok in group where ok { wins += 1 }
+            return wins
+        }
+        #expect(results == 1)
+        #expect(try db.streamVersion("hot") == 1)
+    }
+
+    @Test func invalidEventsAreRejectedBeforeAnythingIsStored() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        await #expect(throws: EventValidationError.self) {
+            try await db.append([self.visit("a"), Event(client: "a", at: 0, payload: .feedback(Feedback(score: 9)))])
+        }
+        #expect(try db.lastPosition == 0)
+    }
+
+    @Test func subscriptionCatchesUpThenFollows() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        try await db.append([visit("a"), visit("b"), visit("c")])
+        let stream = db.subscribe(from: 2)
+        let reader = Task {
+            var seen: [UInt64] = []
+            for try await e in stream {
+                seen.append(e.position)
+                if seen.count == 4 { break }
+            }
+            return seen
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        try await db.append([visit("d"), visit("e")])
+        #expect(try await reader.value == [2, 3, 4, 5])
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+@testable import Patron
+
+/// Tests across processes: a child appends while this process reads, or is killed.
+@Suite(.serialized) struct ProcessTests {
+    func startAppender(_ path: String, batches: Int, size: Int) throws -> (Process, Pipe) {
+        let p = Process()
+        p.executableURL = productsDirectory.appendingPathComponent("patron-testproc")
+        p.arguments = ["append", path, String(batches), String(size)]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return (p, out)
+    }
+
+    /// A child appending a large import is killed with SIGKILL at random moments;
+    /// after each kill the database holds only whole batches and verifies.
+    @Test func killedAppenderLeavesOnlyWholeBatches() throws {
+        let dir = TempDir()
+        let path = dir.path("db")
+        let size = 500
+        var rng = SeededRandom(seed: 11)
+        var lastCount = 0
+        for round in 0..<6 {
+            let (child, _) = try startAppender(path, batches: 1000, size: size)
+            usleep(UInt32.random(in: 150_000...600_000, using: &rng))
+            kill(child.processIdentifier, SIGKILL)
+            child.waitUntilExit()
+            let db = try Database(path: path)
+            let events = try db.events()
+            #expect(events.count % size == 0, "round \(round): \(events.count) events is not whole batches")
+            #expect(events.count >= lastCount)
+            var batches: [String: Int] = [:]
+            for e in events { batches[String(e.event.id?.split(separator: "-").first ?? ""), default: 0] += 1 }
+            #expect(batches.values.allSatisfy { $0 == size }, "round \(round): a batch is partial")
+            let report = try db.verify()
+            #expect(report.isOK, "round \(round): \(report.problems.prefix(5))")
+            lastCount = events.count
+        }
+        #expect(lastCount > 0, "the appender never committed; the kills came too early")
+    }
+
+    /// A second process appends while this one reads: every snapshot is consistent.
+    @Test func readersSeeConsistentSnapshotsWhileAnotherProcessAppends() throws {
+        let dir = TempDir()
+        let path = dir.path("db")
+        _ = try Database(path: path)
+        let size = 200
+        let (child, _) = try startAppender(path, batches: 60, size: size)
+        let reader = try Database(path: path, readOnly: true)
+        var snapshots = 0, sawGrowth = false, last = 0
+        while child.isRunning || snapshots == 0 {
+            let report = try reader.verify()
+            #expect(report.isOK, "\(report.problems.prefix(5))")
+            #expect(report.events % size == 0)
+            if report.events > last && last > 0 { sawGrowth = true }
+            last = report.events
+            snapshots += 1
+        }
+        child.waitUntilExit()
+        #expect(child.terminationStatus == 0)
+        #expect(try reader.lastPosition == UInt64(60 * size))
+        #expect(snapshots > 1)
+        _ = sawGrowth
+    }
+}

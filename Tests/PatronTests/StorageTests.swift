@@ -1,0 +1,174 @@
+import Foundation
+import LMDB
+import Testing
+@testable import Patron
+
+@Suite struct StorageTests {
+    @Test func newDatabaseFilesHaveMode0600() throws {
+        let dir = TempDir()
+        _ = try Database(path: dir.path("db"))
+        for name in ["db", "db-lock", "db-keys"] {
+            let attrs = try FileManager.default.attributesOfItem(atPath: dir.path(name))
+            #expect((attrs[.posixPermissions] as? NSNumber)?.intValue == 0o600, "\(name)")
+        }
+    }
+
+    @Test func readOnlyOpenLeavesTheFileByteIdentical() async throws {
+        let dir = TempDir()
+        do {
+            let db = try Database(path: dir.path("db"))
+            try await db.append(everyType)
+        }
+        let before = try Data(contentsOf: dir.url.appendingPathComponent("db"))
+        let keysBefore = try Data(contentsOf: dir.url.appendingPathComponent("db-keys"))
+        do {
+            let ro = try Database(path: dir.path("db"), readOnly: true)
+            #expect(try ro.events().count == everyType.count)
+            _ = try ro.verify()
+            _ = try ro.stats()
+            _ = try ro.client("C1")
+            await #expect(throws: PatronError.self) { try await ro.append(everyType[1]) }
+            #expect(throws: PatronError.self) { try ro.rebuild() }
+        }
+        #expect(try Data(contentsOf: dir.url.appendingPathComponent("db")) == before)
+        #expect(try Data(contentsOf: dir.url.appendingPathComponent("db-keys")) == keysBefore)
+    }
+
+    @Test func readOnlyOpenOfAMissingFileFails() {
+        let dir = TempDir()
+        #expect(throws: PatronError.self) { try Database(path: dir.path("nope"), readOnly: true) }
+        #expect(!FileManager.default.fileExists(atPath: dir.path("nope")))
+    }
+
+    @Test func aFlippedByteInAStoredEventIsReportedByVerify() async throws {
+        let dir = TempDir()
+        let marker = "FLIP-ME-CLIENT-KEY"
+        do {
+            let db = try Database(path: dir.path("db"))
+            try await db.append([Event(client: marker, at: ms("2025-01-01"), payload: .visit(Visit(provider: "Dr. Kim")))] + everyType)
+        }
+        var bytes = try Data(contentsOf: dir.url.appendingPathComponent("db"))
+        // Flip a byte of the key inside every copy of the event record (the key followed
+        // by the provider), whichever page copy LMDB reads.
+        var flipped = false
+        var search = bytes.startIndex..<bytes.endIndex
+        while let r = bytes.range(of: Data(marker.utf8), in: search) {
+            if bytes[r.upperBound...].prefix(40).range(of: Data("Dr. Kim".utf8)) != nil {
+                bytes[r.lowerBound + 3] ^= 0x20
+                flipped = true
+            }
+            search = r.upperBound..<bytes.endIndex
+        }
+        #expect(flipped)
+        try bytes.write(to: dir.url.appendingPathComponent("db"))
+        let db = try Database(path: dir.path("db"), readOnly: true)
+        let report = try db.verify()
+        #expect(!report.isOK)
+        #expect(report.problems.contains { $0.contains("position 1 fails its checksum") }, "\(report.problems)")
+        #expect(throws: CorruptData.self) { try db.event(at: 1) }
+    }
+
+    @Test func verifyReportsADamagedProjection() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        try await db.append(everyType)
+        // Overwrite C1's projection with an empty state behind the store's back.
+        try db.store.env.write { txn in
+            let n = try #require(try db.store.clientNumber("C1", txn: txn))
+            try txn.put(db.store.schema.details, key: n, value: ClientState().encodeDetail())
+        }
+        let report = try db.verify()
+        #expect(report.problems.contains { $0.contains("projection of \"C1\" differs") && $0.contains("visits") }, "\(report.problems)")
+        try db.rebuild()
+        #expect(try db.verify().isOK)
+    }
+
+    @Test func anUnknownFormatVersionFailsClearly() async throws {
+        let dir = TempDir()
+        do { _ = try Database(path: dir.path("db")) }
+        do {
+            let env = try Environment(path: dir.path("db"))
+            let meta = try env.openTables([("meta", [])])[0]
+            try env.write { txn in try txn.put(meta, key: "format", value: [9, 0, 0, 0]) }
+        }
+        do {
+            _ = try Database(path: dir.path("db"))
+            Issue.record("opened an unknown format")
+        } catch let e as PatronError {
+            #expect(e.description.contains("format version 9"))
+            #expect(e.description.contains("reads version 1"))
+        }
+    }
+
+    @Test func aFileThatIsNotADatabaseIsRefused() throws {
+        let dir = TempDir()
+        try Data("hello, not lmdb at all, just text".utf8).write(to: dir.url.appendingPathComponent("db"))
+        #expect(throws: PatronError.self) { try Database(path: dir.path("db")) }
+        #expect(try Data(contentsOf: dir.url.appendingPathComponent("db")) == Data("hello, not lmdb at all, just text".utf8))
+    }
+
+    @Test func mapGrowsFromATinyMapWithoutAnError() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"), options: .init(initialMapSize: 256 << 10, durable: false))
+        var rng = SeededRandom(seed: 4)
+        for _ in 0..<8 {
+            try await db.append(RandomHistory.events(count: 5000, clients: 2000, rng: &rng))
+        }
+        #expect(try db.lastPosition == 40_000)
+        #expect(try db.stats().mapSize > 256 << 10)
+        #expect(try db.verify().isOK)
+    }
+
+    @Test func backupIsACompactedConsistentCopy() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        try await db.append(everyType)
+        try db.backup(to: dir.path("copy"))
+        #expect(throws: PatronError.self) { try db.backup(to: dir.path("copy")) }
+        let copy = try Database(path: dir.path("copy"), readOnly: true)
+        #expect(try copy.events() == db.events())
+        #expect(try copy.verify().isOK)
+        #expect(try copy.client("C1")?.name == "Ava Lind")
+    }
+
+    @Test func forgetErasesPersonalDataFromEveryFile() async throws {
+        let dir = TempDir()
+        let secrets = ["Zelda Quarterfield", "zelda.q@example.org", "+1 555 7788", "My knee hurt afterwards", "prefers-the-blue-room"]
+        do {
+            let db = try Database(path: dir.path("db"))
+            try await db.append([
+                Event(client: "Z1", at: ms("2025-01-01"), payload: .client(ClientDetails(name: secrets[0], email: secrets[1], phone: secrets[2]))),
+                Event(client: "Z1", at: ms("2025-01-02"), payload: .visit(Visit(provider: "Dr. Kim", services: ["botox"])), extra: #"{"note":"prefers-the-blue-room"}"#),
+                Event(client: "Z1", at: ms("2025-01-02"), payload: .purchase(Purchase(amount: Money(dollars: 400)))),
+                Event(client: "Z1", at: ms("2025-01-03"), payload: .feedback(Feedback(score: 2, comment: secrets[3]))),
+                Event(client: "Y2", at: ms("2025-01-03"), payload: .client(ClientDetails(name: "Yusuf Keeps"))),
+            ])
+            #expect(try db.client("Z1")?.name == secrets[0])
+            // Never in plain text, even before forget.
+            for (name, data) in try dir.allFiles() { for s in secrets { #expect(!contains(data, s), "\(s) in \(name)") } }
+            try db.backup(to: dir.path("before-forget"))
+            try db.forget("Z1")
+            let p = try #require(try db.client("Z1", today: day("2025-02-01")))
+            #expect(p.name == nil && p.email == nil && p.phone == nil && p.forgotten)
+            #expect(p.visits == 1 && p.spend == Money(dollars: 400) && p.satisfaction == 2, "facts keep counting")
+            #expect(try db.client("Y2")?.name == "Yusuf Keeps")
+            var exported = ""
+            try db.exportNDJSON(to: { exported += $0 + "\n" })
+            for s in secrets { #expect(!exported.contains(s)) }
+            #expect(exported.contains("Yusuf Keeps"))
+            #expect(try db.verify().isOK)
+            // Personal data sent after the forget is not stored either.
+            try await db.append(Event(client: "Z1", at: ms("2025-03-01"), payload: .client(ClientDetails(name: secrets[0]))))
+            #expect(try db.client("Z1")?.name == nil)
+        }
+        // The backup taken before forget is a copy the user chose to keep; the database's
+        // own files (data, lock, keys) must not hold the data.
+        try FileManager.default.removeItem(atPath: dir.path("before-forget"))
+        try FileManager.default.removeItem(atPath: dir.path("before-forget-keys"))
+        for (name, data) in try dir.allFiles() {
+            for s in secrets { #expect(!contains(data, s), "\(s) found in \(name)") }
+        }
+        let reopened = try Database(path: dir.path("db"))
+        #expect(try reopened.stream("Z1").allSatisfy { PersonalData(of: $0.event).isEmpty })
+    }
+}
