@@ -1,1 +1,185 @@
-print("x")
+// patron-bench: the event store's throughput on generated data (`make bench`).
+//
+//   patron-bench [--clients N] [--events-per-client M] [--batch B] [--dir DIR]
+//
+// Prints batched append throughput (all projections and indexes), durable single
+// appends from 1 and 16 tasks, full-log scan with decoding, projection scan and
+// bytes per event, next to raw LMDB figures measured in the same run.
+import Foundation
+import LMDB
+import Patron
+
+struct Config {
+    var clients = 100_000
+    var eventsPerClient = 30
+    var batch = 10_000
+    var dir = FileManager.default.temporaryDirectory.appendingPathComponent("patron-bench").path
+}
+
+func parseConfig() -> Config {
+var config = Config()
+var args = CommandLine.arguments.dropFirst().makeIterator()
+while let a = args.next() {
+    switch a {
+    case "--clients": config.clients = Int(args.next() ?? "") ?? config.clients
+    case "--events-per-client": config.eventsPerClient = Int(args.next() ?? "") ?? config.eventsPerClient
+    case "--batch": config.batch = Int(args.next() ?? "") ?? config.batch
+    case "--dir": config.dir = args.next() ?? config.dir
+    default:
+        FileHandle.standardError.write(Data("usage: patron-bench [--clients N] [--events-per-client M] [--batch B] [--dir DIR]\n".utf8))
+        exit(2)
+    }
+}
+return config
+}
+let config = parseConfig()
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+func rate(_ n: Int, _ seconds: Double) -> String {
+    let r = Double(n) / seconds
+    return r >= 1e6 ? String(format: "%.2f M/s", r / 1e6) : String(format: "%.0f /s", r)
+}
+func row(_ name: String, _ value: String, _ detail: String = "") {
+    print(name.padding(toLength: 46, withPad: " ", startingAt: 0) + value.padding(toLength: 14, withPad: " ", startingAt: 0) + detail)
+}
+func fresh(_ name: String) -> String {
+    let p = config.dir + "/" + name
+    for s in ["", "-lock", "-keys"] { try? FileManager.default.removeItem(atPath: p + s) }
+    return p
+}
+
+/// A realistic history: clients acquired over 3 years, each returning at their own
+/// rate, events interleaved in time order as a practice-management feed delivers them.
+func generate() -> [Event] {
+    var rng = SystemRandomNumberGenerator()
+    let services = ["botox", "filler", "hydrafacial", "peel", "laser", "microneedling", "consultation", "massage"]
+    let providers = ["Dr. Kim", "Maya Ruiz", "Lee Chen", "Jo Park", "Sam Ito"]
+    let locations = ["Midtown", "Harbor", "Uptown"]
+    let start: Int64 = 1_672_531_200_000 // 2023-01-01
+    let span: Int64 = 3 * 365 * 86_400_000
+    var events: [Event] = []
+    events.reserveCapacity(config.clients * config.eventsPerClient)
+    for c in 0..<config.clients {
+        let key = "C\(100_000 + c)"
+        let first = start + Int64.random(in: 0..<(span / 2), using: &rng)
+        let n = Int.random(in: 1...(2 * config.eventsPerClient - 1), using: &rng)
+        events.append(Event(client: key, at: first, payload: .client(ClientDetails(
+            name: "Client \(c)", email: "client\(c)@example.com", location: locations[c % 3], source: ["instagram", "referral", "google"][c % 3],
+            acquisitionCost: Money(cents: Int64(2000 + c % 5000))))))
+        var at = first
+        for i in 1..<n {
+            at += Int64.random(in: 0..<(span / Int64(n * 2)), using: &rng)
+            let payload: Payload
+            switch i % 10 {
+            case 0, 3, 6: payload = .visit(Visit(location: locations[(c + i) % 3], provider: providers[(c + i) % 5], services: [services[(c * 7 + i) % 8]]))
+            case 1, 4, 7: payload = .purchase(Purchase(amount: Money(cents: Int64(5000 + (c * 31 + i * 17) % 60000)), channel: "clinic"))
+            case 2: payload = .reward(Reward(points: Int64(10 + i), kind: "earned"))
+            case 5: payload = .feedback(Feedback(score: Int64(1 + (c + i) % 5)))
+            case 8: payload = .tier(TierChange(tier: ["bronze", "silver", "gold", "platinum"][(c + i) % 4]))
+            default: payload = .membership(Membership(plan: "glow", action: i % 20 == 9 ? .cancel : .start, fee: Money(cents: 7900)))
+            }
+            events.append(Event(client: key, at: at, payload: payload))
+        }
+    }
+    events.sort { $0.at < $1.at }
+    return events
+}
+
+try? FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
+print("patron-bench: \(config.clients.formatted()) clients, batches of \(config.batch.formatted()), in \(config.dir)")
+let t0 = now()
+let events = generate()
+print("generated \(events.count.formatted()) events in \(String(format: "%.1f", now() - t0)) s\n")
+
+// Raw LMDB baseline, same machine, same run: 64-byte records, 10,000 per transaction.
+do {
+    let path = fresh("raw-lmdb")
+    let env = try Environment(path: path, options: .init(initialMapSize: 1 << 30))
+    let t = try env.openTables([("t", [.integerKey])])[0]
+    let value = [UInt8](repeating: 7, count: 64)
+    let n = 2_000_000
+    var key: UInt64 = 0
+    var s = now()
+    for _ in 0..<(n / 10_000) {
+        try env.write { txn in
+            try value.withUnsafeBytes { v in
+                for _ in 0..<10_000 { key += 1; try txn.put(t, key: key, value: v, flags: .append) }
+            }
+        }
+    }
+    row("raw LMDB append (64 B, 10k/txn, fsync)", rate(n, now() - s))
+    s = now()
+    var sum = 0
+    try env.read { txn in
+        try txn.withCursor(t) { c in
+            var e = try c.first()
+            while let (_, v) = e { sum &+= v.count; e = try c.next() }
+        }
+    }
+    row("raw LMDB cursor scan", rate(n, now() - s))
+}
+
+let path = fresh("bench.patron")
+let db = try Database(path: path, options: .init(initialMapSize: 1 << 30))
+var s = now()
+var i = 0
+while i < events.count {
+    let end = min(i + config.batch, events.count)
+    try db.appendAndWait(Array(events[i..<end]))
+    i = end
+}
+let appendSeconds = now() - s
+row("batched append (all projections, indexes)", rate(events.count, appendSeconds),
+    "\(events.count.formatted()) events in \(String(format: "%.1f", appendSeconds)) s, \(config.batch.formatted())/txn, fsync")
+
+s = now()
+var scanned = 0
+var cents: Int64 = 0
+try db.forEachEvent { e in
+    scanned += 1
+    if case .purchase(let p) = e.event.payload { cents &+= p.amount.cents }
+    return true
+}
+row("full-log scan with decoding", rate(scanned, now() - s), "\(scanned.formatted()) events")
+
+// Projection scan: a typical filter (lapsed > 90 days) and a sum, over every client.
+var best = Double.infinity
+var matched = 0
+for _ in 0..<5 {
+    s = now()
+    var clients = 0
+    matched = 0
+    var spend: Int64 = 0
+    let today = db.today
+    try db.scanClientRows { _, r in
+        clients += 1
+        if let l = r.lastSeen, today - l > 90 { matched += 1; spend &+= r.spendCents }
+    }
+    best = min(best, (now() - s) / Double(clients))
+}
+row("projection scan (lapsed > 90d, sum spend)", rate(1, best), "\(config.clients.formatted()) clients, best of 5")
+
+let stats = try db.stats()
+row("database size per event", String(format: "%.0f B", stats.bytesPerEvent ?? 0),
+    "\(String(format: "%.0f", Double(stats.usedSize) / 1_048_576)) MiB used for \(stats.events.formatted()) events")
+
+// Durable single-event appends: each awaits its own commit.
+func singles(tasks: Int, perTask: Int) async throws -> Double {
+    let start = now()
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for t in 0..<tasks {
+            group.addTask {
+                for k in 0..<perTask {
+                    try await db.append(Event(client: "single-\(t)", at: 1_700_000_000_000 + Int64(k),
+                                              payload: .visit(Visit(services: ["facial"]))))
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+    return now() - start
+}
+let one = try await singles(tasks: 1, perTask: 2000)
+row("durable single appends, 1 task", rate(2000, one))
+let sixteen = try await singles(tasks: 16, perTask: 1000)
+row("durable single appends, 16 tasks", rate(16_000, sixteen), "group commit")

@@ -1,0 +1,18 @@
+.PHONY: setup demo test bench clean
+
+setup:
+	./scripts/setup
+
+demo:
+	./scripts/demo
+
+test:
+	./scripts/test
+
+# Generates 100,000 clients / ~3 million events and prints throughput figures.
+bench:
+	swift build -c release --product patron-bench
+	.build/release/patron-bench $(BENCH_ARGS)
+
+clean:
+	rm -rf .build examples.patron examples.patron-lock examples.patron-keys
