@@ -70,7 +70,7 @@ public struct Cursor {
 
 extension UnsafeRawBufferPointer {
     /// Reads a native-endian integer at `offset` without alignment requirements.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func load<T: FixedWidthInteger>(at offset: Int, as: T.Type = T.self) -> T {
         loadUnaligned(fromByteOffset: offset, as: T.self)
     }

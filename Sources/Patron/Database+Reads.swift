@@ -135,8 +135,8 @@ extension Database {
         }
         var r = root
         var hops = 0
-        while let next = folding.states[r]?.mergedInto, next != 0, hops < 10_000 { r = next; hops += 1 }
-        var state = folding.states[r] ?? ClientState()
+        while let next = folding[r]?.mergedInto, next != 0, hops < 10_000 { r = next; hops += 1 }
+        var state = folding[r] ?? ClientState()
         if forgottenLater || stored.forgotten {
             state.forgotten = true
             state.name = nil; state.email = nil; state.phone = nil

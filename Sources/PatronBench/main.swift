@@ -13,6 +13,7 @@ struct Config {
     var clients = 100_000
     var eventsPerClient = 30
     var batch = 10_000
+    var durable = true
     var dir = FileManager.default.temporaryDirectory.appendingPathComponent("patron-bench").path
 }
 
@@ -25,8 +26,9 @@ while let a = args.next() {
     case "--events-per-client": config.eventsPerClient = Int(args.next() ?? "") ?? config.eventsPerClient
     case "--batch": config.batch = Int(args.next() ?? "") ?? config.batch
     case "--dir": config.dir = args.next() ?? config.dir
+    case "--no-sync": config.durable = false
     default:
-        FileHandle.standardError.write(Data("usage: patron-bench [--clients N] [--events-per-client M] [--batch B] [--dir DIR]\n".utf8))
+        FileHandle.standardError.write(Data("usage: patron-bench [--clients N] [--events-per-client M] [--batch B] [--dir DIR] [--no-sync]\n".utf8))
         exit(2)
     }
 }
@@ -120,7 +122,7 @@ do {
 }
 
 let path = fresh("bench.patron")
-let db = try Database(path: path, options: .init(initialMapSize: 1 << 30))
+let db = try Database(path: path, options: .init(initialMapSize: 1 << 30, durable: config.durable))
 var s = now()
 var i = 0
 while i < events.count {
@@ -130,7 +132,7 @@ while i < events.count {
 }
 let appendSeconds = now() - s
 row("batched append (all projections, indexes)", rate(events.count, appendSeconds),
-    "\(events.count.formatted()) events in \(String(format: "%.1f", appendSeconds)) s, \(config.batch.formatted())/txn, fsync")
+    "\(events.count.formatted()) events in \(String(format: "%.1f", appendSeconds)) s, \(config.batch.formatted())/txn, \(config.durable ? "fsync" : "no fsync")")
 
 s = now()
 var scanned = 0

@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -20,7 +21,9 @@ final class KeyStore: @unchecked Sendable {
 
     let path: String
     private let fd: Int32
-    private var dirty = false
+    /// Keys created in the running write transaction, written together by ``sync()``.
+    private let pending = Mutex<[UInt32: [UInt8]]>([:])
+    private let dirty = Atomic<Bool>(false)
 
     /// Opens (creating with mode 0600 unless read-only) the key file at `path`.
     init(path: String, readOnly: Bool) throws {
@@ -62,35 +65,56 @@ final class KeyStore: @unchecked Sendable {
 
     /// The key of `client`, or nil when it was destroyed or never written.
     func key(_ client: UInt32) -> [UInt8]? {
+        if let k = pending.withLock({ $0[client] }) { return k }
         var k = [UInt8](repeating: 0, count: Self.keySize)
         let n = k.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Self.keySize, off_t(offset(client))) }
         guard n == Self.keySize, k.contains(where: { $0 != 0 }) else { return nil }
         return k
     }
 
-    /// Writes a fresh random key for `client` and returns it.
-    func createKey(_ client: UInt32) throws -> [UInt8] {
+    /// A fresh random key for `client`; written to the file by ``sync()``.
+    func createKey(_ client: UInt32) -> [UInt8] {
         var rng = SystemRandomNumberGenerator()
-        var k = [UInt8](repeating: 0, count: Self.keySize)
-        repeat { for i in 0..<k.count { k[i] = UInt8.random(in: 0...255, using: &rng) } } while !k.contains(where: { $0 != 0 })
-        try Self.writeAll(fd, k, at: offset(client), path: path)
-        dirty = true
+        var k = [UInt8]()
+        k.reserveCapacity(Self.keySize)
+        repeat {
+            k.removeAll(keepingCapacity: true)
+            for _ in 0..<(Self.keySize / 8) { withUnsafeBytes(of: rng.next() as UInt64) { k.append(contentsOf: $0) } }
+        } while !k.contains(where: { $0 != 0 })
+        pending.withLock { $0[client] = k }
         return k
     }
 
     /// Overwrites `client`'s key with zeros: its personal data can never be read again.
     func destroy(_ client: UInt32) throws {
-        guard key(client) != nil else { return }
+        pending.withLock { _ = $0.removeValue(forKey: client) }
+        var k = [UInt8](repeating: 0, count: Self.keySize)
+        let n = k.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Self.keySize, off_t(offset(client))) }
+        guard n == Self.keySize, k.contains(where: { $0 != 0 }) else { return }
         try Self.writeAll(fd, [UInt8](repeating: 0, count: Self.keySize), at: offset(client), path: path)
-        dirty = true
+        dirty.store(true, ordering: .relaxed)
     }
 
-    /// Makes written slots durable; called before the LMDB commit that relies on them.
-    func syncIfNeeded() throws {
-        guard dirty else { return }
+    /// Writes the keys created since the last call (consecutive clients in one write)
+    /// and makes every change durable; called before the LMDB commit that relies on them.
+    func sync() throws {
+        let created = pending.withLock { p in
+            defer { p.removeAll() }
+            return p.sorted { $0.key < $1.key }
+        }
+        var i = 0
+        while i < created.count {
+            var j = i + 1
+            while j < created.count && created[j].key == created[j - 1].key + 1 { j += 1 }
+            try Self.writeAll(fd, created[i..<j].flatMap(\.value), at: offset(created[i].key), path: path)
+            i = j
+        }
+        guard !created.isEmpty || dirty.exchange(false, ordering: .relaxed) else { return }
         guard fsync(fd) == 0 else { throw PatronError.io("cannot sync the key file \(path): \(String(cString: strerror(errno)))") }
-        dirty = false
     }
+
+    /// Drops keys created by a transaction that did not commit.
+    func discardPending() { pending.withLock { $0.removeAll() } }
 
     /// Copies the key file to `destination` (for backups), mode 0600.
     func copy(to destination: String) throws {

@@ -36,13 +36,7 @@ extension Database {
     /// snapshot, reading straight from the memory map.
     public func scanClientRows(_ body: (UInt32, ClientRowView) throws -> Void) throws {
         try store.env.read { txn in
-            try txn.withCursor(store.schema.rows) { c in
-                var entry = try c.first()
-                while let (k, v) = entry {
-                    try body(k.load(at: 0), ClientRowView(bytes: v))
-                    entry = try c.next()
-                }
-            }
+            try RowChunks.forEach(table: store.schema.rows, txn: txn) { n, row in try body(n, ClientRowView(bytes: row)) }
         }
     }
 }

@@ -10,6 +10,8 @@ public enum ProjectionRow {
 
     /// Bit flags at offset 0.
     public enum Flag {
+        /// Set in every stored row; an all-zero slot of a chunk holds no client.
+        public static let present: UInt32 = 1 << 31
         public static let forgotten: UInt32 = 1
         public static let merged: UInt32 = 2
         public static let member: UInt32 = 4
@@ -57,7 +59,7 @@ extension ClientState {
             func put<T: FixedWidthInteger>(_ off: Int, _ v: T) { b.storeBytes(of: v.littleEndian, toByteOffset: off, as: T.self) }
             func day(_ off: Int, _ d: Day?) { put(off, d ?? ProjectionRow.nullDay) }
             typealias O = ProjectionRow.Offset
-            var flags: UInt32 = 0
+            var flags: UInt32 = ProjectionRow.Flag.present
             if forgotten { flags |= ProjectionRow.Flag.forgotten }
             if mergedInto != 0 { flags |= ProjectionRow.Flag.merged }
             if isMember { flags |= ProjectionRow.Flag.member }

@@ -5,8 +5,14 @@
 /// Each client number has a state. A client merged into another keeps only its
 /// stream version and `mergedInto`; everything counts under the root it points to.
 struct ProjectionFolding {
+    /// A state held by reference, so it changes in place inside the table.
+    private final class Box {
+        var state: ClientState
+        init(_ state: ClientState) { self.state = state }
+    }
+
     /// States loaded or changed so far.
-    var states: [UInt32: ClientState] = [:]
+    private var boxes: [UInt32: Box] = [:]
     /// Client numbers whose state changed.
     var dirty: Set<UInt32> = []
     /// Loads a stored state (nil for a client with none yet).
@@ -14,26 +20,33 @@ struct ProjectionFolding {
 
     init(load: @escaping (UInt32) throws -> ClientState?) { self.load = load }
 
-    mutating func state(_ client: UInt32) throws -> ClientState {
-        if let s = states[client] { return s }
-        let s = try load(client) ?? ClientState()
-        states[client] = s
-        return s
+    /// The state of `client` as folded so far (nil if never loaded or changed).
+    subscript(client: UInt32) -> ClientState? { boxes[client]?.state }
+
+    private mutating func box(_ client: UInt32) throws -> Box {
+        if let b = boxes[client] { return b }
+        let b = Box(try load(client) ?? ClientState())
+        boxes[client] = b
+        return b
     }
 
+    mutating func state(_ client: UInt32) throws -> ClientState { try box(client).state }
+
+    /// Changes a client's state in place.
     mutating func update(_ client: UInt32, _ change: (inout ClientState) throws -> Void) throws {
-        var s = try state(client)
-        try change(&s)
-        states[client] = s
+        let b = try box(client)
+        try change(&b.state)
         dirty.insert(client)
     }
+
+    private mutating func mergedInto(_ client: UInt32) throws -> UInt32 { try box(client).state.mergedInto }
 
     /// The client number everything of `client` counts under.
     mutating func root(_ client: UInt32) throws -> UInt32 {
         var c = client
         var hops = 0
         while true {
-            let next = try state(c).mergedInto
+            let next = try mergedInto(c)
             if next == 0 || hops > 10_000 { return c }
             c = next
             hops += 1

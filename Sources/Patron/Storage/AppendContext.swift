@@ -35,6 +35,8 @@ final class AppendContext {
     private var nextString: UInt32
     private(set) var newClients: [String: UInt32] = [:]
     private(set) var newStrings: [String: UInt32] = [:]
+    /// Every string id this transaction has used, so repeats skip the shared cache's lock.
+    private var interned: [String: UInt32] = [:]
     private var idsInTxn: [String: UInt64] = [:]
     private var folding: ProjectionFolding
     init(store: Store, txn: Transaction, recorded: Int64) throws {
@@ -78,10 +80,12 @@ final class AppendContext {
         // 3. Write.
         for i in fresh {
             var event = request.events[i]
+            let given = event.id != nil
             event.id = ids[i]
             let p = try append(event)
             positions[i] = p
-            idsInTxn[ids[i]] = p
+            // Generated ids are unique by construction; only given ids can repeat.
+            if given { idsInTxn[ids[i]] = p }
         }
         for i in positions.indices where positions[i] & (1 << 63) != 0 {
             positions[i] = positions[Int(positions[i] & ~(1 << 63))]
@@ -107,14 +111,17 @@ final class AppendContext {
             try k.withUTF8 { kb in try txn.put(schema.clientKeys, key: UnsafeRawBufferPointer(kb), value: v) }
         }
         try txn.put(schema.clientNames, key: n, value: Array(key.utf8))
-        _ = try store.keys.createKey(n)
+        _ = store.keys.createKey(n)
         newClients[key] = n
         return n
     }
 
     private func intern(_ s: String) throws -> UInt32 {
-        if let id = newStrings[s] { return id }
-        if let id = try store.stringID(s, txn: txn) { return id }
+        if let id = interned[s] { return id }
+        if let id = try store.stringID(s, txn: txn) {
+            interned[s] = id
+            return id
+        }
         let id = nextString
         nextString += 1
         var value = id
@@ -124,6 +131,7 @@ final class AppendContext {
         }
         try txn.put(schema.stringValues, key: id, value: Array(s.utf8))
         newStrings[s] = id
+        interned[s] = id
         return id
     }
 
@@ -160,12 +168,15 @@ final class AppendContext {
 
     /// Writes every changed client state; call once, after the last request.
     func finish() throws {
+        var rows: [(UInt32, [UInt8])] = []
+        rows.reserveCapacity(folding.dirty.count)
         for n in folding.dirty.sorted() {
-            guard let s = folding.states[n] else { continue }
-            try txn.put(schema.rows, key: n, value: s.encodeRow())
+            guard let s = folding[n] else { continue }
+            rows.append((n, s.encodeRow()))
             try txn.put(schema.details, key: n, value: s.encodeDetail())
         }
-        try store.keys.syncIfNeeded()
+        try RowChunks.write(rows, table: schema.rows, txn: txn)
+        try store.keys.sync()
     }
 }
 

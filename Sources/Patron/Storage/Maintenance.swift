@@ -102,14 +102,10 @@ extension Database {
                 }
             }
             var people = 0, forgotten = 0
-            try txn.withCursor(s.rows) { c in
-                var entry = try c.first()
-                while let (_, v) = entry {
-                    let flags = UInt32(littleEndian: v.load(at: ProjectionRow.Offset.flags))
-                    if flags & ProjectionRow.Flag.merged == 0 { people += 1 }
-                    if flags & ProjectionRow.Flag.forgotten != 0 { forgotten += 1 }
-                    entry = try c.next()
-                }
+            try RowChunks.forEach(table: s.rows, txn: txn) { _, v in
+                let flags = UInt32(littleEndian: v.load(at: ProjectionRow.Offset.flags))
+                if flags & ProjectionRow.Flag.merged == 0 { people += 1 }
+                if flags & ProjectionRow.Flag.forgotten != 0 { forgotten += 1 }
             }
             let all = [s.meta, s.log, s.ids, s.clientKeys, s.clientNames, s.streams, s.rows, s.details, s.strings, s.stringValues]
             return DatabaseStats(
@@ -176,7 +172,7 @@ extension Database {
                 if storedStream != (streams[n] ?? []) {
                     report.report("streams: the stream of \"\(key)\" holds positions \(storedStream.prefix(20)), the log gives \((streams[n] ?? []).prefix(20))")
                 }
-                let fresh = folding.states[n] ?? ClientState()
+                let fresh = folding[n] ?? ClientState()
                 report.clients += 1
                 guard let d = try txn.get(s.details, key: n) else {
                     report.report("details: client \"\(key)\" has no projection")
@@ -186,13 +182,16 @@ extension Database {
                 if stored != fresh {
                     report.report("projection of \"\(key)\" differs from a replay in: \(ClientState.differences(stored, fresh).joined(separator: ", "))")
                 }
-                let row = try txn.get(s.rows, key: n).map { Array($0) }
+                let row = try RowChunks.row(n, table: s.rows, txn: txn)
                 if row != fresh.encodeRow() { report.report("rows: the scan row of \"\(key)\" differs from a replay") }
                 if fresh.forgotten && store.keys.key(n) != nil { report.report("keys: forgotten client \"\(key)\" still has a key") }
             }
-            for table in [s.clientKeys, s.clientNames, s.rows, s.details] where try txn.count(table) != replay.numbers.count {
+            for table in [s.clientKeys, s.clientNames, s.details] where try txn.count(table) != replay.numbers.count {
                 report.report("\(table.name): \(try txn.count(table)) entries for \(replay.numbers.count) clients in the log")
             }
+            var rowCount = 0
+            try RowChunks.forEach(table: s.rows, txn: txn) { _, _ in rowCount += 1 }
+            if rowCount != replay.numbers.count { report.report("rows: \(rowCount) rows for \(replay.numbers.count) clients in the log") }
             return report
         }
     }
@@ -238,13 +237,15 @@ extension Database {
                 }
             }
             if let corrupt { throw CorruptData("rebuild stopped: \(corrupt)") }
+            var rows: [(UInt32, [UInt8])] = []
             for (n, key) in replay.keys.sorted(by: { $0.key < $1.key }) {
                 try txn.put(s.clientKeys, key: key, value: withUnsafeBytes(of: n) { Array($0) })
                 try txn.put(s.clientNames, key: n, value: Array(key.utf8))
-                let state = folding.states[n] ?? ClientState()
-                try txn.put(s.rows, key: n, value: state.encodeRow())
+                let state = folding[n] ?? ClientState()
+                rows.append((n, state.encodeRow()))
                 try txn.put(s.details, key: n, value: state.encodeDetail())
             }
+            try RowChunks.write(rows, table: s.rows, txn: txn)
             return count
         }
         store.clientCache.withLock { $0.removeAll() }

@@ -17,7 +17,7 @@ struct Schema {
     let clientNames: Table
     /// `streams`: client number → positions of its events (sorted fixed-size duplicates).
     let streams: Table
-    /// `rows`: client number → fixed-size projection row (``ProjectionRow``).
+    /// `rows`: chunk number → 15 fixed-size projection rows (``RowChunks``, ``ProjectionRow``).
     let rows: Table
     /// `details`: client number → the variable part of the client state.
     let details: Table

@@ -103,6 +103,7 @@ final class Writer: Sendable {
             for (p, r) in zip(batch, results) { p.complete(r) }
             onCommit(last)
         case .failure(let error):
+            store.keys.discardPending()
             for p in batch { p.complete(.failure(error)) }
         }
     }

@@ -1,0 +1,52 @@
+import LMDB
+
+/// The `rows` table stores projection rows 15 to a value (a chunk of consecutive
+/// client numbers, 1,920 bytes: two chunks fill an LMDB page without overflow), so
+/// a scan over all clients is a walk over contiguous memory with one cursor step per
+/// 15 clients. Empty slots are zero (no ``ProjectionRow/Flag/present`` bit).
+enum RowChunks {
+    static let rowsPerChunk = 15
+    static let chunkBytes = rowsPerChunk * ProjectionRow.size
+
+    static func chunk(_ client: UInt32) -> UInt32 { client / UInt32(rowsPerChunk) }
+    static func offset(_ client: UInt32) -> Int { Int(client % UInt32(rowsPerChunk)) * ProjectionRow.size }
+
+    /// Writes rows (client number, encoded row), one read-modify-write per chunk.
+    static func write(_ rows: [(UInt32, [UInt8])], table: Table, txn: Transaction) throws {
+        var byChunk: [UInt32: [(UInt32, [UInt8])]] = [:]
+        for r in rows { byChunk[chunk(r.0), default: []].append(r) }
+        for (c, members) in byChunk.sorted(by: { $0.key < $1.key }) {
+            var bytes = try txn.get(table, key: c).map { Array($0) } ?? [UInt8](repeating: 0, count: chunkBytes)
+            if bytes.count != chunkBytes { throw CorruptData("rows: chunk \(c) is \(bytes.count) bytes") }
+            for (n, row) in members { bytes.replaceSubrange(offset(n)..<(offset(n) + ProjectionRow.size), with: row) }
+            try txn.put(table, key: c, value: bytes)
+        }
+    }
+
+    /// The stored row of `client`, or nil.
+    static func row(_ client: UInt32, table: Table, txn: Transaction) throws -> [UInt8]? {
+        guard let chunk = try txn.get(table, key: chunk(client)), chunk.count == chunkBytes else { return nil }
+        let row = Array(chunk[offset(client)..<(offset(client) + ProjectionRow.size)])
+        let flags = UInt32(littleEndian: row.withUnsafeBytes { $0.load(at: 0) })
+        return flags & ProjectionRow.Flag.present != 0 ? row : nil
+    }
+
+    /// Calls `body` with every present row in client-number order, in place.
+    @inline(__always)
+    static func forEach(table: Table, txn: Transaction, _ body: (UInt32, UnsafeRawBufferPointer) throws -> Void) throws {
+        try txn.withCursor(table) { c in
+            var entry = try c.first()
+            while let (k, v) = entry {
+                let base = (k.load(at: 0) as UInt32) * UInt32(rowsPerChunk)
+                guard v.count == chunkBytes else { throw CorruptData("rows: a chunk of \(v.count) bytes") }
+                var off = 0
+                for slot in 0..<UInt32(rowsPerChunk) {
+                    let row = UnsafeRawBufferPointer(rebasing: v[off..<(off + ProjectionRow.size)])
+                    if (row.load(at: 0) as UInt32) & ProjectionRow.Flag.present != 0 { try body(base + slot, row) }
+                    off += ProjectionRow.size
+                }
+                entry = try c.next()
+            }
+        }
+    }
+}
