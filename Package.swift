@@ -34,10 +34,12 @@ let package = Package(
         .executableTarget(name: "patron-bench", dependencies: ["Patron"], path: "Sources/PatronBench"),
         // Helper process for crash-safety and multi-process tests.
         .executableTarget(name: "patron-testproc", dependencies: ["Patron"], path: "Sources/PatronTestProcess"),
+        // examples/LibraryDemo: a small program that links the library (run by the tests).
+        .executableTarget(name: "patron-example", dependencies: ["Patron"], path: "examples/LibraryDemo"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(
             name: "PatronTests",
-            dependencies: ["Patron", "LMDB", "patron", "patron-testproc"],
+            dependencies: ["Patron", "LMDB", "patron", "patron-testproc", "patron-example"],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -41,3 +41,16 @@ import Testing
         #expect(forget.status == 1 && forget.err.contains("no client with key \"nobody\""))
     }
 }
+
+/// The Swift program in examples/LibraryDemo runs and prints what it should.
+@Suite struct ExampleProgramTests {
+    @Test func libraryDemoRuns() throws {
+        let dir = TempDir()
+        let r = try runProduct("patron-example", [dir.path("demo.patron")])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("re-append of reg-1: 1 duplicate"))
+        #expect(r.out.contains("C-1 Ava Lind: 2 visits, spend $450.00, tier gold, lapsed 30d, cadence 51.0d"))
+        #expect(r.out.contains("stream of C-1: 1:client 2:visit 3:purchase 4:visit 5:tier"))
+        #expect(r.out.contains("subscription from 4: [4, 5]"))
+    }
+}

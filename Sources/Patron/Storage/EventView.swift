@@ -1,0 +1,68 @@
+import LMDB
+
+/// A stored event read in place from the memory map: the header fields are decoded
+/// (type, times, client), the rest on demand. No allocation unless you ask for strings.
+///
+/// Valid only inside the ``Database/scanLog(from:_:)`` callback: copy what you keep.
+/// The checksum is not checked here; ``Database/verify()`` checks every one.
+public struct EventView {
+    /// The event's position in the log.
+    public let position: UInt64
+    /// The event's type.
+    public let type: EventType
+    /// Business time, milliseconds since the epoch.
+    public let at: Int64
+    /// When it was appended, milliseconds since the epoch.
+    public let recorded: Int64
+    /// The internal number of the event's client key.
+    public let clientNumber: UInt32
+    /// The UTF-8 bytes of the client key.
+    public let clientKeyBytes: UnsafeRawBufferPointer
+    let bytes: UnsafeRawBufferPointer
+    let fieldsOffset: Int
+
+    init(position: UInt64, bytes: UnsafeRawBufferPointer) throws(CorruptData) {
+        guard bytes.count >= EventCodec.headerSize, bytes[0] == EventCodec.formatVersion,
+              let type = EventType(code: bytes[1]) else { throw CorruptData("position \(position): not an event record") }
+        var r = ByteReader(bytes, offset: EventCodec.headerSize)
+        self.position = position
+        self.type = type
+        at = try r.svarint()
+        recorded = try r.svarint()
+        clientNumber = UInt32(truncatingIfNeeded: try r.varint())
+        clientKeyBytes = try r.bytes(try r.count())
+        let idLength = try r.varint()
+        if idLength > 0 { _ = try r.bytes(Int(idLength - 1)) }
+        self.bytes = bytes
+        fieldsOffset = r.offset
+    }
+
+    /// The client key.
+    public var client: String { String(decoding: clientKeyBytes, as: UTF8.self) }
+
+    /// The amount of a purchase or refund (nil for other types).
+    public var amount: Money? {
+        guard type == .purchase || type == .refund else { return nil }
+        var r = ByteReader(bytes, offset: fieldsOffset)
+        return (try? r.svarint()).map(Money.init(cents:))
+    }
+
+    /// The whole event (personal fields absent; see ``Database/event(at:)`` for those).
+    public func event() throws -> Event { try EventCodec.decode(bytes, verifyChecksum: false).event }
+}
+
+extension Database {
+    /// Calls `body` with each stored event from `position` on, read in place, in one
+    /// snapshot, until it returns false: the fast path for scans over the whole log.
+    public func scanLog(from position: UInt64 = 1, _ body: (EventView) throws -> Bool) throws {
+        try store.env.read { txn in
+            try txn.withCursor(store.schema.log) { c in
+                var entry = try c.seek(max(position, 1))
+                while let (k, v) = entry {
+                    guard try body(try EventView(position: k.load(at: 0), bytes: v)) else { return }
+                    entry = try c.next()
+                }
+            }
+        }
+    }
+}
