@@ -115,8 +115,8 @@ public struct ClientProjection: Sendable, Equatable {
             }
         }
         services = try list(s.services)
-        providers = try list(s.providers.keys)
-        locations = try list(s.visitLocations.keys)
+        providers = try list(s.providers.ids)
+        locations = try list(s.visitLocations.ids)
         items = try list(s.items)
         categories = try list(s.categories)
         provider = try s.provider.flatMap(string)

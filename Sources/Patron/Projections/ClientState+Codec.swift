@@ -124,14 +124,14 @@ extension ClientState {
         var previous: Int64 = 0
         for d in activityDays { w.svarint(Int64(d) - previous); previous = Int64(d) }
         for tallies in [visitLocations, providers] {
-            w.varint(UInt64(tallies.count))
-            for (k, t) in tallies.sorted(by: { $0.key < $1.key }) {
-                w.varint(UInt64(k)); w.varint(UInt64(t.count)); w.svarint(t.last.at); w.varint(t.last.position)
+            w.varint(UInt64(tallies.entries.count))
+            for e in tallies.entries {
+                w.varint(UInt64(e.id)); w.varint(UInt64(e.tally.count)); w.svarint(e.tally.last.at); w.varint(e.tally.last.position)
             }
         }
         for set in [services, items, categories] {
             w.varint(UInt64(set.count))
-            for v in set.sorted() { w.varint(UInt64(v)) }
+            for v in set { w.varint(UInt64(v)) }
         }
         return w.bytes
     }
@@ -174,22 +174,28 @@ extension ClientState {
         }
         for which in 0..<2 {
             let n = try r.count()
-            var tallies: [UInt32: Tally] = [:]
-            tallies.reserveCapacity(n)
+            var entries: [Tallies.Entry] = []
+            entries.reserveCapacity(n)
             for _ in 0..<n {
                 let k = try u32(), c = try u32(), at = try r.svarint(), pos = try r.varint()
-                tallies[k] = Tally(count: c, last: Stamp(at: at, position: pos))
+                guard entries.last.map({ $0.id < k }) ?? true else { throw CorruptData("client detail: tallies out of order") }
+                entries.append(Tallies.Entry(id: k, tally: Tally(count: c, last: Stamp(at: at, position: pos))))
             }
-            if which == 0 { visitLocations = tallies } else { providers = tallies }
+            if which == 0 { visitLocations = Tallies(sorted: entries) } else { providers = Tallies(sorted: entries) }
         }
         for which in 0..<3 {
             let n = try r.count()
-            var set = Set<UInt32>(minimumCapacity: n)
-            for _ in 0..<n { set.insert(try u32()) }
+            var ids: [UInt32] = []
+            ids.reserveCapacity(n)
+            for _ in 0..<n {
+                let id = try u32()
+                guard ids.last.map({ $0 < id }) ?? true else { throw CorruptData("client detail: a set out of order") }
+                ids.append(id)
+            }
             switch which {
-            case 0: services = set
-            case 1: items = set
-            default: categories = set
+            case 0: services = IDSet(sorted: ids)
+            case 1: items = IDSet(sorted: ids)
+            default: categories = IDSet(sorted: ids)
             }
         }
         guard r.atEnd else { throw CorruptData("stray bytes after a client detail record") }

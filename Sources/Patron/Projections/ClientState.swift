@@ -17,6 +17,74 @@ struct Tally: Equatable {
     var last: Stamp
 }
 
+/// A small set of string ids kept as a sorted array: cheap to copy, encode and decode.
+struct IDSet: Equatable, Sequence {
+    private(set) var ids: [UInt32] = []
+
+    init() {}
+    init(sorted ids: [UInt32]) { self.ids = ids }
+
+    private func index(of id: UInt32) -> (Int, Bool) {
+        var lo = 0, hi = ids.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if ids[mid] < id { lo = mid + 1 } else { hi = mid }
+        }
+        return (lo, lo < ids.count && ids[lo] == id)
+    }
+
+    mutating func insert(_ id: UInt32) {
+        if let last = ids.last, last < id { ids.append(id); return }
+        let (i, found) = index(of: id)
+        if !found { ids.insert(id, at: i) }
+    }
+
+    mutating func formUnion(_ other: IDSet) { for id in other.ids { insert(id) } }
+    var count: Int { ids.count }
+    func makeIterator() -> IndexingIterator<[UInt32]> { ids.makeIterator() }
+}
+
+/// Per-value tallies (count and last stamp), sorted by string id.
+struct Tallies: Equatable {
+    struct Entry: Equatable {
+        var id: UInt32
+        var tally: Tally
+    }
+    private(set) var entries: [Entry] = []
+
+    init() {}
+    init(sorted entries: [Entry]) { self.entries = entries }
+
+    mutating func count(_ id: UInt32, _ stamp: Stamp) { add(id, Tally(count: 1, last: stamp)) }
+
+    mutating func add(_ id: UInt32, _ t: Tally) {
+        var lo = 0, hi = entries.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if entries[mid].id < id { lo = mid + 1 } else { hi = mid }
+        }
+        if lo < entries.count && entries[lo].id == id {
+            entries[lo].tally.count += t.count
+            if t.last > entries[lo].tally.last { entries[lo].tally.last = t.last }
+        } else {
+            entries.insert(Entry(id: id, tally: t), at: lo)
+        }
+    }
+
+    mutating func combine(_ other: Tallies) { for e in other.entries { add(e.id, e.tally) } }
+    var ids: [UInt32] { entries.map(\.id) }
+
+    /// The value seen most often; ties go to the most recently seen.
+    var mostFrequent: UInt32? {
+        var best: Entry?
+        for e in entries {
+            if let b = best, (b.tally.count, b.tally.last) >= (e.tally.count, e.tally.last) { continue }
+            best = e
+        }
+        return best?.id
+    }
+}
+
 /// Everything the client projection keeps about one client, folded from its events.
 ///
 /// Folding is order-independent: counts and sums add up, sets unite, and every
@@ -58,11 +126,11 @@ struct ClientState: Equatable {
 
     /// Activity days (a visit or a purchase), ascending, distinct.
     var activityDays: [Day] = []
-    var visitLocations: [UInt32: Tally] = [:]
-    var providers: [UInt32: Tally] = [:]
-    var services: Set<UInt32> = []
-    var items: Set<UInt32> = []
-    var categories: Set<UInt32> = []
+    var visitLocations = Tallies()
+    var providers = Tallies()
+    var services = IDSet()
+    var items = IDSet()
+    var categories = IDSet()
 
     static let memberBit: UInt32 = 1 << 31
 
@@ -94,8 +162,8 @@ struct ClientState: Equatable {
             firstVisit = min(firstVisit ?? day, day)
             lastVisit = max(lastVisit ?? day, day)
             for s in v.services { services.insert(try intern(s)) }
-            if let l = v.location { Self.count(&visitLocations, try intern(l), stamp) }
-            if let p = v.provider { Self.count(&providers, try intern(p), stamp) }
+            if let l = v.location { visitLocations.count(try intern(l), stamp) }
+            if let p = v.provider { providers.count(try intern(p), stamp) }
         case .purchase(let p):
             purchases += 1
             purchasedCents += p.amount.cents
@@ -122,16 +190,6 @@ struct ClientState: Equatable {
             forgotten = true
         case .merge:
             break
-        }
-    }
-
-    private static func count(_ tallies: inout [UInt32: Tally], _ id: UInt32, _ stamp: Stamp) {
-        if var t = tallies[id] {
-            t.count += 1
-            if stamp > t.last { t.last = stamp }
-            tallies[id] = t
-        } else {
-            tallies[id] = Tally(count: 1, last: stamp)
         }
     }
 
@@ -179,16 +237,11 @@ struct ClientState: Equatable {
         membership = pick(membership, o.membership)
         satisfaction = pick(satisfaction, o.satisfaction)
         for d in o.activityDays { addActivityDay(d) }
-        for (k, t) in o.visitLocations { visitLocations[k] = Self.combine(visitLocations[k], t) }
-        for (k, t) in o.providers { providers[k] = Self.combine(providers[k], t) }
+        visitLocations.combine(o.visitLocations)
+        providers.combine(o.providers)
         services.formUnion(o.services)
         items.formUnion(o.items)
         categories.formUnion(o.categories)
-    }
-
-    private static func combine(_ a: Tally?, _ b: Tally) -> Tally {
-        guard let a else { return b }
-        return Tally(count: a.count + b.count, last: max(a.last, b.last))
     }
 
     // MARK: Derived values
@@ -208,20 +261,10 @@ struct ClientState: Equatable {
         return m % 2 == 1 ? gaps[m / 2] * 2 : gaps[m / 2 - 1] + gaps[m / 2]
     }
 
-    /// The value seen most often; ties go to the most recently seen.
-    static func mostFrequent(_ tallies: [UInt32: Tally]) -> UInt32? {
-        var best: (UInt32, Tally)?
-        for (k, t) in tallies {
-            if let b = best, (b.1.count, b.1.last) >= (t.count, t.last) { continue }
-            best = (k, t)
-        }
-        return best?.0
-    }
-
     /// `location`: the latest client-event location, else the most frequent visit location.
-    var location: UInt32? { clientLocation?.value ?? Self.mostFrequent(visitLocations) }
+    var location: UInt32? { clientLocation?.value ?? visitLocations.mostFrequent }
     /// `provider`: the provider of most visits.
-    var provider: UInt32? { Self.mostFrequent(providers) }
+    var provider: UInt32? { providers.mostFrequent }
     /// `member`: the latest membership event is a start.
     var isMember: Bool { (membership?.value ?? 0) & Self.memberBit != 0 }
     /// `plan` while a member.
