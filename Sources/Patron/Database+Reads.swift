@@ -27,6 +27,9 @@ extension Database {
 
     /// Calls `body` with each event from `position` on, in one consistent snapshot,
     /// until it returns false. Checksums are not checked here (``verify()`` does).
+    ///
+    /// The body runs inside a read transaction: do not append from it (growing the
+    /// map waits for this process's readers to finish, so the append would wait forever).
     public func forEachEvent(from position: UInt64 = 1, _ body: (RecordedEvent) throws -> Bool) throws {
         try store.env.read { txn in
             try txn.withCursor(store.schema.log) { c in

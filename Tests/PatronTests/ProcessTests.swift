@@ -49,7 +49,8 @@ import Testing
         _ = try Database(path: path)
         let size = 200
         let (child, _) = try startAppender(path, batches: 60, size: size)
-        let reader = try Database(path: path, readOnly: true)
+        // A tiny map here: the writer's larger map must be adopted (MDB_MAP_RESIZED).
+        let reader = try Database(path: path, readOnly: true, options: .init(initialMapSize: 128 << 10))
         var snapshots = 0
         while child.isRunning || snapshots == 0 {
             let report = try reader.verify()
@@ -61,5 +62,6 @@ import Testing
         #expect(child.terminationStatus == 0)
         #expect(try reader.lastPosition == UInt64(60 * size))
         #expect(snapshots > 1)
+        #expect(try reader.stats().mapSize >= 64 << 20)
     }
 }

@@ -165,19 +165,18 @@ extension Database {
                              types: Set<EventType>? = nil) throws -> Int {
         var count = 0
         let zone = timeZone
-        if let client {
-            for e in try stream(client) where types?.contains(e.event.type) ?? true {
-                try output(e.event.jsonLine(zone: zone))
-                count += 1
-            }
-            return count
+        func write(_ e: RecordedEvent) throws {
+            guard types?.contains(e.event.type) ?? true else { return }
+            try output(e.event.jsonLine(zone: zone))
+            count += 1
         }
-        try forEachEvent { e in
-            if types?.contains(e.event.type) ?? true {
-                try output(e.event.jsonLine(zone: zone))
-                count += 1
+        if let client {
+            for e in try stream(client) { try write(e) }
+        } else {
+            try forEachEvent { e in
+                try write(e)
+                return true
             }
-            return true
         }
         return count
     }

@@ -66,6 +66,11 @@ final class KeyStore: @unchecked Sendable {
     /// The key of `client`, or nil when it was destroyed or never written.
     func key(_ client: UInt32) -> [UInt8]? {
         if let k = pending.withLock({ $0[client] }) { return k }
+        return storedKey(client)
+    }
+
+    /// The key in the file's slot for `client`, nil when zero or past the end.
+    private func storedKey(_ client: UInt32) -> [UInt8]? {
         var k = [UInt8](repeating: 0, count: Self.keySize)
         let n = k.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Self.keySize, off_t(offset(client))) }
         guard n == Self.keySize, k.contains(where: { $0 != 0 }) else { return nil }
@@ -88,9 +93,7 @@ final class KeyStore: @unchecked Sendable {
     /// Overwrites `client`'s key with zeros: its personal data can never be read again.
     func destroy(_ client: UInt32) throws {
         pending.withLock { _ = $0.removeValue(forKey: client) }
-        var k = [UInt8](repeating: 0, count: Self.keySize)
-        let n = k.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Self.keySize, off_t(offset(client))) }
-        guard n == Self.keySize, k.contains(where: { $0 != 0 }) else { return }
+        guard storedKey(client) != nil else { return }
         try Self.writeAll(fd, [UInt8](repeating: 0, count: Self.keySize), at: offset(client), path: path)
         dirty.store(true, ordering: .relaxed)
     }

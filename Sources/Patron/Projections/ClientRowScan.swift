@@ -34,6 +34,9 @@ public struct ClientRowView {
 extension Database {
     /// Calls `body` with every client's projection row, in client-number order, in one
     /// snapshot, reading straight from the memory map.
+    ///
+    /// The body runs inside a read transaction: do not append from it (growing the
+    /// map waits for this process's readers to finish, so the append would wait forever).
     public func scanClientRows(_ body: (UInt32, ClientRowView) throws -> Void) throws {
         try store.env.read { txn in
             try RowChunks.forEach(table: store.schema.rows, txn: txn) { n, row in try body(n, ClientRowView(bytes: row)) }

@@ -39,13 +39,16 @@ final class AppendContext {
     private var interned: [String: UInt32] = [:]
     private var idsInTxn: [String: UInt64] = [:]
     private var folding: ProjectionFolding
+    /// The last position this transaction has written.
+    var lastPosition: UInt64 { nextPosition - 1 }
+
     init(store: Store, txn: Transaction, recorded: Int64) throws {
         self.store = store
         self.txn = txn
         self.recorded = recorded
         nextPosition = try store.lastPosition(txn: txn) + 1
-        nextClient = try txn.withCursor(store.schema.clientNames) { c in try c.last().map { $0.key.load(at: 0) as UInt32 } ?? 0 } + 1
-        nextString = try txn.withCursor(store.schema.stringValues) { c in try c.last().map { $0.key.load(at: 0) as UInt32 } ?? 0 } + 1
+        nextClient = try store.schema.nextNumber(in: store.schema.clientNames, txn: txn)
+        nextString = try store.schema.nextNumber(in: store.schema.stringValues, txn: txn)
         folding = ProjectionFolding(load: { [store, txn] n in try store.state(n, txn: txn) })
     }
 
@@ -105,12 +108,7 @@ final class AppendContext {
         guard create else { return nil }
         let n = nextClient
         nextClient += 1
-        var value = n
-        try withUnsafeBytes(of: &value) { v in
-            var k = key
-            try k.withUTF8 { kb in try txn.put(schema.clientKeys, key: UnsafeRawBufferPointer(kb), value: v) }
-        }
-        try txn.put(schema.clientNames, key: n, value: Array(key.utf8))
+        try schema.putClient(key: key, number: n, txn: txn)
         _ = store.keys.createKey(n)
         newClients[key] = n
         return n
@@ -124,12 +122,7 @@ final class AppendContext {
         }
         let id = nextString
         nextString += 1
-        var value = id
-        try withUnsafeBytes(of: &value) { v in
-            var k = s
-            try k.withUTF8 { kb in try txn.put(schema.strings, key: UnsafeRawBufferPointer(kb), value: v) }
-        }
-        try txn.put(schema.stringValues, key: id, value: Array(s.utf8))
+        try schema.putString(s, id: id, txn: txn)
         newStrings[s] = id
         interned[s] = id
         return id
@@ -153,13 +146,7 @@ final class AppendContext {
         PersonalData.strip(&stripped)
         let bytes = EventCodec.encode(stripped, clientNumber: owner, recorded: recorded, sealed: sealed)
         try bytes.withUnsafeBytes { try txn.put(schema.log, key: position, value: $0, flags: .append) }
-        var p = position
-        try withUnsafeBytes(of: &p) { pb in
-            var id = event.id ?? ""
-            try id.withUTF8 { ib in try txn.put(schema.ids, key: UnsafeRawBufferPointer(ib), value: pb) }
-            var o = owner
-            try withUnsafeBytes(of: &o) { ob in try txn.put(schema.streams, key: ob, value: pb, flags: .appendDuplicate) }
-        }
+        try schema.putIndexes(id: event.id ?? "", position: position, owner: owner, txn: txn)
         let destroy = try folding.apply(event, position: position, day: store.zone.day(of: event.at), owner: owner,
                                         into: into, personal: personal, intern: intern)
         for n in destroy { try store.keys.destroy(n) }

@@ -54,6 +54,9 @@ public struct EventView {
 extension Database {
     /// Calls `body` with each stored event from `position` on, read in place, in one
     /// snapshot, until it returns false: the fast path for scans over the whole log.
+    ///
+    /// The body runs inside a read transaction: do not append from it (growing the
+    /// map waits for this process's readers to finish, so the append would wait forever).
     public func scanLog(from position: UInt64 = 1, _ body: (EventView) throws -> Bool) throws {
         try store.env.read { txn in
             try txn.withCursor(store.schema.log) { c in

@@ -89,14 +89,12 @@ extension Database {
             var first: Int64?, last: Int64?
             try txn.withCursor(s.log) { c in
                 var entry = try c.first()
-                while let (_, v) = entry {
-                    if v.count > 1, let t = EventType(code: v[1]) { byType[t, default: 0] += 1 }
-                    if v.count > EventCodec.headerSize {
-                        var r = ByteReader(v, offset: EventCodec.headerSize)
-                        if let at = try? r.svarint() {
-                            first = min(first ?? at, at)
-                            last = max(last ?? at, at)
-                        }
+                while let (k, v) = entry {
+                    // Stats reports what it can read; `verify` names damaged records.
+                    if let e = try? EventView(position: k.load(at: 0), bytes: v) {
+                        byType[e.type, default: 0] += 1
+                        first = min(first ?? e.at, e.at)
+                        last = max(last ?? e.at, e.at)
                     }
                     entry = try c.next()
                 }
@@ -201,14 +199,21 @@ extension Database {
     @discardableResult
     public func rebuild() throws -> Int {
         if store.readOnly { throw PatronError.readOnly("rebuild") }
-        let count = try store.env.write { txn in
+        // The shared caches may hold mappings of the old indexes, or of this
+        // transaction if it fails: drop them whatever happens.
+        defer {
+            store.clientCache.withLock { $0.removeAll() }
+            store.stringCache.withLock { $0.removeAll() }
+            store.stringValueCache.withLock { $0.removeAll() }
+        }
+        return try store.env.write { txn in
             let s = store.schema
             for t in s.derived { try txn.empty(t) }
-            store.clientCache.withLock { $0.removeAll() }
             var replay = LogReplay()
             var folding = ProjectionFolding(load: { _ in nil })
             var count = 0
-            var nextString = try txn.withCursor(s.stringValues) { c in try c.last().map { $0.key.load(at: 0) as UInt32 } ?? 0 } + 1
+            var nextString = try s.nextNumber(in: s.stringValues, txn: txn)
+            var newStrings: [String: UInt32] = [:]
             var corrupt: String?
             try txn.withCursor(s.log) { c in
                 var entry = try c.first()
@@ -216,20 +221,14 @@ extension Database {
                     let p: UInt64 = k.load(at: 0)
                     let d = try EventCodec.decode(v, verifyChecksum: true)
                     let (owner, into) = replay.assign(d) { corrupt = corrupt ?? "position \(p): \($0)" }
-                    var pos = p
-                    try withUnsafeBytes(of: &pos) { pb in
-                        var id = d.event.id ?? ""
-                        try id.withUTF8 { ib in try txn.put(s.ids, key: UnsafeRawBufferPointer(ib), value: pb) }
-                        var o = owner
-                        try withUnsafeBytes(of: &o) { ob in try txn.put(s.streams, key: ob, value: pb, flags: .appendDuplicate) }
-                    }
+                    try s.putIndexes(id: d.event.id ?? "", position: p, owner: owner, txn: txn)
                     try folding.apply(d.event, position: p, day: store.zone.day(of: d.event.at), owner: owner, into: into,
                                       personal: store.personal(d, position: p), intern: { str in
-                                          if let id = try store.stringID(str, txn: txn) { return id }
+                                          if let id = try newStrings[str] ?? store.stringID(str, txn: txn) { return id }
                                           let id = nextString
                                           nextString += 1
-                                          try txn.put(s.strings, key: str, value: withUnsafeBytes(of: id) { Array($0) })
-                                          try txn.put(s.stringValues, key: id, value: Array(str.utf8))
+                                          newStrings[str] = id
+                                          try s.putString(str, id: id, txn: txn)
                                           return id
                                       })
                     count += 1
@@ -239,8 +238,7 @@ extension Database {
             if let corrupt { throw CorruptData("rebuild stopped: \(corrupt)") }
             var rows: [(UInt32, [UInt8])] = []
             for (n, key) in replay.keys.sorted(by: { $0.key < $1.key }) {
-                try txn.put(s.clientKeys, key: key, value: withUnsafeBytes(of: n) { Array($0) })
-                try txn.put(s.clientNames, key: n, value: Array(key.utf8))
+                try s.putClient(key: key, number: n, txn: txn)
                 let state = folding[n] ?? ClientState()
                 rows.append((n, state.encodeRow()))
                 try txn.put(s.details, key: n, value: state.encodeDetail())
@@ -248,10 +246,6 @@ extension Database {
             try RowChunks.write(rows, table: s.rows, txn: txn)
             return count
         }
-        store.clientCache.withLock { $0.removeAll() }
-        store.stringCache.withLock { $0.removeAll() }
-        store.stringValueCache.withLock { $0.removeAll() }
-        return count
     }
 
     /// Writes a consistent, compacted copy to `destination` (and its key file to

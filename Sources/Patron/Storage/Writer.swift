@@ -91,7 +91,7 @@ final class Writer: Sendable {
                 try context.finish()
                 newStrings = context.newStrings
                 newClients = context.newClients
-                return (results, try store.lastPosition(txn: txn))
+                return (results, context.lastPosition)
             }
         }
         switch outcome {

@@ -1,0 +1,30 @@
+import LMDB
+
+/// The index writes shared by append and rebuild, so both lay out entries the same way.
+extension Schema {
+    /// `id → position` and the position at the end of `owner`'s stream.
+    func putIndexes(id: String, position: UInt64, owner: UInt32, txn: Transaction) throws {
+        var p = position, o = owner, key = id
+        try withUnsafeBytes(of: &p) { pb in
+            try key.withUTF8 { ib in try txn.put(ids, key: UnsafeRawBufferPointer(ib), value: pb) }
+            try withUnsafeBytes(of: &o) { ob in try txn.put(streams, key: ob, value: pb, flags: .appendDuplicate) }
+        }
+    }
+
+    /// Both directions of client key ↔ client number.
+    func putClient(key: String, number: UInt32, txn: Transaction) throws {
+        try txn.put(clientKeys, key: key, value: withUnsafeBytes(of: number) { Array($0) })
+        try txn.put(clientNames, key: number, value: Array(key.utf8))
+    }
+
+    /// Both directions of string ↔ dictionary id.
+    func putString(_ s: String, id: UInt32, txn: Transaction) throws {
+        try txn.put(strings, key: s, value: withUnsafeBytes(of: id) { Array($0) })
+        try txn.put(stringValues, key: id, value: Array(s.utf8))
+    }
+
+    /// The number after the last key of an integer-keyed table (1 when empty).
+    func nextNumber(in table: Table, txn: Transaction) throws -> UInt32 {
+        try txn.withCursor(table) { c in try c.last().map { $0.key.load(at: 0) as UInt32 } ?? 0 } + 1
+    }
+}
