@@ -38,6 +38,7 @@ public final class Database: Sendable {
     let store: Store
     let writer: Writer
     let commits: CommitSignal
+    let clientTables = ClientTableCache()
     /// The path of the database file.
     public var path: String { store.path }
     /// The database's time zone: days are calendar days here.

@@ -13,7 +13,7 @@ struct PatronCommand: ParsableCommand {
             stdout; messages and progress to stderr. Exit status: 0 success, 1 query or
             data error, 2 usage error.
             """,
-        subcommands: [Import.self, Export.self, Stats.self, Verify.self, Rebuild.self, Backup.self, Forget.self]
+        subcommands: [Query.self, Run.self, Queries.self, Save.self, Drop.self, Import.self, Export.self, Stats.self, Verify.self, Rebuild.self, Backup.self, Forget.self]
     )
 
     /// Runs the command, mapping errors to SPEC 4.1's exit codes (1 data, 2 usage).

@@ -1,0 +1,137 @@
+import Foundation
+import LMDB
+
+/// A query's answer: typed columns and rows of typed values.
+public struct QueryResult: Sendable, Equatable {
+    public var columns: [Column]
+    public var rows: [[Value]]
+
+    public init(columns: [Column], rows: [[Value]]) {
+        self.columns = columns
+        self.rows = rows
+    }
+
+    /// The result as text in `format` (SPEC 4.6).
+    public func rendered(as format: OutputFormat, style: TableStyle = .plain) -> String {
+        renderResult(columns: columns, rows: rows, format: format, style: style)
+    }
+}
+
+/// A saved query (SPEC 3.9).
+public struct SavedQuery: Sendable, Equatable {
+    public var name: String
+    /// The query text as saved, `$name = default` placeholders included.
+    public var text: String
+    /// Its parameters in order of appearance, with the text of their defaults.
+    public var parameters: [(name: String, defaultText: String?)]
+
+    public static func == (a: SavedQuery, b: SavedQuery) -> Bool {
+        a.name == b.name && a.text == b.text && a.parameters.map(\.name) == b.parameters.map(\.name)
+            && a.parameters.map(\.defaultText) == b.parameters.map(\.defaultText)
+    }
+}
+
+extension Database {
+    /// Runs one statement of the query language and returns its whole result.
+    ///
+    /// ```swift
+    /// let r = try db.query("clients where lapsed > $days and tier = gold", parameters: ["days": .duration(90)])
+    /// print(r.rendered(as: .table))
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - text: a query (SPEC 3.1) or a statement: `save NAME as QUERY`, `run NAME [k=v …]`, `queries`, `drop NAME`.
+    ///   - parameters: values for `$name` placeholders (bound as values, never spliced into the text).
+    ///   - today: the day answers are computed for (default: the current date in the database time zone).
+    /// - Throws: ``QueryError`` for a malformed or ill-typed query (render it with
+    ///   ``QueryError/render(origin:)``), or a storage error.
+    public func query(_ text: String, parameters: [String: Value] = [:], today: Day? = nil) throws -> QueryResult {
+        var columns: [Column] = []
+        var rows: [[Value]] = []
+        try query(text, parameters: parameters, today: today, columns: { columns = $0 }, row: { rows.append($0) })
+        return QueryResult(columns: columns, rows: rows)
+    }
+
+    /// Runs one statement and streams its result: `columns` once, then `row` per row,
+    /// without building the whole result when the query needs no sorting or grouping.
+    ///
+    /// The callbacks run inside a read transaction: do not append from them.
+    public func query(_ text: String, parameters: [String: Value] = [:], today: Day? = nil,
+                      columns: ([Column]) throws -> Void, row: ([Value]) throws -> Void) throws {
+        let statement = try Parser.statement(text)
+        let day = today ?? self.today
+        switch statement {
+        case .query(let q):
+            try Executor(database: self, query: q, source: text, parameters: parameters, baseToday: day).run(columns: columns, row: row)
+        case .run(let name, let arguments, let range):
+            guard let saved = try savedQuery(name) else {
+                let names = try savedQueries().map(\.name)
+                throw QueryError("no saved query named \"\(name)\"", at: range,
+                                 hint: Suggest.nearest(name, in: names).map { "did you mean \"\($0)\"?" }, source: text)
+            }
+            var bound = parameters
+            for (key, expr) in arguments { bound[key] = try literalValue(expr, source: text, today: day) }
+            try runSaved(saved, parameters: bound, today: day, columns: columns, row: row)
+        case .save(let name, _, let range):
+            let body = String(decoding: Array(text.utf8)[range.start..<range.end], as: UTF8.self)
+            try saveQuery(name, body)
+            try columns([])
+        case .drop(let name, let range):
+            guard try savedQuery(name) != nil else {
+                throw QueryError("no saved query named \"\(name)\"", at: range, source: text)
+            }
+            try dropQuery(name)
+            try columns([])
+        case .queries:
+            try columns([Column(name: "name", kind: .string), Column(name: "parameters", kind: .list), Column(name: "query", kind: .string)])
+            for q in try savedQueries() {
+                try row([.string(q.name), .list(q.parameters.map { p in p.defaultText.map { "$\(p.name) = \($0)" } ?? "$\(p.name)" }), .string(q.text)])
+            }
+        case .analytic(let kind, let range):
+            throw QueryError("\"\(kind.rawValue)\" is an analytic statement that this version does not run yet (it comes with the analytics models)",
+                             at: range, source: text)
+        }
+    }
+
+    /// Runs a saved query with `parameters` bound as values.
+    public func run(_ name: String, parameters: [String: Value] = [:], today: Day? = nil) throws -> QueryResult {
+        guard let saved = try savedQuery(name) else { throw PatronError.invalidArgument("no saved query named \"\(name)\"") }
+        var columns: [Column] = []
+        var rows: [[Value]] = []
+        try runSaved(saved, parameters: parameters, today: today ?? self.today, columns: { columns = $0 }, row: { rows.append($0) })
+        return QueryResult(columns: columns, rows: rows)
+    }
+
+    private func runSaved(_ saved: SavedQuery, parameters: [String: Value], today: Day,
+                          columns: ([Column]) throws -> Void, row: ([Value]) throws -> Void) throws {
+        let statement = try Parser.statement(saved.text)
+        guard case .query(let q) = statement else { throw PatronError.format("saved query \(saved.name) is not a query") }
+        let names = Set(saved.parameters.map(\.name))
+        if let unknown = parameters.keys.sorted().first(where: { !names.contains($0) }) {
+            let list = saved.parameters.map { "$" + $0.name }.joined(separator: ", ")
+            throw QueryError("saved query \"\(saved.name)\" has no parameter \"\(unknown)\"", at: SourceRange(0, 0),
+                             hint: list.isEmpty ? "it takes no parameters" : "it takes \(list)", source: saved.text)
+        }
+        let missing = saved.parameters.filter { $0.defaultText == nil && parameters[$0.name] == nil }.map(\.name)
+        if !missing.isEmpty {
+            let list = saved.parameters.map { p in "$\(p.name)" + (p.defaultText.map { " (default \($0))" } ?? "") }.joined(separator: ", ")
+            throw QueryError("saved query \"\(saved.name)\" needs a value for " + missing.map { "$" + $0 }.joined(separator: ", "),
+                             at: SourceRange(0, 0), hint: "its parameters: \(list); e.g. run \(saved.name) \(missing[0])=…", source: saved.text)
+        }
+        try Executor(database: self, query: q, source: saved.text, parameters: parameters, baseToday: today).run(columns: columns, row: row)
+    }
+
+    /// Evaluates a `run` argument: a literal, a date expression, or a bare word (a string).
+    private func literalValue(_ e: Expr, source: String, today: Day) throws -> Value {
+        if case .name(let w) = e.kind { return .string(w) }
+        var result: Value = .null
+        try store.env.read { txn in
+            let table = try clientTables.table(store: store, txn: txn)
+            let env = QueryEnv(database: self, txn: txn, table: table, today: today)
+            let c = try Compiler(env: env, source: source, parameters: [:], scope: .group).compile(e)
+            guard c.isConstant else { throw QueryError("a parameter value must be a literal (90d, $500, 2025-06-30, gold, \"Dr. Kim\")", at: e.range, source: source) }
+            result = c.eval(Row()).output
+        }
+        return result
+    }
+}

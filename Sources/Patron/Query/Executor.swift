@@ -1,0 +1,313 @@
+import Foundation
+import LMDB
+
+/// Runs one checked query over one snapshot and hands out its rows.
+///
+/// Plan: `clients` walks the in-memory client table (columns of the stored
+/// projection), replaying only clients with events after `today`; event entities
+/// walk the log in place, decoding only events of the entity's type on or before
+/// `today`; client-scoped aggregates read only the current client's stream.
+struct Executor {
+    let database: Database
+    let query: Query
+    let source: String
+    let parameters: [String: Value]
+    let baseToday: Day
+
+    /// A `show` item, `sort by` key or `top` expression ready to evaluate.
+    struct Output {
+        var name: String
+        var compiled: Compiled
+    }
+
+    func run(columns: ([Column]) throws -> Void, row emit: ([Value]) throws -> Void) throws {
+        let store = database.store
+        try store.env.read { txn in
+            let table = try database.clientTables.table(store: store, txn: txn)
+            var today = baseToday
+            if let asOf = query.asOf {
+                let probe = QueryEnv(database: database, txn: txn, table: table, today: baseToday)
+                let c = try Compiler(env: probe, source: source, parameters: parameters, scope: .client).resolved(asOf)
+                guard c.kind == .date, c.isConstant, case .date(let d) = c.eval(Row()) else {
+                    throw QueryError("\"as of\" needs a date, like 2025-06-30 or today - 1y", at: asOf.range, source: source)
+                }
+                today = d
+            }
+            let env = QueryEnv(database: database, txn: txn, table: table, today: today)
+            try execute(env: env, columns: columns, emit: emit)
+            if let failure = env.failure { throw failure }
+        }
+    }
+
+    private func execute(env: QueryEnv, columns: ([Column]) throws -> Void, emit: ([Value]) throws -> Void) throws {
+        let inputScope: Scope = query.entity == .clients ? .client : .event(query.entity, clientFallback: false)
+        var compiler = Compiler(env: env, source: source, parameters: parameters, scope: inputScope)
+        let filter = try query.filter.map { e throws(QueryError) in try compiler.condition(e, what: "where") }
+
+        // Grouped when there is a group by, or when show holds aggregates.
+        let probe = AggregateCollector(inputScope: inputScope)
+        compiler.aggregates = probe
+        var anyAggregate = false
+        for item in query.show {
+            if let c = try? compiler.compile(item.expr), c.hasAggregate { anyAggregate = true }
+        }
+        compiler.aggregates = nil
+        if !query.groupBy.isEmpty || anyAggregate {
+            try grouped(env: env, inputScope: inputScope, filter: filter, columns: columns, emit: emit)
+            return
+        }
+
+        // Row mode.
+        var outputs: [Output] = []
+        if query.show.isEmpty {
+            for f in Catalog.defaults(query.entity) {
+                outputs.append(Output(name: f, compiled: try compiler.resolved(Expr(.name(f), query.entityRange))))
+            }
+        } else {
+            for item in query.show {
+                outputs.append(Output(name: item.alias ?? columnName(item.expr), compiled: try compiler.resolved(item.expr)))
+            }
+        }
+        for o in outputs where o.compiled.perItem {
+            throw QueryError("\"\(o.name)\" is one value per line item: use it in a condition, or query items", at: o.compiled.range, source: source)
+        }
+        let sortKeys = try query.sortBy.map { k throws(QueryError) in (try orderExpr(k.expr, compiler, outputs), k.descending) }
+        let topKey = try query.top.map { t throws(QueryError) in try orderExpr(t.by, compiler, outputs) }
+        try columns(outputs.map { Column(name: $0.name, kind: $0.compiled.kind == .null ? .string : $0.compiled.kind) })
+
+        let ordered = !sortKeys.isEmpty || topKey != nil
+        let limit = query.limit?.0 ?? Int.max
+        var emitted = 0
+        var collected: [(values: [V], sort: [V], top: V)] = []
+        let evals = outputs.map(\.compiled.eval)
+        try forEachInputRow(env: env, filter: filter) { row in
+            let values = evals.map { $0(row) }
+            if ordered {
+                row.columns = values
+                collected.append((values, sortKeys.map { $0.0.eval(row) }, topKey?.eval(row) ?? .null))
+                return true
+            }
+            try emit(values.map(\.output))
+            emitted += 1
+            return emitted < limit
+        }
+        guard ordered else { return }
+        let order = arrange(count: collected.count, sort: { i in collected[i].sort }, descending: sortKeys.map(\.1),
+                            top: topKey == nil ? nil : { i in collected[i].top })
+        for i in order.prefix(limit) { try emit(collected[i].values.map(\.output)) }
+    }
+
+    /// Orders rows: `top` picks the greatest by its key (ties: natural order), then
+    /// `sort by` orders (nulls last either way; ties keep the order they had).
+    private func arrange(count n: Int, sort: (Int) -> [V], descending: [Bool], top: ((Int) -> V)?) -> [Int] {
+        var order = Array(0..<n)
+        if let top, let t = query.top {
+            let keys = (0..<n).map(top)
+            order.sort { a, b in
+                let c = Order.compare(keys[a], keys[b])
+                if c != 0 {
+                    if keys[a].isNull { return false }
+                    if keys[b].isNull { return true }
+                    return c > 0
+                }
+                return a < b
+            }
+            order = Array(order.prefix(topCount(t, n)))
+        }
+        if !descending.isEmpty {
+            let keys = (0..<n).map { order.contains($0) || top == nil ? sort($0) : [] }
+            let rank = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
+            order.sort { a, b in
+                for (k, desc) in descending.enumerated() {
+                    let x = keys[a][k], y = keys[b][k]
+                    if x.isNull != y.isNull { return y.isNull }
+                    let c = Order.compare(x, y)
+                    if c != 0 { return desc ? c > 0 : c < 0 }
+                }
+                return (rank[a] ?? a) < (rank[b] ?? b)
+            }
+        }
+        return order
+    }
+
+    /// Rows kept by `top`: N, or ceil(p × n ÷ 100) computed in decimal.
+    private func topCount(_ t: TopClause, _ n: Int) -> Int {
+        guard t.percent else { return Int(t.count) }
+        var exact = (Decimal(string: "\(t.count)") ?? Decimal(t.count)) * Decimal(n) / 100
+        var rounded = Decimal()
+        NSDecimalRound(&rounded, &exact, 0, .up)
+        return NSDecimalNumber(decimal: rounded).intValue
+    }
+
+    /// A `sort by` or `top` expression: a `show` alias, or an expression on the row.
+    private func orderExpr(_ e: Expr, _ compiler: Compiler, _ outputs: [Output]) throws(QueryError) -> Compiled {
+        if case .name(let w) = e.kind, let k = outputs.firstIndex(where: { $0.name.lowercased() == w.lowercased() }),
+           query.show.contains(where: { $0.alias?.lowercased() == w.lowercased() }) {
+            let kind = outputs[k].compiled.kind
+            return Compiled(kind: kind, eval: { row in k < row.columns.count ? row.columns[k] : .null }, range: e.range)
+        }
+        return try compiler.resolved(e)
+    }
+
+    /// The column name of a `show` item without alias: its text with spacing normalised.
+    func columnName(_ e: Expr) -> String {
+        let b = Array(source.utf8)
+        let raw = String(decoding: b[max(0, e.range.start)..<min(b.count, e.range.end)], as: UTF8.self)
+        return raw.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+    }
+
+    /// Calls `body` with each input row that passes `where`, until it returns false.
+    private func forEachInputRow(env: QueryEnv, filter: Compiled?, _ body: (Row) throws -> Bool) throws {
+        let row = Row()
+        let test = filter?.eval
+        if query.entity == .clients {
+            for i in 0..<env.table.count {
+                guard env.exists(i) else { continue }
+                row.i = i
+                if let test, !test(row).isTrue { continue }
+                guard try body(row) else { return }
+            }
+            return
+        }
+        let store = env.store
+        let type = query.entity.eventType
+        let isItems = query.entity == .items
+        try env.txn.withCursor(store.schema.log) { c in
+            var entry = try c.first()
+            while let (k, v) = entry {
+                entry = try c.next()
+                let view = try EventView(position: k.load(at: 0), bytes: v)
+                if let type, view.type != type { continue }
+                let day = store.zone.day(of: view.at)
+                if day > env.today { continue }
+                let decoded = try EventCodec.decode(v, verifyChecksum: false)
+                row.ev = EventRow(position: view.position, day: day, decoded: decoded)
+                row.i = env.table.row(ofNumber: view.clientNumber) ?? -1
+                if isItems {
+                    guard case .purchase(let p) = decoded.event.payload else { continue }
+                    for item in p.items.indices {
+                        row.item = item
+                        if let test, !test(row).isTrue { continue }
+                        guard try body(row) else { return }
+                    }
+                } else {
+                    row.item = -1
+                    if let test, !test(row).isTrue { continue }
+                    guard try body(row) else { return }
+                }
+            }
+        }
+    }
+
+    // MARK: Grouping
+
+    private func grouped(env: QueryEnv, inputScope: Scope, filter: Compiled?, columns: ([Column]) throws -> Void,
+                         emit: ([Value]) throws -> Void) throws {
+        let input = Compiler(env: env, source: source, parameters: parameters, scope: inputScope)
+        var keys: [Compiled] = []
+        for k in query.groupBy {
+            let c = try input.resolved(k)
+            if c.hasAggregate { throw QueryError("group by needs a value of each row, not an aggregate", at: k.range, source: source) }
+            if c.perItem { throw QueryError("\"\(columnName(k))\" is one value per line item: group items instead", at: k.range, source: source) }
+            keys.append(c)
+        }
+        let collector = AggregateCollector(inputScope: inputScope)
+        var out = Compiler(env: env, source: source, parameters: parameters, scope: .group, aggregates: collector)
+        out.groupKeys = query.groupBy.map { (input.normalized($0.range), .null) }
+        for (j, k) in keys.enumerated() { out.groupKeys[j].kind = k.kind }
+
+        var outputs: [Output] = []
+        var showItems = query.show
+        if showItems.isEmpty { showItems = [ShowItem(expr: Expr(.call("count", []), query.entityRange), alias: "count()")] }
+        for item in showItems {
+            let c: Compiled
+            if let j = out.groupKeys.firstIndex(where: { $0.text == input.normalized(item.expr.range) }) {
+                let kind = out.groupKeys[j].kind
+                c = Compiled(kind: kind, eval: { row in j < row.keys.count ? row.keys[j] : .null }, range: item.expr.range)
+            } else {
+                c = try out.resolved(item.expr)
+                if !c.hasAggregate && !c.isConstant {
+                    throw QueryError("\"\(columnName(item.expr))\" is neither a group key nor an aggregate", at: item.expr.range,
+                                     hint: query.groupBy.isEmpty ? "add group by \(columnName(item.expr)), or use an aggregate such as count()" : "add it to group by, or use an aggregate", source: source)
+                }
+            }
+            outputs.append(Output(name: item.alias ?? columnName(item.expr), compiled: c))
+        }
+        let keyColumns = query.groupBy.enumerated().map { j, k in Column(name: columnName(k), kind: keys[j].kind == .null ? .string : keys[j].kind) }
+        out.aliases = outputs.enumerated().compactMap { n, o in
+            showItems[n].alias.map { ($0, o.compiled.kind, keys.count + n) }
+        }
+        let sortKeys = try query.sortBy.map { k throws(QueryError) in (try groupOrderExpr(k.expr, out, input), k.descending) }
+        let topKey = try query.top.map { t throws(QueryError) in try groupOrderExpr(t.by, out, input) }
+        try columns(keyColumns + outputs.map { Column(name: $0.name, kind: $0.compiled.kind == .null ? .string : $0.compiled.kind) })
+
+        // Feed the groups.
+        struct Group {
+            var display: [V]
+            var rows = 0
+            var accumulators: [Accumulator]
+        }
+        var index: [[V]: Int] = [:]
+        var groups: [Group] = []
+        let specs = collector.specs
+        let keyEvals = keys.map(\.eval)
+        let argEvals = specs.map { $0.argument?.eval }
+        var total = 0
+        try forEachInputRow(env: env, filter: filter) { row in
+            total += 1
+            let display = keyEvals.map { $0(row) }
+            let folded = display.map { v -> V in if case .str(let s) = v { return .str(Text.fold(s)) } else { return v } }
+            let g: Int
+            if let found = index[folded] { g = found } else {
+                g = groups.count
+                index[folded] = g
+                groups.append(Group(display: display, accumulators: specs.map { Accumulator(function: $0.function, percentile: $0.percentile) }))
+            }
+            groups[g].rows += 1
+            for (s, arg) in argEvals.enumerated() {
+                if let arg { groups[g].accumulators[s].add(arg(row)) }
+            }
+            return true
+        }
+        // An all-aggregate query without group by has one row even over no rows.
+        if groups.isEmpty && query.groupBy.isEmpty {
+            groups.append(Group(display: [], accumulators: specs.map { Accumulator(function: $0.function, percentile: $0.percentile) }))
+        }
+        var results: [(values: [V], sort: [V], top: V, keys: [V])] = []
+        let row = Row()
+        for var g in groups {
+            row.keys = g.display
+            row.aggs = specs.enumerated().map { s, spec in
+                switch spec.function {
+                case "count" where spec.argument == nil: return .num(Double(g.rows))
+                case "share": return total == 0 ? .null : .num(Double(g.rows) / Double(total))
+                default: return g.accumulators[s].result(totalRows: g.rows)
+                }
+            }
+            row.columns = g.display + outputs.map { $0.compiled.eval(row) }
+            results.append((row.columns, sortKeys.map { $0.0.eval(row) }, topKey?.eval(row) ?? .null, g.display))
+        }
+        // Natural order of groups: keys ascending, nulls last, strings ignoring case.
+        var natural = Array(results.indices)
+        natural.sort { a, b in
+            for (x, y) in zip(results[a].keys, results[b].keys) {
+                let c = Order.compare(x, y)
+                if c != 0 { return c < 0 }
+            }
+            return a < b
+        }
+        let reordered = natural.map { results[$0] }
+        let order = arrange(count: reordered.count, sort: { reordered[$0].sort }, descending: sortKeys.map(\.1),
+                            top: topKey == nil ? nil : { reordered[$0].top })
+        for i in order.prefix(query.limit?.0 ?? Int.max) { try emit(reordered[i].values.map(\.output)) }
+    }
+
+    private func groupOrderExpr(_ e: Expr, _ out: Compiler, _ input: Compiler) throws(QueryError) -> Compiled {
+        if let j = out.groupKeys.firstIndex(where: { $0.text == input.normalized(e.range) }) {
+            let kind = out.groupKeys[j].kind
+            return Compiled(kind: kind, eval: { row in j < row.keys.count ? row.keys[j] : .null }, range: e.range)
+        }
+        let c = try out.resolved(e)
+        return c
+    }
+}

@@ -1,0 +1,196 @@
+import LMDB
+
+/// One stored event as a query row sees it.
+struct EventRow {
+    var position: UInt64
+    var day: Day
+    var decoded: EventCodec.Decoded
+    var event: Event { decoded.event }
+}
+
+/// The state of one query evaluation: the snapshot, `today`, the client table, and
+/// per-query caches (replayed clients, strings, the current client's events).
+final class QueryEnv {
+    let store: Store
+    let txn: Transaction
+    let table: ClientTable
+    let today: Day
+    /// Rows whose client has events after `today`: the state replayed up to `today`
+    /// (nil when the client has no event on or before it, so is not in the world).
+    private var replayed: [Int: ClientState?] = [:]
+    private var rowOverride: [Int: [UInt8]] = [:]
+    private var strings: [UInt32: V] = [:]
+    private var projectionCache: (Int, ClientProjection?)?
+    private var stateCache: (Int, ClientState)?
+    private var eventsCache: (Int, [EventRow])?
+    var activityCache: [Int: [Day]] = [:]
+    /// The first error met while evaluating (rows keep going; the query then fails with it).
+    var failure: (any Error)?
+    let database: Database
+
+    init(database: Database, txn: Transaction, table: ClientTable, today: Day) {
+        self.database = database
+        self.store = database.store
+        self.txn = txn
+        self.table = table
+        self.today = today
+    }
+
+    func fail(_ e: any Error) { if failure == nil { failure = e } }
+
+    /// Whether row `i`'s stored projection covers only events up to `today`.
+    @inline(__always) func isCurrent(_ i: Int) -> Bool { table.i32(.maxDay, i) <= today }
+
+    /// The replayed state of a row whose client has events after `today`.
+    func replayedState(_ i: Int) -> ClientState? {
+        if let s = replayed[i] { return s }
+        var s: ClientState?
+        do {
+            let st = try database.replay(root: table.numbers[i], upTo: today, txn: txn)
+            s = st.eventCount > 0 ? st : nil
+        } catch {
+            fail(error)
+        }
+        replayed[i] = s
+        if let s { rowOverride[i] = s.encodeRow() }
+        return s
+    }
+
+    /// Whether row `i`'s client has at least one event in the world of the query.
+    func exists(_ i: Int) -> Bool { isCurrent(i) || replayedState(i) != nil }
+
+    /// Seeds replayed states computed elsewhere (a whole-log fold for `as of`).
+    func seed(_ i: Int, _ s: ClientState?) {
+        replayed[i] = s
+        if let s { rowOverride[i] = s.encodeRow() } else { rowOverride[i] = nil }
+    }
+
+    @inline(__always) func u32(_ c: ClientTable.Col32, _ i: Int) -> UInt32 {
+        if isCurrent(i) { return table.u32(c, i) }
+        guard let row = overrideRow(i) else { return c == .cadenceHalfDays ? UInt32(bitPattern: -1) : (isDay(c) ? UInt32(bitPattern: ProjectionRow.nullDay) : 0) }
+        return row.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: c.offset, as: UInt32.self)) }
+    }
+
+    @inline(__always) func i32(_ c: ClientTable.Col32, _ i: Int) -> Int32 { Int32(bitPattern: u32(c, i)) }
+
+    @inline(__always) func i64(_ c: ClientTable.Col64, _ i: Int) -> Int64 {
+        if isCurrent(i) { return table.i64(c, i) }
+        guard let row = overrideRow(i) else { return 0 }
+        return row.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(fromByteOffset: c.offset, as: Int64.self)) }
+    }
+
+    private func isDay(_ c: ClientTable.Col32) -> Bool {
+        [.registered, .firstSeen, .lastSeen, .firstVisit, .lastVisit, .maxDay].contains(c)
+    }
+
+    private func overrideRow(_ i: Int) -> [UInt8]? {
+        if let r = rowOverride[i] { return r }
+        _ = replayedState(i)
+        return rowOverride[i]
+    }
+
+    /// A day column as a value (null for the null day).
+    @inline(__always) func day(_ c: ClientTable.Col32, _ i: Int) -> Day? {
+        let d = i32(c, i)
+        return d == ProjectionRow.nullDay ? nil : d
+    }
+
+    /// A dictionary string as a value.
+    func string(_ id: UInt32) -> V {
+        if id == 0 { return .null }
+        if let s = strings[id] { return s }
+        var v = V.null
+        do { v = try store.stringValue(id, txn: txn).map(V.str) ?? .null } catch { fail(error) }
+        strings[id] = v
+        return v
+    }
+
+    /// The full client state of row `i` as of `today`.
+    func state(_ i: Int) -> ClientState? {
+        if let (j, s) = stateCache, j == i { return s }
+        var s: ClientState?
+        if isCurrent(i) {
+            do { s = try store.state(table.numbers[i], txn: txn) } catch { fail(error) }
+        } else {
+            s = replayedState(i)
+        }
+        if let s { stateCache = (i, s) }
+        return s
+    }
+
+    /// Row `i`'s projection (SPEC 3.5 fields) as of `today`.
+    func projection(_ i: Int) -> ClientProjection? {
+        if let (j, p) = projectionCache, j == i { return p }
+        var p: ClientProjection?
+        if let s = state(i) {
+            do {
+                p = try ClientProjection(id: table.keys[i], today: today, state: s,
+                                         string: { try store.stringValue($0, txn: txn) },
+                                         personal: { ref, tag in database.personalValue(ref, tag, txn: txn) })
+            } catch {
+                fail(error)
+            }
+        }
+        projectionCache = (i, p)
+        return p
+    }
+
+    /// The events of row `i`'s client (and clients merged into it) with day ≤ `today`, in log order.
+    func events(_ i: Int) -> [EventRow] {
+        if let (j, e) = eventsCache, j == i { return e }
+        var out: [EventRow] = []
+        do {
+            let root = table.numbers[i]
+            var members = [root]
+            if let s = try store.state(root, txn: txn) { members += s.members }
+            for m in members {
+                for p in try database.positions(of: m, txn: txn) {
+                    guard let bytes = try txn.get(store.schema.log, key: p) else { continue }
+                    let d = try EventCodec.decode(bytes, verifyChecksum: false)
+                    let day = store.zone.day(of: d.event.at)
+                    if day <= today { out.append(EventRow(position: p, day: day, decoded: d)) }
+                }
+            }
+            if members.count > 1 { out.sort { $0.position < $1.position } }
+        } catch {
+            fail(error)
+        }
+        eventsCache = (i, out)
+        return out
+    }
+
+    /// The key the event's facts count under (the root of a merge).
+    func clientKey(of e: EventRow) -> String {
+        if let r = table.row(ofNumber: e.decoded.clientNumber) { return table.keys[r] }
+        return e.event.client
+    }
+
+    /// A personal field (feedback `comment`) of a stored event, unless erased.
+    func comment(of e: EventRow) -> String? {
+        store.personal(e.decoded, position: e.position)?.comment
+    }
+}
+
+/// The evaluation context of one row.
+final class Row {
+    /// The client row index (for `clients`, and the client of an event row), or -1.
+    var i: Int = -1
+    var ev: EventRow?
+    /// The line item of an `items` row, or while testing `items.<field>` on a purchase.
+    var item: Int = -1
+    /// Group keys and aggregate results, when evaluating a grouped output row.
+    var keys: [V] = []
+    var aggs: [V] = []
+    /// Output column values (for `sort by` naming a `show` alias).
+    var columns: [V] = []
+}
+
+extension QueryEnv {
+    /// Row `i`'s activity days as of `today`, ascending.
+    func activityDays(_ i: Int) -> [Day] {
+        if let d = activityCache[i] { return d }
+        let days = (state(i)?.activityDays ?? []).filter { $0 <= today }
+        activityCache[i] = days
+        return days
+    }
+}

@@ -1,0 +1,153 @@
+import ArgumentParser
+import Foundation
+import Patron
+
+extension OutputFormat: ExpressibleByArgument {}
+
+/// Options of commands that print a result.
+struct ResultOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Output format: table, csv, json, ndjson or markdown.", valueName: "FORMAT"))
+    var format: OutputFormat = .table
+
+    @Option(help: ArgumentHelp("Answer as of this day instead of the current date (YYYY-MM-DD).", valueName: "DATE"))
+    var today: String?
+
+    func day() throws -> Day? {
+        guard let today else { return nil }
+        let parts = today.split(separator: "-").compactMap { Int($0) }
+        guard today.utf8.count == 10, parts.count == 3, Calendar.isValid(year: parts[0], month: parts[1], day: parts[2]) else {
+            throw ValidationError("--today \"\(today)\" is not a date; write YYYY-MM-DD")
+        }
+        return Day(Calendar.day(year: parts[0], month: parts[1], day: parts[2]))
+    }
+
+    /// Runs `text` on `db`, streaming rows to stdout; a query error is rendered to
+    /// stderr with its caret and the command exits 1.
+    func run(_ text: String, on db: Database, parameters: [String: Value] = [:], origin: String = "query") throws {
+        let out = BufferedOutput()
+        let style: TableStyle = isatty(STDOUT_FILENO) == 1 ? .box : .plain
+        var writer: ResultWriter?
+        do {
+            try db.query(text, parameters: parameters, today: try day(), columns: { columns in
+                guard !columns.isEmpty else { return }
+                var w = ResultWriter(format: format, columns: columns, style: style)
+                out.write(w.begin())
+                writer = w
+            }, row: { values in
+                if let w = writer {
+                    var copy = w
+                    out.write(copy.row(values))
+                    writer = copy
+                }
+            })
+            if var w = writer { out.write(w.end()) }
+            out.flush()
+        } catch let e as QueryError {
+            out.flush()
+            FileHandle.standardError.write(Data(e.render(origin: origin).utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension PatronCommand {
+    struct Query: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run one query and print its result.",
+            discussion: """
+                Examples:
+                  patron query "clients where lapsed > 90d and tier = gold"
+                  patron query "visits where at in last 1y group by provider show count()" --format csv
+                  patron query "clients top 10% by spend" --format json --today 2025-06-30
+                A malformed query prints the query with a caret under the problem and exits 1.
+                """)
+        @OptionGroup var options: DatabaseOptions
+        @OptionGroup var result: ResultOptions
+        @Argument(help: "The query (or save/run/queries/drop statement).") var text: String
+
+        func run() throws {
+            let db = try options.open(readOnly: !text.lowercased().hasPrefix("save") && !text.lowercased().hasPrefix("drop"))
+            try result.run(text, on: db)
+        }
+    }
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a saved query, binding parameters as values.",
+            discussion: """
+                Examples:
+                  patron run lapsed_tier tier=gold days=120d --format csv
+                Values are literals (120d, $500, 2025-06-30, gold, "Dr. Kim"), never spliced into the query text.
+                """)
+        @OptionGroup var options: DatabaseOptions
+        @OptionGroup var result: ResultOptions
+        @Argument(help: "The saved query's name.") var name: String
+        @Argument(help: ArgumentHelp("Parameters as name=value.", valueName: "name=value")) var parameters: [String] = []
+
+        func run() throws {
+            for p in parameters where !p.contains("=") {
+                throw ValidationError("parameter \"\(p)\" must be written name=value")
+            }
+            let db = try options.open(readOnly: true)
+            let args = parameters.map { p -> String in
+                let (k, v) = (p.prefix { $0 != "=" }, p.drop { $0 != "=" }.dropFirst())
+                return "\(k)=\(v)"
+            }
+            try result.run((["run", name] + args).joined(separator: " "), on: db, origin: "run")
+        }
+    }
+
+    struct Queries: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List saved queries.")
+        @OptionGroup var options: DatabaseOptions
+        @Option(help: ArgumentHelp("Output format: table, csv, json, ndjson or markdown.", valueName: "FORMAT"))
+        var format: OutputFormat = .table
+
+        func run() throws {
+            let db = try options.open(readOnly: true)
+            try ResultOptions(format: format).run("queries", on: db)
+        }
+    }
+
+    struct Save: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Save a query under a name.",
+            discussion: """
+                Example:
+                  patron save lapsed_tier "clients where lapsed > \\$days = 90d and tier = \\$tier"
+                $name placeholders are parameters; $name = default gives a default.
+                """)
+        @OptionGroup var options: DatabaseOptions
+        @Argument(help: "The name (letters, digits, _ and -).") var name: String
+        @Argument(help: "The query.") var text: String
+
+        func run() throws {
+            let db = try options.open()
+            do {
+                try db.saveQuery(name, text)
+            } catch let e as QueryError {
+                FileHandle.standardError.write(Data(e.render(origin: "query").utf8))
+                throw ExitCode(1)
+            }
+            printError("saved \(name)")
+        }
+    }
+
+    struct Drop: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Drop a saved query (its history stays).")
+        @OptionGroup var options: DatabaseOptions
+        @Argument(help: "The saved query's name.") var name: String
+
+        func run() throws {
+            try options.open().dropQuery(name)
+            printError("dropped \(name)")
+        }
+    }
+}
+
+extension ResultOptions {
+    init(format: OutputFormat) {
+        self.init()
+        self.format = format
+    }
+}
