@@ -1,4 +1,4 @@
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench bench-queries clean
 
 setup:
 	./scripts/setup
@@ -13,6 +13,11 @@ test:
 bench:
 	swift build -c release --product patron-bench
 	.build/release/patron-bench $(BENCH_ARGS)
+
+# The query suite at 100,000 clients (BENCH_ARGS="--clients 1000000" for a million), with DuckDB.
+bench-queries:
+	swift build -c release --product patron-querybench
+	.build/release/patron-querybench $(BENCH_ARGS)
 
 clean:
 	rm -rf .build examples.patron examples.patron-lock examples.patron-keys

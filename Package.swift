@@ -32,6 +32,8 @@ let package = Package(
         ),
         // Release-built benchmark driver (`make bench`).
         .executableTarget(name: "patron-bench", dependencies: ["Patron"], path: "Sources/PatronBench"),
+        // Release-built query benchmark with the DuckDB comparison (`make bench-queries`).
+        .executableTarget(name: "patron-querybench", dependencies: ["Patron"], path: "Sources/PatronQueryBench"),
         // Helper process for crash-safety and multi-process tests.
         .executableTarget(name: "patron-testproc", dependencies: ["Patron"], path: "Sources/PatronTestProcess"),
         // examples/LibraryDemo: a small program that links the library (run by the tests).

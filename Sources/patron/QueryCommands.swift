@@ -66,7 +66,8 @@ extension PatronCommand {
         @Argument(help: "The query (or save/run/queries/drop statement).") var text: String
 
         func run() throws {
-            let db = try options.open(readOnly: !text.lowercased().hasPrefix("save") && !text.lowercased().hasPrefix("drop"))
+            // Open for writing only an existing database (a query never creates one); save and drop write.
+            let db = try options.open(readOnly: !FileManager.default.fileExists(atPath: options.path))
             try result.run(text, on: db)
         }
     }
@@ -114,11 +115,11 @@ extension PatronCommand {
             abstract: "Save a query under a name.",
             discussion: """
                 Example:
-                  patron save lapsed_tier "clients where lapsed > \\$days = 90d and tier = \\$tier"
+                  patron save lapsed_tier 'clients where lapsed > $days = 90d and tier = $tier'
                 $name placeholders are parameters; $name = default gives a default.
                 """)
         @OptionGroup var options: DatabaseOptions
-        @Argument(help: "The name (letters, digits, _ and -).") var name: String
+        @Argument(help: "The name (letters, digits and _).") var name: String
         @Argument(help: "The query.") var text: String
 
         func run() throws {

@@ -42,6 +42,68 @@ import Testing
     }
 }
 
+/// `patron query`, `save`, `run`, `queries`, `drop`: formats, diagnostics, exit codes.
+@Suite struct QueryCLITests {
+    func clinic() throws -> (TempDir, String) {
+        let dir = TempDir()
+        let db = dir.path("clinic.patron")
+        let example = packageRoot.appendingPathComponent("examples/clinic.ndjson").path
+        #expect(try runProduct("patron", ["import", example, "--db", db]).status == 0)
+        return (dir, db)
+    }
+
+    @Test func queryPrintsEachFormat() throws {
+        let (_, db) = try clinic()
+        let q = "clients where tier = gold show id, spend, lapsed, services"
+        let csv = try runProduct("patron", ["query", q, "--db", db, "--today", "2025-01-01", "--format", "csv"])
+        #expect(csv.status == 0 && csv.err.isEmpty)
+        #expect(csv.out == "id,spend,lapsed,services\nC-1001,1030,213,botox;consultation\n")
+        let json = try runProduct("patron", ["query", q, "--db", db, "--today", "2025-01-01", "--format", "json"])
+        #expect(json.out == "[\n{\"id\":\"C-1001\",\"spend\":1030,\"lapsed\":213,\"services\":[\"botox\",\"consultation\"]}\n]\n")
+        let nd = try runProduct("patron", ["query", q, "--db", db, "--today", "2025-01-01", "--format", "ndjson"])
+        #expect(nd.out == "{\"id\":\"C-1001\",\"spend\":1030,\"lapsed\":213,\"services\":[\"botox\",\"consultation\"]}\n")
+        let md = try runProduct("patron", ["query", q, "--db", db, "--today", "2025-01-01", "--format", "markdown"])
+        #expect(md.out.hasPrefix("| id "))
+        #expect(md.out.contains("$1,030.00"))
+        let table = try runProduct("patron", ["query", q, "--db", db, "--today", "2025-01-01"])
+        #expect(table.out.contains("213d") && table.out.hasSuffix("(1 row)\n"))
+    }
+
+    @Test func badQueryShowsCaretAndExitsOne() throws {
+        let (_, db) = try clinic()
+        let r = try runProduct("patron", ["query", "clients where lapsd > 90d", "--db", db])
+        #expect(r.status == 1)
+        #expect(r.out.isEmpty)
+        #expect(r.err == """
+            query:1:15: error: unknown field "lapsd" for clients
+              clients where lapsd > 90d
+                            ^~~~~
+              hint: did you mean "lapsed"?
+
+            """)
+        #expect(try runProduct("patron", ["query", "clients", "--db", db, "--today", "2025-13-01"]).status == 2)
+        #expect(try runProduct("patron", ["query", "clients", "--db", db, "--format", "xml"]).status == 2)
+    }
+
+    @Test func savedQueriesRoundTrip() throws {
+        let (_, db) = try clinic()
+        let save = try runProduct("patron", ["save", "lapsed_tier", "clients where lapsed > $days = 90d and tier = $tier show id", "--db", db])
+        #expect(save.status == 0, "\(save.err)")
+        let run = try runProduct("patron", ["run", "lapsed_tier", "tier=gold", "--db", db, "--today", "2025-01-01", "--format", "csv"])
+        #expect(run.status == 0, "\(run.err)")
+        #expect(run.out == "id\nC-1001\n")
+        let longer = try runProduct("patron", ["run", "lapsed_tier", "tier=gold", "days=300d", "--db", db, "--today", "2025-01-01", "--format", "csv"])
+        #expect(longer.out == "id\n")
+        let missing = try runProduct("patron", ["run", "lapsed_tier", "--db", db])
+        #expect(missing.status == 1 && missing.err.contains("needs a value for $tier") && missing.err.contains("$days (default 90d)"))
+        let list = try runProduct("patron", ["queries", "--db", db, "--format", "csv"])
+        #expect(list.out.contains("lapsed_tier,$days = 90d;$tier,"))
+        #expect(try runProduct("patron", ["drop", "lapsed_tier", "--db", db]).status == 0)
+        #expect(try runProduct("patron", ["queries", "--db", db, "--format", "csv"]).out == "name,parameters,query\n")
+        #expect(try runProduct("patron", ["run", "lapsed_tier", "--db", db]).status == 1)
+    }
+}
+
 /// The Swift program in examples/LibraryDemo runs and prints what it should.
 @Suite struct ExampleProgramTests {
     @Test func libraryDemoRuns() throws {

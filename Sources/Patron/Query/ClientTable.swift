@@ -23,6 +23,10 @@ final class ClientTable: Sendable {
 
     var count: Int { numbers.count }
 
+    /// Decrypted personal fields of current rows, filled as queries show them; the
+    /// table (and this cache) is dropped when a write commits, `forget` included.
+    let personalCache = Mutex<[Int: String?]>([:])
+
     /// 32-bit columns and their row offsets.
     enum Col32: Int, CaseIterable {
         case flags, registered, firstSeen, lastSeen, firstVisit, lastVisit, activeDays, visits, purchases, refunds

@@ -11,6 +11,8 @@ struct Compiled {
     var perItem = false
     /// Contains a row aggregate (`count()`, `avg(spend)`).
     var hasAggregate = false
+    /// Reads the row's output columns (a `show` alias in `sort by` or `top`).
+    var readsColumns = false
 
     static func constant(_ v: V, _ kind: ValueKind, _ range: SourceRange) -> Compiled {
         Compiled(kind: kind, eval: { _ in v }, range: range, isConstant: true)
@@ -162,10 +164,28 @@ struct Compiler {
             }, range: r, isConstant: c.isConstant, perItem: c.perItem, hasAggregate: c.hasAggregate)
         case .binary(let op, let a, let b):
             if op == .and || op == .or {
-                let x = try condition(a, what: "\"\(op.rawValue)\""), y = try condition(b, what: "\"\(op.rawValue)\"")
-                let f = x.eval, g = y.eval
-                let eval: (Row) -> V = op == .and ? { .bool(f($0).isTrue && g($0).isTrue) } : { .bool(f($0).isTrue || g($0).isTrue) }
-                return Compiled(kind: .boolean, eval: eval, range: r, hasAggregate: x.hasAggregate || y.hasAggregate)
+                // A chain `a or b or c …` is a left-deep tree: walk it as a list.
+                var operands = [b]
+                var left = a
+                while case .binary(let o, let x, let y) = left.kind, o == op {
+                    operands.append(y)
+                    left = x
+                }
+                operands.append(left)
+                operands.reverse()
+                var parts: [Compiled] = []
+                for operand in operands { parts.append(try condition(operand, what: "\"\(op.rawValue)\"")) }
+                let fs = parts.map(\.eval)
+                let aggregate = parts.contains { $0.hasAggregate }
+                if fs.count == 2 {
+                    let f = fs[0], g = fs[1]
+                    let eval: (Row) -> V = op == .and ? { .bool(f($0).isTrue && g($0).isTrue) } : { .bool(f($0).isTrue || g($0).isTrue) }
+                    return Compiled(kind: .boolean, eval: eval, range: r, hasAggregate: aggregate)
+                }
+                let eval: (Row) -> V = op == .and
+                    ? { row in .bool(fs.allSatisfy { $0(row).isTrue }) }
+                    : { row in .bool(fs.contains { $0(row).isTrue }) }
+                return Compiled(kind: .boolean, eval: eval, range: r, hasAggregate: aggregate)
             }
             if op.isComparison { return try comparison(op, a, b, r) }
             return try arithmetic(op, a, b, r)
@@ -214,7 +234,11 @@ struct Compiler {
                 throw error("\"contains\" needs a string on its right, but \"\(text(y.range))\" is a \(d.kind)", y.range)
             }
             let f = c.eval, g = d.eval
-            return anyItem(Compiled(kind: .boolean, eval: { row in .bool(Ops.contains(f(row), g(row)) != negated) },
+            return anyItem(Compiled(kind: .boolean, eval: { row in
+                let a = f(row), b = g(row)
+                if a.isNull || b.isNull { return .bool(false) }
+                return .bool(Ops.contains(a, b) != negated)
+            },
                                     range: r, perItem: c.perItem || d.perItem, hasAggregate: c.hasAggregate))
         case .inLast(let x, let d, let negated):
             let c = try resolved(x)
@@ -229,7 +253,7 @@ struct Compiler {
             let f = c.eval, g = dc.eval
             let today = env.today
             return anyItem(Compiled(kind: .boolean, eval: { row in
-                guard case .date(let day) = f(row), case .dur(let span) = g(row) else { return .bool(negated) }
+                guard case .date(let day) = f(row), case .dur(let span) = g(row) else { return .bool(false) }
                 let inside = Double(day) > Double(today) - span && day <= today
                 return .bool(inside != negated)
             }, range: r, perItem: c.perItem, hasAggregate: c.hasAggregate))

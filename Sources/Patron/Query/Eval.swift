@@ -59,9 +59,15 @@ enum V: Hashable {
 
 /// Case-insensitive string helpers (SPEC 3.3: equality and `contains` on strings ignore case).
 enum Text {
-    @inline(__always)
     static func equal(_ a: String, _ b: String) -> Bool {
-        a.utf8.count == b.utf8.count ? (a == b || a.caseInsensitiveCompare(b) == .orderedSame) : a.caseInsensitiveCompare(b) == .orderedSame
+        if a == b { return true }
+        var ascii = true
+        let same = a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8) { x, y in
+            if x >= 0x80 || y >= 0x80 { ascii = false; return true }
+            return x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A)
+        }
+        if ascii { return same }
+        return a.caseInsensitiveCompare(b) == .orderedSame
     }
 
     static func compare(_ a: String, _ b: String) -> Int {
@@ -77,7 +83,10 @@ enum Text {
     }
 
     /// The key under which case variants of a string group together.
-    static func fold(_ s: String) -> String { s.lowercased() }
+    static func fold(_ s: String) -> String {
+        if s.utf8.allSatisfy({ $0 < 0x80 && !($0 >= 0x41 && $0 <= 0x5A) }) { return s }
+        return s.lowercased()
+    }
 }
 
 /// Orders values of one kind; nulls sort after every other value.

@@ -44,15 +44,8 @@ struct Executor {
         var compiler = Compiler(env: env, source: source, parameters: parameters, scope: inputScope)
         let filter = try query.filter.map { e throws(QueryError) in try compiler.condition(e, what: "where") }
 
-        // Grouped when there is a group by, or when show holds aggregates.
-        let probe = AggregateCollector(inputScope: inputScope)
-        compiler.aggregates = probe
-        var anyAggregate = false
-        for item in query.show {
-            if let c = try? compiler.compile(item.expr), c.hasAggregate { anyAggregate = true }
-        }
-        compiler.aggregates = nil
-        if !query.groupBy.isEmpty || anyAggregate {
+        // Grouped when there is a group by, or when show holds row aggregates.
+        if !query.groupBy.isEmpty || query.show.contains(where: { Self.hasRowAggregate($0.expr) }) {
             try grouped(env: env, inputScope: inputScope, filter: filter, columns: columns, emit: emit)
             return
         }
@@ -78,23 +71,47 @@ struct Executor {
         let ordered = !sortKeys.isEmpty || topKey != nil
         let limit = query.limit?.0 ?? Int.max
         var emitted = 0
-        var collected: [(values: [V], sort: [V], top: V)] = []
         let evals = outputs.map(\.compiled.eval)
+        let byAlias = sortKeys.contains { $0.0.readsColumns } || (topKey?.readsColumns ?? false)
+        // Ordered queries keep each row's identity and order keys; the output columns
+        // are computed only for the rows that survive top/limit.
+        var kept: [(i: Int, ev: EventRow?, item: Int, sort: [V], top: V)] = []
         try forEachInputRow(env: env, filter: filter) { row in
-            let values = evals.map { $0(row) }
             if ordered {
-                row.columns = values
-                collected.append((values, sortKeys.map { $0.0.eval(row) }, topKey?.eval(row) ?? .null))
+                if byAlias { row.columns = evals.map { $0(row) } }
+                kept.append((row.i, row.ev, row.item, sortKeys.map { $0.0.eval(row) }, topKey?.eval(row) ?? .null))
                 return true
             }
-            try emit(values.map(\.output))
+            guard emitted < limit else { return false }
+            try emit(evals.map { $0(row).output })
             emitted += 1
             return emitted < limit
         }
         guard ordered else { return }
-        let order = arrange(count: collected.count, sort: { i in collected[i].sort }, descending: sortKeys.map(\.1),
-                            top: topKey == nil ? nil : { i in collected[i].top })
-        for i in order.prefix(limit) { try emit(collected[i].values.map(\.output)) }
+        let order = arrange(count: kept.count, sort: { i in kept[i].sort }, descending: sortKeys.map(\.1),
+                            top: topKey == nil ? nil : { i in kept[i].top })
+        let row = Row()
+        for k in order.prefix(limit) {
+            row.i = kept[k].i
+            row.ev = kept[k].ev
+            row.item = kept[k].item
+            try emit(evals.map { $0(row).output })
+        }
+    }
+
+    /// Whether an expression calls a row aggregate (`count()`, `avg(x)`, …) outside
+    /// client-scoped aggregates. Recursion is bounded by the parser's nesting limit.
+    static func hasRowAggregate(_ e: Expr) -> Bool {
+        switch e.kind {
+        case .call(let name, let args):
+            return ["count", "sum", "avg", "min", "max", "median", "percentile", "share"].contains(name) || args.contains(where: hasRowAggregate)
+        case .not(let x), .negate(let x), .isNull(let x, _): return hasRowAggregate(x)
+        case .binary(_, let a, let b), .contains(let a, let b, _), .inLast(let a, let b, _):
+            return hasRowAggregate(a) || hasRowAggregate(b)
+        case .inList(let x, let items, _): return hasRowAggregate(x) || items.contains(where: hasRowAggregate)
+        case .between(let a, let b, let c, _): return hasRowAggregate(a) || hasRowAggregate(b) || hasRowAggregate(c)
+        default: return false
+        }
     }
 
     /// Orders rows: `top` picks the greatest by its key (ties: natural order), then
@@ -144,7 +161,9 @@ struct Executor {
         if case .name(let w) = e.kind, let k = outputs.firstIndex(where: { $0.name.lowercased() == w.lowercased() }),
            query.show.contains(where: { $0.alias?.lowercased() == w.lowercased() }) {
             let kind = outputs[k].compiled.kind
-            return Compiled(kind: kind, eval: { row in k < row.columns.count ? row.columns[k] : .null }, range: e.range)
+            var c = Compiled(kind: kind, eval: { row in k < row.columns.count ? row.columns[k] : .null }, range: e.range)
+            c.readsColumns = true
+            return c
         }
         return try compiler.resolved(e)
     }

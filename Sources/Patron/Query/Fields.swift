@@ -8,7 +8,7 @@ enum ClientFields {
         func count(_ c: ClientTable.Col32) -> (Int) -> V { { i in .num(Double(env.u32(c, i))) } }
         func string(_ c: ClientTable.Col32) -> (Int) -> V { { i in env.string(env.u32(c, i)) } }
         func list(_ pick: @escaping (ClientProjection) -> [String]) -> (Int) -> V { { i in env.projection(i).map { .list(pick($0)) } ?? .null } }
-        func personal(_ pick: @escaping (ClientProjection) -> String?) -> (Int) -> V { { i in env.projection(i).flatMap { pick($0) }.map(V.str) ?? .null } }
+        func personal(_ tag: PersonalData.Tag) -> (Int) -> V { { i in env.personal(i, tag).map(V.str) ?? .null } }
         func cadence(_ i: Int) -> Double? {
             let h = env.i32(.cadenceHalfDays, i)
             return h < 0 ? nil : Double(h) / 2
@@ -16,9 +16,9 @@ enum ClientFields {
         func spend(_ i: Int) -> Int64 { env.i64(.purchasedCents, i) - env.i64(.refundedCents, i) }
         switch name {
         case "id": return { i in .str(t.keys[i]) }
-        case "name": return personal(\.name)
-        case "email": return personal(\.email)
-        case "phone": return personal(\.phone)
+        case "name": return personal(.name)
+        case "email": return personal(.email)
+        case "phone": return personal(.phone)
         case "source": return string(.source)
         case "location": return string(.location)
         case "provider": return string(.provider)

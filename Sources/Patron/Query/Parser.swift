@@ -6,6 +6,25 @@ struct Parser {
     let bytes: [UInt8]
     let tokens: [Token]
     var index = 0
+    /// Current nesting of sub-expressions, bounded so no query can exhaust the stack.
+    var depth = 0
+    static let maxDepth = 100
+    /// Operands in one chain of `and`, `or` or arithmetic.
+    static let maxChain = 4096
+
+    mutating func enter() throws(QueryError) {
+        depth += 1
+        guard depth <= Self.maxDepth else {
+            throw QueryError("the query nests more than \(Self.maxDepth) levels deep here", at: peek.range,
+                             hint: "flatten it, e.g. with in (a, b, c) instead of nested conditions")
+        }
+    }
+
+    func checkChain(_ n: Int) throws(QueryError) {
+        guard n <= Self.maxChain else {
+            throw QueryError("more than \(Self.maxChain) operands in one chain", at: peek.range, hint: "use in (a, b, c) for long lists of alternatives")
+        }
+    }
 
     /// Words that end or shape an expression and can never be bare-word strings.
     static let reserved: Set<String> = [
@@ -223,6 +242,9 @@ struct Parser {
             if percent && !(count > 0 && count <= 100) {
                 throw QueryError("top percentage must be more than 0 and at most 100, found \(text(n))%", at: n.range)
             }
+            if !percent && count > 1e15 {
+                throw QueryError("top \(text(n)) is more rows than a query can return", at: n.range)
+            }
             if !percent && (count != count.rounded() || count < 0) {
                 throw QueryError("top needs a whole number of rows, found \(text(n))", at: n.range, hint: "write top \(text(n))% for a share of rows")
             }
@@ -258,11 +280,18 @@ struct Parser {
 
     // MARK: Expressions
 
-    mutating func expression() throws(QueryError) -> Expr { try orExpr() }
+    mutating func expression() throws(QueryError) -> Expr {
+        try enter()
+        defer { depth -= 1 }
+        return try orExpr()
+    }
 
     mutating func orExpr() throws(QueryError) -> Expr {
         var l = try andExpr()
+        var n = 1
         while accept("or") != nil {
+            n += 1
+            try checkChain(n)
             let r = try andExpr()
             l = Expr(.binary(.or, l, r), l.range.union(r.range))
         }
@@ -271,7 +300,10 @@ struct Parser {
 
     mutating func andExpr() throws(QueryError) -> Expr {
         var l = try notExpr()
+        var n = 1
         while accept("and") != nil {
+            n += 1
+            try checkChain(n)
             let r = try notExpr()
             l = Expr(.binary(.and, l, r), l.range.union(r.range))
         }
@@ -280,6 +312,8 @@ struct Parser {
 
     mutating func notExpr() throws(QueryError) -> Expr {
         if let t = accept("not") {
+            try enter()
+            defer { depth -= 1 }
             let e = try notExpr()
             return Expr(.not(e), t.range.union(e.range))
         }
@@ -339,7 +373,10 @@ struct Parser {
 
     mutating func additive() throws(QueryError) -> Expr {
         var l = try term()
+        var n = 1
         while peek.kind == .plus || peek.kind == .minus {
+            n += 1
+            guard n <= Self.maxDepth else { throw QueryError("more than \(Self.maxDepth) terms in one sum", at: peek.range) }
             let op: BinaryOp = next().kind == .plus ? .add : .sub
             let r = try term()
             l = Expr(.binary(op, l, r), l.range.union(r.range))
@@ -349,7 +386,10 @@ struct Parser {
 
     mutating func term() throws(QueryError) -> Expr {
         var l = try unary()
+        var n = 1
         while peek.kind == .star || peek.kind == .slash {
+            n += 1
+            guard n <= Self.maxDepth else { throw QueryError("more than \(Self.maxDepth) factors in one product", at: peek.range) }
             let op: BinaryOp = next().kind == .star ? .mul : .div
             let r = try unary()
             l = Expr(.binary(op, l, r), l.range.union(r.range))
@@ -360,6 +400,8 @@ struct Parser {
     mutating func unary() throws(QueryError) -> Expr {
         if peek.kind == .minus {
             let t = next()
+            try enter()
+            defer { depth -= 1 }
             let e = try unary()
             if case .literal(let lit) = e.kind {
                 switch lit {
@@ -509,7 +551,8 @@ struct Parser {
     func money(_ t: Token) throws(QueryError) -> Int64 {
         let s = text(t)
         guard let m = Money(parsing: s) else {
-            throw QueryError("invalid money \"\(s)\": at most 2 digits after the point", at: t.range)
+            let fraction = s.split(separator: ".").dropFirst().first?.count ?? 0
+            throw QueryError(fraction > 2 ? "invalid money \"\(s)\": at most 2 digits after the point" : "money \"\(s)\" is too large", at: t.range)
         }
         return m.cents
     }

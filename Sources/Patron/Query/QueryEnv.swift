@@ -118,6 +118,28 @@ final class QueryEnv {
         return s
     }
 
+    /// A personal field of row `i`'s client (nil once forgotten, whatever `today` says).
+    func personal(_ i: Int, _ tag: PersonalData.Tag) -> String? {
+        let current = isCurrent(i)
+        let slot = i &* 8 &+ Int(tag.rawValue)
+        if current, let cached = table.personalCache.withLock({ $0[slot] }) { return cached }
+        let value = loadPersonal(i, tag)
+        if current { table.personalCache.withLock { $0[slot] = value } }
+        return value
+    }
+
+    private func loadPersonal(_ i: Int, _ tag: PersonalData.Tag) -> String? {
+        guard let s = state(i), !s.forgotten else { return nil }
+        let ref: Stamped<UInt32>?
+        switch tag {
+        case .name: ref = s.name
+        case .email: ref = s.email
+        case .phone: ref = s.phone
+        default: ref = nil
+        }
+        return database.personalValue(ref, tag, txn: txn)
+    }
+
     /// Row `i`'s projection (SPEC 3.5 fields) as of `today`.
     func projection(_ i: Int) -> ClientProjection? {
         if let (j, p) = projectionCache, j == i { return p }

@@ -73,10 +73,10 @@ extension Database {
 
     private static func checkName(_ name: String) throws {
         let ok = !name.isEmpty && name.utf8.count <= 64 && name.unicodeScalars.allSatisfy {
-            CharacterSet.alphanumerics.contains($0) || $0 == "_" || $0 == "-"
+            ($0.isASCII && CharacterSet.alphanumerics.contains($0)) || $0 == "_"
         } && !(name.first?.isNumber ?? true)
         guard ok else {
-            throw PatronError.invalidArgument("invalid saved query name \"\(name)\": use letters, digits, _ and - (at most 64 bytes), starting with a letter")
+            throw PatronError.invalidArgument("invalid saved query name \"\(name)\": use letters, digits and _ (at most 64 bytes), starting with a letter")
         }
     }
 
@@ -119,22 +119,26 @@ extension SavedQuery {
         var params: [(String, String?)] = []
         if case .query(let q)? = try? Parser.statement(text) {
             var seen = Set<String>()
-            func visit(_ e: Expr?) {
-                guard let e else { return }
-                switch e.kind {
-                case .parameter(let n, let d):
-                    if seen.insert(n).inserted {
-                        let b = Array(text.utf8)
-                        params.append((n, d.map { String(decoding: b[$0.range.start..<$0.range.end], as: UTF8.self) }))
+            let b = Array(text.utf8)
+            // Depth-first, left to right, with an explicit stack (chains can be long).
+            func visit(_ root: Expr?) {
+                var stack: [Expr] = root.map { [$0] } ?? []
+                while let e = stack.popLast() {
+                    var children: [Expr] = []
+                    switch e.kind {
+                    case .parameter(let n, let d):
+                        if seen.insert(n).inserted {
+                            params.append((n, d.map { String(decoding: b[$0.range.start..<$0.range.end], as: UTF8.self) }))
+                        }
+                    case .not(let x), .negate(let x), .isNull(let x, _): children = [x]
+                    case .binary(_, let x, let y), .contains(let x, let y, _), .inLast(let x, let y, _): children = [x, y]
+                    case .inList(let x, let items, _): children = [x] + items
+                    case .between(let x, let y, let z, _): children = [x, y, z]
+                    case .call(_, let args): children = args
+                    case .scoped(_, _, _, let c), .has(_, _, let c): children = c.map { [$0] } ?? []
+                    default: break
                     }
-                case .not(let x), .negate(let x): visit(x)
-                case .binary(_, let a, let b), .contains(let a, let b, _), .inLast(let a, let b, _): visit(a); visit(b)
-                case .inList(let x, let items, _): visit(x); items.forEach(visit)
-                case .between(let a, let b, let c, _): visit(a); visit(b); visit(c)
-                case .isNull(let x, _): visit(x)
-                case .call(_, let args): args.forEach(visit)
-                case .scoped(_, _, _, let c), .has(_, _, let c): visit(c)
-                default: break
+                    stack.append(contentsOf: children.reversed())
                 }
             }
             visit(q.filter)
