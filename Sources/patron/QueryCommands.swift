@@ -106,7 +106,7 @@ extension PatronCommand {
 
         func run() throws {
             let db = try options.open(readOnly: true)
-            try ResultOptions(format: format).run("queries", on: db)
+            try ResultOptions.parse(["--format", format.rawValue]).run("queries", on: db)
         }
     }
 
@@ -143,12 +143,5 @@ extension PatronCommand {
             try options.open().dropQuery(name)
             printError("dropped \(name)")
         }
-    }
-}
-
-extension ResultOptions {
-    init(format: OutputFormat) {
-        self.init()
-        self.format = format
     }
 }

@@ -53,7 +53,8 @@ import Testing
     }
 
     @Test func queryPrintsEachFormat() throws {
-        let (_, db) = try clinic()
+        let (dir, db) = try clinic()
+        defer { withExtendedLifetime(dir) {} }
         let q = "clients where tier = gold show id, spend, lapsed, services"
         let csv = try runProduct("patron", ["query", q, "--db", db, "--today", "2025-01-01", "--format", "csv"])
         #expect(csv.status == 0 && csv.err.isEmpty)
@@ -70,7 +71,8 @@ import Testing
     }
 
     @Test func badQueryShowsCaretAndExitsOne() throws {
-        let (_, db) = try clinic()
+        let (dir, db) = try clinic()
+        defer { withExtendedLifetime(dir) {} }
         let r = try runProduct("patron", ["query", "clients where lapsd > 90d", "--db", db])
         #expect(r.status == 1)
         #expect(r.out.isEmpty)
@@ -86,7 +88,8 @@ import Testing
     }
 
     @Test func savedQueriesRoundTrip() throws {
-        let (_, db) = try clinic()
+        let (dir, db) = try clinic()
+        defer { withExtendedLifetime(dir) {} }
         let save = try runProduct("patron", ["save", "lapsed_tier", "clients where lapsed > $days = 90d and tier = $tier show id", "--db", db])
         #expect(save.status == 0, "\(save.err)")
         let run = try runProduct("patron", ["run", "lapsed_tier", "tier=gold", "--db", db, "--today", "2025-01-01", "--format", "csv"])

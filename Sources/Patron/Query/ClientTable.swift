@@ -7,7 +7,7 @@ import Synchronization
 /// A query checks the snapshot's transaction id and reuses the table while no write
 /// has committed, so a warm query over a million clients touches only the columns
 /// it needs (4 or 8 bytes per client each).
-final class ClientTable: Sendable {
+final class ClientTable: @unchecked Sendable {
     /// The LMDB transaction id of the snapshot the table was read from.
     let txnID: Int
     /// Client numbers, in key order (clients merged into another are left out).
@@ -15,9 +15,13 @@ final class ClientTable: Sendable {
     /// Client keys, same order.
     let keys: [String]
     /// 32-bit columns (``Col32``), column-major: column c of row i at `c * count + i`.
-    let c32: [UInt32]
+    /// Raw memory, written once in `init` and freed in `deinit`, so reads cost no
+    /// reference counting (the table is immutable; it is `Sendable` for that reason).
+    let c32: UnsafeMutablePointer<UInt32>
     /// 64-bit columns (``Col64``), column-major.
-    let c64: [Int64]
+    let c64: UnsafeMutablePointer<Int64>
+    /// Number of rows (cached for the column arithmetic).
+    let n: Int
     /// Client number → row index (a merged client points at the row of its root), or -1.
     let rowOfNumber: [Int32]
 
@@ -75,9 +79,14 @@ final class ClientTable: Sendable {
         }
     }
 
-    @inline(__always) func u32(_ c: Col32, _ i: Int) -> UInt32 { c32[c.rawValue &* numbers.count &+ i] }
-    @inline(__always) func i32(_ c: Col32, _ i: Int) -> Int32 { Int32(bitPattern: c32[c.rawValue &* numbers.count &+ i]) }
-    @inline(__always) func i64(_ c: Col64, _ i: Int) -> Int64 { c64[c.rawValue &* numbers.count &+ i] }
+    @inline(__always) func u32(_ c: Col32, _ i: Int) -> UInt32 { c32[c.rawValue &* n &+ i] }
+    @inline(__always) func i32(_ c: Col32, _ i: Int) -> Int32 { Int32(bitPattern: c32[c.rawValue &* n &+ i]) }
+    @inline(__always) func i64(_ c: Col64, _ i: Int) -> Int64 { c64[c.rawValue &* n &+ i] }
+
+    deinit {
+        c32.deallocate()
+        c64.deallocate()
+    }
 
     /// Reads every projection row of the snapshot.
     init(store: Store, txn: Transaction) throws {
@@ -104,8 +113,9 @@ final class ClientTable: Sendable {
         let n = order.count
         numbers = order.map { rowNumbers[$0] }
         keys = order.map { keyOf[$0] }
-        var c32 = [UInt32](repeating: 0, count: Col32.allCases.count * n)
-        var c64 = [Int64](repeating: 0, count: Col64.allCases.count * n)
+        self.n = n
+        let c32 = UnsafeMutablePointer<UInt32>.allocate(capacity: max(1, Col32.allCases.count * n))
+        let c64 = UnsafeMutablePointer<Int64>.allocate(capacity: max(1, Col64.allCases.count * n))
         raw.withUnsafeBytes { b in
             for (i, src) in order.enumerated() {
                 let base = src * ProjectionRow.size

@@ -13,6 +13,9 @@ struct Compiled {
     var hasAggregate = false
     /// Reads the row's output columns (a `show` alias in `sort by` or `top`).
     var readsColumns = false
+    /// The same condition on table columns, for a client row whose stored projection
+    /// is current (see FastFilter.swift).
+    var fast: ((Int) -> Bool)?
 
     static func constant(_ v: V, _ kind: ValueKind, _ range: SourceRange) -> Compiled {
         Compiled(kind: kind, eval: { _ in v }, range: range, isConstant: true)
@@ -147,7 +150,8 @@ struct Compiler {
         case .not(let x):
             let c = try condition(x, what: "\"not\"")
             let f = c.eval
-            return Compiled(kind: .boolean, eval: { .bool(!f($0).isTrue) }, range: r, perItem: c.perItem, hasAggregate: c.hasAggregate)
+            let fast = c.fast.map { p in { (i: Int) in !p(i) } }
+            return Compiled(kind: .boolean, eval: { .bool(!f($0).isTrue) }, range: r, perItem: c.perItem, hasAggregate: c.hasAggregate, fast: fast)
         case .negate(let x):
             let c = try resolved(x)
             guard [.number, .money, .duration, .null].contains(c.kind) else {
@@ -177,15 +181,25 @@ struct Compiler {
                 for operand in operands { parts.append(try condition(operand, what: "\"\(op.rawValue)\"")) }
                 let fs = parts.map(\.eval)
                 let aggregate = parts.contains { $0.hasAggregate }
+                let fasts = parts.compactMap(\.fast)
+                var fast: ((Int) -> Bool)?
+                if fasts.count == parts.count {
+                    if fasts.count == 2 {
+                        let p = fasts[0], q = fasts[1]
+                        fast = op == .and ? { p($0) && q($0) } : { p($0) || q($0) }
+                    } else {
+                        fast = op == .and ? { i in fasts.allSatisfy { $0(i) } } : { i in fasts.contains { $0(i) } }
+                    }
+                }
                 if fs.count == 2 {
                     let f = fs[0], g = fs[1]
                     let eval: (Row) -> V = op == .and ? { .bool(f($0).isTrue && g($0).isTrue) } : { .bool(f($0).isTrue || g($0).isTrue) }
-                    return Compiled(kind: .boolean, eval: eval, range: r, hasAggregate: aggregate)
+                    return Compiled(kind: .boolean, eval: eval, range: r, hasAggregate: aggregate, fast: fast)
                 }
                 let eval: (Row) -> V = op == .and
                     ? { row in .bool(fs.allSatisfy { $0(row).isTrue }) }
                     : { row in .bool(fs.contains { $0(row).isTrue }) }
-                return Compiled(kind: .boolean, eval: eval, range: r, hasAggregate: aggregate)
+                return Compiled(kind: .boolean, eval: eval, range: r, hasAggregate: aggregate, fast: fast)
             }
             if op.isComparison { return try comparison(op, a, b, r) }
             return try arithmetic(op, a, b, r)
@@ -345,7 +359,8 @@ struct Compiler {
         let c: Compiled
         if b.isConstant && !a.perItem {
             let k = g(Row())
-            c = Compiled(kind: .boolean, eval: { .bool(Ops.compare(op, f($0), k)) }, range: r, perItem: a.perItem, hasAggregate: a.hasAggregate)
+            c = Compiled(kind: .boolean, eval: { .bool(Ops.compare(op, f($0), k)) }, range: r, perItem: a.perItem, hasAggregate: a.hasAggregate,
+                         fast: fastComparison(op, ea, a, b))
         } else {
             c = Compiled(kind: .boolean, eval: { .bool(Ops.compare(op, f($0), g($0))) }, range: r,
                          perItem: a.perItem || b.perItem, hasAggregate: a.hasAggregate || b.hasAggregate)

@@ -15,9 +15,13 @@ public struct QueryError: Error, Sendable, Equatable, CustomStringConvertible {
     public var source: String
 
     public init(_ message: String, at range: SourceRange, hint: String? = nil, source: String = "") {
-        self.message = message
+        // Messages quote query text; keep each on one line.
+        func oneLine(_ s: String) -> String {
+            s.contains(where: { $0.isNewline || $0 == "\t" }) ? s.split(whereSeparator: { $0.isNewline || $0 == "\t" }).joined(separator: " ") : s
+        }
+        self.message = oneLine(message)
         self.range = range
-        self.hint = hint
+        self.hint = hint.map(oneLine)
         self.source = source
     }
 

@@ -39,7 +39,9 @@ enum V: Hashable {
         case .null: .null
         case .bool(let b): .bool(b)
         case .num(let x): x.isFinite ? .number(x) : .null
-        case .money(let c): c.isFinite ? .money(Money(cents: Int64(c.rounded(.toNearestOrAwayFromZero)))) : .null
+        case .money(let c):
+            // Beyond ±2^62 cents no Money exists: such a result is null, not a crash.
+            abs(c) < 4.6e18 ? .money(Money(cents: Int64(c.rounded(.toNearestOrAwayFromZero)))) : .null
         case .dur(let d): d.isFinite ? .duration(d) : .null
         case .date(let d): .date(d)
         case .str(let s): .string(s)
@@ -220,6 +222,7 @@ func comparable(_ a: ValueKind, _ b: ValueKind) -> Bool {
 /// is `"2025-03"`, `quarter` `"2025-Q1"`, `year` the number.
 enum Bucket {
     static func apply(_ name: String, _ d: Day) -> V {
+        guard d > Int32.min + 7 else { return .null }
         let c = Calendar.civil(Int(d))
         switch name {
         case "day": return .date(d)

@@ -180,10 +180,21 @@ struct Executor {
         let row = Row()
         let test = filter?.eval
         if query.entity == .clients {
+            let fast = filter?.fast
             for i in 0..<env.table.count {
-                guard env.exists(i) else { continue }
+                if env.isCurrent(i) {
+                    if let fast {
+                        guard fast(i) else { continue }
+                    } else if let test {
+                        row.i = i
+                        guard test(row).isTrue else { continue }
+                    }
+                } else {
+                    guard env.exists(i) else { continue }
+                    row.i = i
+                    if let test, !test(row).isTrue { continue }
+                }
                 row.i = i
-                if let test, !test(row).isTrue { continue }
                 guard try body(row) else { return }
             }
             return
@@ -260,37 +271,27 @@ struct Executor {
         let topKey = try query.top.map { t throws(QueryError) in try groupOrderExpr(t.by, out, input) }
         try columns(keyColumns + outputs.map { Column(name: $0.name, kind: $0.compiled.kind == .null ? .string : $0.compiled.kind) })
 
-        // Feed the groups.
-        struct Group {
-            var display: [V]
-            var rows = 0
-            var accumulators: [Accumulator]
-        }
-        var index: [[V]: Int] = [:]
-        var groups: [Group] = []
+        // Feed the groups (state in a class: no closure-captured boxes per row).
         let specs = collector.specs
+        let table = GroupTable(specs: specs)
         let keyEvals = keys.map(\.eval)
         let argEvals = specs.map { $0.argument?.eval }
-        var total = 0
         try forEachInputRow(env: env, filter: filter) { row in
-            total += 1
-            let display = keyEvals.map { $0(row) }
-            let folded = display.map { v -> V in if case .str(let s) = v { return .str(Text.fold(s)) } else { return v } }
-            let g: Int
-            if let found = index[folded] { g = found } else {
-                g = groups.count
-                index[folded] = g
-                groups.append(Group(display: display, accumulators: specs.map { Accumulator(function: $0.function, percentile: $0.percentile) }))
-            }
-            groups[g].rows += 1
+            let g = keyEvals.isEmpty ? table.single() : table.group(keyEvals.map { $0(row) })
+            table.rows[g] += 1
+            table.total += 1
+            let base = g &* specs.count
             for (s, arg) in argEvals.enumerated() {
-                if let arg { groups[g].accumulators[s].add(arg(row)) }
+                if let arg { table.accumulators[base + s].add(arg(row)) }
             }
             return true
         }
         // An all-aggregate query without group by has one row even over no rows.
-        if groups.isEmpty && query.groupBy.isEmpty {
-            groups.append(Group(display: [], accumulators: specs.map { Accumulator(function: $0.function, percentile: $0.percentile) }))
+        if table.display.isEmpty && query.groupBy.isEmpty { _ = table.single() }
+        let total = table.total
+        var groups: [(display: [V], rows: Int, accumulators: [Accumulator])] = []
+        for g in table.display.indices {
+            groups.append((table.display[g], table.rows[g], Array(table.accumulators[(g * specs.count)..<((g + 1) * specs.count)])))
         }
         var results: [(values: [V], sort: [V], top: V, keys: [V])] = []
         let row = Row()
@@ -319,6 +320,37 @@ struct Executor {
         let order = arrange(count: reordered.count, sort: { reordered[$0].sort }, descending: sortKeys.map(\.1),
                             top: topKey == nil ? nil : { reordered[$0].top })
         for i in order.prefix(query.limit?.0 ?? Int.max) { try emit(reordered[i].values.map(\.output)) }
+    }
+
+    /// Groups met so far, their row counts and accumulators (flat: group × aggregate).
+    final class GroupTable {
+        let specs: [AggregateSpec]
+        @exclusivity(unchecked) var index: [[V]: Int] = [:]
+        @exclusivity(unchecked) var display: [[V]] = []
+        @exclusivity(unchecked) var rows: [Int] = []
+        @exclusivity(unchecked) var accumulators: [Accumulator] = []
+        @exclusivity(unchecked) var total = 0
+
+        init(specs: [AggregateSpec]) { self.specs = specs }
+
+        private func add(_ key: [V]) -> Int {
+            display.append(key)
+            rows.append(0)
+            accumulators.append(contentsOf: specs.map { Accumulator(function: $0.function, percentile: $0.percentile) })
+            return display.count - 1
+        }
+
+        /// The one group of a query without group by.
+        func single() -> Int { display.isEmpty ? add([]) : 0 }
+
+        /// The group of a key; strings group ignoring case (the first spelling shows).
+        func group(_ key: [V]) -> Int {
+            let folded = key.map { v -> V in if case .str(let s) = v { return .str(Text.fold(s)) } else { return v } }
+            if let g = index[folded] { return g }
+            let g = add(key)
+            index[folded] = g
+            return g
+        }
     }
 
     private func groupOrderExpr(_ e: Expr, _ out: Compiler, _ input: Compiler) throws(QueryError) -> Compiled {
