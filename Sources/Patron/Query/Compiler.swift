@@ -66,6 +66,12 @@ struct Compiler {
         return String(decoding: b[r.start..<r.end], as: UTF8.self)
     }
 
+    /// Expression text in quotes for a message (a string literal keeps its own quotes).
+    func quoted(_ r: SourceRange) -> String {
+        let t = text(r).split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+        return t.hasPrefix("\"") || t.hasPrefix("'") ? t : "\"\(t)\""
+    }
+
     /// Expression text with white space removed and lower-cased, to match a `show`
     /// item or `sort by` key against a group key.
     func normalized(_ r: SourceRange) -> String { text(r).lowercased().filter { !$0.isWhitespace } }
@@ -109,10 +115,18 @@ struct Compiler {
 
     func unknownField(_ w: String, _ r: SourceRange) -> QueryError {
         if case .group = scope {
-            return error("\"\(w)\" is not a group key, an alias or an aggregate", r,
-                         hint: "group by it, or use an aggregate such as avg(\(w))")
+            let numeric = (aggregates.map { c -> Bool in
+                var inner = self
+                inner.scope = c.inputScope
+                return (try? inner.name(w, r)).map { [.number, .money, .duration].contains($0.kind) } ?? false
+            }) ?? false
+            return error("\"\(w)\" is neither a group key nor an aggregate", r,
+                         hint: "add group by \(w), or use an aggregate such as " + (numeric ? "avg(\(w))" : "count() or max(\(w))"))
         }
-        let names = fieldNames() + Catalog.keywords + Entity.allCases.map(\.rawValue)
+        if case .event = scope, Catalog.clientKinds[w.lowercased()] != nil {
+            return error("unknown field \"\(w)\" for \(entityName())", r, hint: "did you mean \"client.\(w.lowercased())\"?")
+        }
+        let names = fieldNames() + Entity.allCases.map(\.rawValue)
         let hint = Suggest.nearest(w, in: names).map { "did you mean \"\($0)\"?" }
         return error("unknown field \"\(w)\" for \(entityName())", r, hint: hint)
     }
@@ -341,7 +355,7 @@ struct Compiler {
             hint = "use contains to test a list: \(text(a.kind == .list ? ea.range : eb.range)) contains \(text(a.kind == .list ? eb.range : ea.range))"
         }
         let where_ = b.range.start >= a.range.start ? b.range : a.range
-        return error("cannot compare \"\(text(ea.range))\" (a \(a.kind)) with \"\(text(eb.range))\" (a \(b.kind))", where_, hint: hint)
+        return error("cannot compare \(quoted(ea.range)) (a \(a.kind)) with \(quoted(eb.range)) (a \(b.kind))", where_, hint: hint)
     }
 
     func comparison(_ op: BinaryOp, _ ea: Expr, _ eb: Expr, _ r: SourceRange) throws(QueryError) -> Compiled {
@@ -504,7 +518,8 @@ struct Compiler {
         default:
             let known = ["count", "sum", "avg", "min", "max", "median", "percentile", "share", "day", "week", "month",
                          "quarter", "year", "returned", "expected", "predicted_clv"]
-            throw error("unknown function \"\(name)\"", r, hint: Suggest.nearest(name, in: known).map { "did you mean \"\($0)\"?" })
+            throw error("unknown function \"\(name)\"", SourceRange(r.start, r.start + name.utf8.count),
+                        hint: Suggest.nearest(name, in: known).map { "did you mean \"\($0)\"?" })
         }
     }
 

@@ -115,8 +115,12 @@ extension Database {
         let missing = saved.parameters.filter { $0.defaultText == nil && parameters[$0.name] == nil }.map(\.name)
         if !missing.isEmpty {
             let list = saved.parameters.map { p in "$\(p.name)" + (p.defaultText.map { " (default \($0))" } ?? "") }.joined(separator: ", ")
+            let at = saved.text.range(of: "$" + missing[0]).map {
+                let start = saved.text.utf8.distance(from: saved.text.startIndex, to: $0.lowerBound)
+                return SourceRange(start, start + missing[0].utf8.count + 1)
+            } ?? SourceRange(0, 0)
             throw QueryError("saved query \"\(saved.name)\" needs a value for " + missing.map { "$" + $0 }.joined(separator: ", "),
-                             at: SourceRange(0, 0), hint: "its parameters: \(list); e.g. run \(saved.name) \(missing[0])=…", source: saved.text)
+                             at: at, hint: "its parameters: \(list); e.g. run \(saved.name) \(missing[0])=…", source: saved.text)
         }
         try Executor(database: self, query: q, source: saved.text, parameters: parameters, baseToday: today).run(columns: columns, row: row)
     }

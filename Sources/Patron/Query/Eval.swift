@@ -76,7 +76,7 @@ enum Text {
         switch a.caseInsensitiveCompare(b) {
         case .orderedAscending: -1
         case .orderedDescending: 1
-        case .orderedSame: a < b ? -1 : (a == b ? 0 : 1)
+        case .orderedSame: 0
         }
     }
 
@@ -126,8 +126,8 @@ enum Ops {
             if op == .eq { return Text.equal(x, y) }
             if op == .ne { return !Text.equal(x, y) }
             c = Text.compare(x, y)
-        case (.num(let x), .money(let y)): c = cmp(x * 100, y)
-        case (.money(let x), .num(let y)): c = cmp(x, y * 100)
+        case (.num(let x), .money(let y)): c = cmp(cents(x), y)
+        case (.money(let x), .num(let y)): c = cmp(x, cents(y))
         default:
             guard let x = a.numeric, let y = b.numeric else {
                 if case .bool(let x) = a, case .bool(let y) = b { c = x == y ? 0 : (x ? 1 : -1) } else { return false }
@@ -149,6 +149,15 @@ enum Ops {
     @inline(__always)
     static func cmp(_ x: Double, _ y: Double) -> Int { x < y ? -1 : (x > y ? 1 : 0) }
 
+    /// Dollars as cents, exact for amounts written with at most two decimals
+    /// (0.29 × 100 is 28.999…; it means 29 cents).
+    @inline(__always)
+    static func cents(_ dollars: Double) -> Double {
+        let c = dollars * 100
+        let r = c.rounded()
+        return abs(c - r) < 1e-6 * max(1, abs(c)) ? r : c
+    }
+
     /// `list contains value` (membership, ignoring case) or `string contains string` (substring).
     static func contains(_ a: V, _ b: V) -> Bool {
         switch (a, b) {
@@ -168,10 +177,10 @@ enum Ops {
         case (.div, .num(let x), .num(let y)): return y == 0 ? .null : .num(x / y)
         case (.add, .money(let x), .money(let y)): return .money(x + y)
         case (.sub, .money(let x), .money(let y)): return .money(x - y)
-        case (.add, .money(let x), .num(let y)): return .money(x + y * 100)
-        case (.add, .num(let x), .money(let y)): return .money(x * 100 + y)
-        case (.sub, .money(let x), .num(let y)): return .money(x - y * 100)
-        case (.sub, .num(let x), .money(let y)): return .money(x * 100 - y)
+        case (.add, .money(let x), .num(let y)): return .money(x + cents(y))
+        case (.add, .num(let x), .money(let y)): return .money(cents(x) + y)
+        case (.sub, .money(let x), .num(let y)): return .money(x - cents(y))
+        case (.sub, .num(let x), .money(let y)): return .money(cents(x) - y)
         case (.mul, .money(let x), .num(let y)), (.mul, .num(let y), .money(let x)): return .money(x * y)
         case (.div, .money(let x), .num(let y)): return y == 0 ? .null : .money(x / y)
         case (.div, .money(let x), .money(let y)): return y == 0 ? .null : .num(x / y)

@@ -27,8 +27,8 @@ struct Executor {
             var today = baseToday
             if let asOf = query.asOf {
                 let probe = QueryEnv(database: database, txn: txn, table: table, today: baseToday)
-                let c = try Compiler(env: probe, source: source, parameters: parameters, scope: .client).resolved(asOf)
-                guard c.kind == .date, c.isConstant, case .date(let d) = c.eval(Row()) else {
+                let c = try Compiler(env: probe, source: source, parameters: parameters, scope: .client).compile(asOf)
+                guard c.bare == nil, c.kind == .date, c.isConstant, case .date(let d) = c.eval(Row()) else {
                     throw QueryError("\"as of\" needs a date, like 2025-06-30 or today - 1y", at: asOf.range, source: source)
                 }
                 today = d

@@ -60,7 +60,7 @@ extension Compiler {
         if let get = fastNumeric(field) {
             var c: Double
             switch k {
-            case .num(let x): c = a.kind == .money ? x * 100 : x
+            case .num(let x): c = a.kind == .money ? Ops.cents(x) : x
             case .money(let x), .dur(let x): c = x
             case .date(let d): c = Double(d)
             default: return nil

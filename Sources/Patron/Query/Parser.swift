@@ -126,20 +126,32 @@ struct Parser {
         return QueryError("expected \(expected), found \(describe(t))", at: t.range, hint: hint)
     }
 
-    func expectedAfterStatement(_ s: Statement) -> String {
-        guard case .query(let q) = s else { return "end of statement" }
+    /// The clauses that may still follow a query, in order, quoted.
+    func remainingClauses(_ q: Query) -> [String] {
         var next: [String] = []
-        if q.filter == nil && q.groupBy.isEmpty && q.show.isEmpty && q.sortBy.isEmpty && q.top == nil { next.append("where") }
-        if q.groupBy.isEmpty && q.show.isEmpty && q.sortBy.isEmpty && q.top == nil { next.append("group by") }
-        if q.show.isEmpty && q.sortBy.isEmpty && q.top == nil { next.append("show") }
-        if q.sortBy.isEmpty && q.top == nil { next.append("sort by") }
-        if q.top == nil && q.limit == nil { next.append("top") }
+        let hasGroup = !q.groupBy.isEmpty, hasShow = !q.show.isEmpty, hasSort = !q.sortBy.isEmpty
+        if q.filter == nil && !hasGroup && !hasShow && !hasSort && q.top == nil && q.limit == nil && q.asOf == nil { next.append("where") }
+        if !hasGroup && !hasShow && !hasSort && q.top == nil && q.limit == nil && q.asOf == nil { next.append("group by") }
+        if !hasShow && !hasSort && q.top == nil && q.limit == nil && q.asOf == nil { next.append("show") }
+        if !hasSort && q.top == nil && q.limit == nil && q.asOf == nil { next.append("sort by") }
+        if q.top == nil && q.limit == nil && q.asOf == nil { next.append("top") }
         if q.limit == nil && q.asOf == nil { next.append("limit") }
         if q.asOf == nil { next.append("as of") }
-        if q.filter != nil || !q.groupBy.isEmpty || !q.show.isEmpty || !q.sortBy.isEmpty || q.top != nil {
-            return "an operator, \",\" or " + (next.isEmpty ? "end of query" : next.joined(separator: ", ") + " or end of query")
-        }
-        return (next + ["end of query"]).joined(separator: ", ")
+        return next.map { "\"\($0)\"" }
+    }
+
+    /// What may follow a complete statement: `an operator, "show", … or end of query`.
+    func expectedAfterStatement(_ s: Statement) -> String {
+        guard case .query(let q) = s else { return "end of statement" }
+        var items: [String] = []
+        // The last clause present ends with an expression (or a list of them).
+        let endsWithExpression = q.asOf != nil || q.top != nil || !q.sortBy.isEmpty || !q.show.isEmpty || !q.groupBy.isEmpty || q.filter != nil
+        if endsWithExpression && q.limit == nil { items.append("an operator") }
+        let endsWithList = q.asOf == nil && q.limit == nil && q.top == nil && (!q.sortBy.isEmpty || !q.show.isEmpty || !q.groupBy.isEmpty)
+        if endsWithList { items.append("\",\"") }
+        items += remainingClauses(q)
+        items.append("end of query")
+        return items.dropLast().joined(separator: ", ") + " or " + (items.last ?? "")
     }
 
     // MARK: Statements
@@ -153,6 +165,7 @@ struct Parser {
         case "save":
             _ = next()
             let name = try savedName()
+            if let problem = SavedQuery.nameProblem(name.0) { throw QueryError(problem, at: name.1) }
             _ = try expect("as", context: " after the saved query's name")
             let start = peek.range.start
             let q = try query()
@@ -168,7 +181,7 @@ struct Parser {
                 _ = try expect(.eq, "\"=\" and a value after parameter \"\(key)\"")
                 args.append((key, try additive()))
             }
-            return .run(name: name.0, arguments: args, range: SourceRange(t.range.start, tokens[max(index - 1, 0)].range.end))
+            return .run(name: name.0, arguments: args, range: name.1)
         case "queries":
             _ = next()
             return .queries
@@ -252,6 +265,9 @@ struct Parser {
         }
         if accept("limit") != nil {
             let n = try expect(.number, "a whole number after \"limit\"")
+            if text(n).allSatisfy(\.isNumber), Int(text(n)) == nil {
+                throw QueryError("limit \(text(n)) is more rows than a query can return", at: n.range)
+            }
             guard let v = Int(text(n)), v >= 0 else {
                 throw QueryError("limit needs a whole number, found \(text(n))", at: n.range)
             }
@@ -264,6 +280,14 @@ struct Parser {
         }
         q.range = SourceRange(t.range.start, tokens[max(index - 1, 0)].range.end)
         if let w = word(peek), !Self.reserved.contains(w) || Self.clauseKeywords.contains(w) {
+            let order = ["where", "group", "show", "sort", "top", "limit", "as"]
+            if let rank = order.firstIndex(of: w) {
+                let names = ["where", "group by", "show", "sort by", "top", "limit", "as of"]
+                let present = [q.filter != nil, !q.groupBy.isEmpty, !q.show.isEmpty, !q.sortBy.isEmpty, q.top != nil, q.limit != nil, q.asOf != nil]
+                let later = (rank..<names.count).first { present[$0] }.map { names[$0] } ?? names[rank]
+                throw QueryError("\"\(names[rank])\" must come before \"\(later)\" (clauses go in the order where, group by, show, sort by, top, limit, as of)",
+                                 at: peek.range)
+            }
             throw unexpected(expected: expectedAfterStatement(.query(q)), suggestions: Self.clauseKeywords + ["group by", "sort by", "as of"])
         }
         return q

@@ -72,12 +72,7 @@ extension Database {
     }
 
     private static func checkName(_ name: String) throws {
-        let ok = !name.isEmpty && name.utf8.count <= 64 && name.unicodeScalars.allSatisfy {
-            ($0.isASCII && CharacterSet.alphanumerics.contains($0)) || $0 == "_"
-        } && !(name.first?.isNumber ?? true)
-        guard ok else {
-            throw PatronError.invalidArgument("invalid saved query name \"\(name)\": use letters, digits and _ (at most 64 bytes), starting with a letter")
-        }
+        if let problem = SavedQuery.nameProblem(name) { throw PatronError.invalidArgument(problem) }
     }
 
     private func writeQueryEntry(action: UInt8, name: String, text: String) throws {
@@ -112,6 +107,14 @@ extension Database {
 }
 
 extension SavedQuery {
+    /// Why `name` cannot name a saved query, or nil when it can.
+    static func nameProblem(_ name: String) -> String? {
+        let ok = !name.isEmpty && name.utf8.count <= 64 && name.unicodeScalars.allSatisfy {
+            ($0.isASCII && CharacterSet.alphanumerics.contains($0)) || $0 == "_"
+        } && !(name.first?.isNumber ?? true)
+        return ok ? nil : "invalid saved query name \"\(name)\": use letters, digits and _ (at most 64 bytes), starting with a letter"
+    }
+
     /// A saved query; its parameters are read from the text.
     init(name: String, text: String) {
         self.name = name
