@@ -114,14 +114,7 @@ extension Database {
     /// Folds the events of a person (root and merged members) with day ≤ `day`.
     func replay(root: UInt32, upTo day: Day, txn: Transaction) throws -> ClientState {
         guard let stored = try store.state(root, txn: txn) else { return ClientState() }
-        var records: [(UInt64, EventCodec.Decoded)] = []
-        for member in [root] + stored.members {
-            for p in try positions(of: member, txn: txn) {
-                guard let bytes = try txn.get(store.schema.log, key: p) else { continue }
-                records.append((p, try EventCodec.decode(bytes, verifyChecksum: false)))
-            }
-        }
-        records.sort { $0.0 < $1.0 }
+        let records = try personEvents(root: root, members: stored.members, txn: txn)
         var folding = ProjectionFolding(load: { _ in nil })
         var numbers: [String: UInt32] = [:]
         // Erasure holds whatever `today` says (SPEC 3.5): a later forget still counts.
@@ -145,6 +138,20 @@ extension Database {
             state.name = nil; state.email = nil; state.phone = nil
         }
         return state
+    }
+
+    /// The stored events of a person: the root client and the clients merged into it,
+    /// in log order.
+    func personEvents(root: UInt32, members: [UInt32], txn: Transaction) throws -> [(UInt64, EventCodec.Decoded)] {
+        var records: [(UInt64, EventCodec.Decoded)] = []
+        for member in [root] + members {
+            for p in try positions(of: member, txn: txn) {
+                guard let bytes = try txn.get(store.schema.log, key: p) else { continue }
+                records.append((p, try EventCodec.decode(bytes, verifyChecksum: false)))
+            }
+        }
+        if !members.isEmpty { records.sort { $0.0 < $1.0 } }
+        return records
     }
 
     func personalValue(_ ref: Stamped<UInt32>?, _ tag: PersonalData.Tag, txn: Transaction) -> String? {

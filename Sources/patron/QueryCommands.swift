@@ -23,17 +23,23 @@ struct ResultOptions: ParsableArguments {
 
     /// Runs `text` on `db`, streaming rows to stdout; a query error is rendered to
     /// stderr with its caret and the command exits 1.
-    func run(_ text: String, on db: Database, parameters: [String: Value] = [:], origin: String = "query") throws {
+    func run(_ text: String, on db: Database, origin: String = "query") throws {
+        let today = try day()
+        try print(origin: origin) { columns, row in try db.query(text, today: today, columns: columns, row: row) }
+    }
+
+    /// Prints the result that `produce` streams, in the chosen format.
+    func print(origin: String, _ produce: (([Column]) throws -> Void, ([Value]) throws -> Void) throws -> Void) throws {
         let out = BufferedOutput()
         let style: TableStyle = isatty(STDOUT_FILENO) == 1 ? .box : .plain
         var writer: ResultWriter?
         do {
-            try db.query(text, parameters: parameters, today: try day(), columns: { columns in
+            try produce({ columns in
                 guard !columns.isEmpty else { return }
                 var w = ResultWriter(format: format, columns: columns, style: style)
                 out.write(w.begin())
                 writer = w
-            }, row: { values in
+            }, { values in
                 if let w = writer {
                     var copy = w
                     out.write(copy.row(values))
@@ -90,11 +96,16 @@ extension PatronCommand {
                 throw ValidationError("parameter \"\(p)\" must be written name=value")
             }
             let db = try options.open(readOnly: true)
-            let args = parameters.map { p -> String in
-                let (k, v) = (p.prefix { $0 != "=" }, p.drop { $0 != "=" }.dropFirst())
-                return "\(k)=\(v)"
+            let today = try result.day()
+            var values: [String: Value] = [:]
+            for p in parameters {
+                let key = String(p.prefix { $0 != "=" })
+                let text = String(p.drop { $0 != "=" }.dropFirst())
+                values[key.hasPrefix("$") ? String(key.dropFirst()) : key] = try db.parameterValue(text, today: today)
             }
-            try result.run((["run", name] + args).joined(separator: " "), on: db, origin: "run")
+            try result.print(origin: "run") { columns, row in
+                try db.run(name, parameters: values, today: today, columns: columns, row: row)
+            }
         }
     }
 

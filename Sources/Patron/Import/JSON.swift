@@ -246,7 +246,8 @@ struct JSONReader {
 
 /// JSON text output helpers shared by export and result rendering.
 enum JSONText {
-    /// Appends `s` as a quoted, escaped JSON string.
+    /// Appends `s` as a quoted JSON string: `"` and `\` escaped, `\n \r \t \b \f` in
+    /// short form, other control characters as `\u00xx`, everything else as is.
     static func quote(_ s: String, into out: inout String) {
         out += "\""
         for u in s.unicodeScalars {
@@ -256,6 +257,8 @@ enum JSONText {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
             default:
                 if u.value < 0x20 {
                     let h = String(u.value, radix: 16)

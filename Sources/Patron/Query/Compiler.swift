@@ -221,11 +221,11 @@ struct Compiler {
             let c = try compile(x)
             var cs: [Compiled] = []
             for item in items { cs.append(try compile(item)) }
-            let target = try operandPair(c, cs.first ?? c, x, items.first ?? x, allowBare: true).0
+            let target = try operandPair(c, cs.first ?? c).0
             var values: [Compiled] = []
             for (item, ci) in zip(items, cs) {
-                let (_, v) = try operandPair(target, ci, x, item, allowBare: true)
-                guard comparable(target.kind, v.kind) else { throw kindMismatch(x, target, item, v, op: "in") }
+                let (_, v) = try operandPair(target, ci)
+                guard comparable(target.kind, v.kind) else { throw kindMismatch(x, target, item, v) }
                 values.append(v)
             }
             let f = target.eval, gs = values.map(\.eval)
@@ -236,10 +236,10 @@ struct Compiler {
                 return .bool(hit != negated)
             }, range: r, perItem: target.perItem || values.contains { $0.perItem }, hasAggregate: target.hasAggregate))
         case .between(let x, let lo, let hi, let negated):
-            let (c, l) = try operandPair(try compile(x), try compile(lo), x, lo, allowBare: true)
-            let (_, h) = try operandPair(c, try compile(hi), x, hi, allowBare: true)
-            guard comparable(c.kind, l.kind) else { throw kindMismatch(x, c, lo, l, op: "between") }
-            guard comparable(c.kind, h.kind) else { throw kindMismatch(x, c, hi, h, op: "between") }
+            let (c, l) = try operandPair(try compile(x), try compile(lo))
+            let (_, h) = try operandPair(c, try compile(hi))
+            guard comparable(c.kind, l.kind) else { throw kindMismatch(x, c, lo, l) }
+            guard comparable(c.kind, h.kind) else { throw kindMismatch(x, c, hi, h) }
             let f = c.eval, g = l.eval, k = h.eval
             return anyItem(Compiled(kind: .boolean, eval: { row in
                 let v = f(row), a = g(row), b = k(row)
@@ -322,7 +322,7 @@ struct Compiler {
 
     /// Settles bare words in a pair of operands: a bare word next to a string (or a
     /// list, for `contains`) is a string; otherwise it is an unknown field.
-    func operandPair(_ a: Compiled, _ b: Compiled, _ ea: Expr, _ eb: Expr, allowBare: Bool) throws(QueryError) -> (Compiled, Compiled) {
+    func operandPair(_ a: Compiled, _ b: Compiled) throws(QueryError) -> (Compiled, Compiled) {
         var a = a, b = b
         let stringy: Set<ValueKind> = [.string, .list, .null]
         if let w = a.bare {
@@ -340,7 +340,7 @@ struct Compiler {
         return (a, b)
     }
 
-    func kindMismatch(_ ea: Expr, _ a: Compiled, _ eb: Expr, _ b: Compiled, op: String) -> QueryError {
+    func kindMismatch(_ ea: Expr, _ a: Compiled, _ eb: Expr, _ b: Compiled) -> QueryError {
         var hint: String?
         let (num, other, numExpr) = a.kind == .number ? (a, b, ea) : (b, a, eb)
         if num.kind == .number, case .literal(.number(let x)) = numExpr.kind {
@@ -359,14 +359,14 @@ struct Compiler {
     }
 
     func comparison(_ op: BinaryOp, _ ea: Expr, _ eb: Expr, _ r: SourceRange) throws(QueryError) -> Compiled {
-        let (a, b) = try operandPair(try compile(ea), try compile(eb), ea, eb, allowBare: true)
-        guard comparable(a.kind, b.kind) else { throw kindMismatch(ea, a, eb, b, op: op.rawValue) }
+        let (a, b) = try operandPair(try compile(ea), try compile(eb))
+        guard comparable(a.kind, b.kind) else { throw kindMismatch(ea, a, eb, b) }
         if op != .eq && op != .ne && (a.kind == .list || b.kind == .list || a.kind == .boolean) {
             throw error("\"\(op.rawValue)\" does not order \(a.kind == .boolean ? "booleans" : "lists")", r)
         }
         if a.kind == .list || b.kind == .list {
             if a.kind != b.kind {
-                throw kindMismatch(ea, a, eb, b, op: op.rawValue)
+                throw kindMismatch(ea, a, eb, b)
             }
         }
         let f = a.eval, g = b.eval
@@ -615,7 +615,7 @@ struct Compiler {
         let condition = try cond.map { c throws(QueryError) in try inner.condition(c, what: "where") }
         var value: Compiled?
         if let field {
-            guard let v = inner.eventField(entity, field.lowercased(), r) ?? (entity == .purchases ? nil : nil) else {
+            guard let v = inner.eventField(entity, field.lowercased(), r) else {
                 let hint = Suggest.nearest(field, in: Catalog.fields(entity).map(\.0)).map { "did you mean \"\(entity.rawValue).\($0)\"?" }
                 throw error("unknown field \"\(field)\" for \(entity.rawValue)", r, hint: hint)
             }
@@ -664,7 +664,7 @@ struct Compiler {
                 }
             }
             if fn == "count" { return .num(Double(n)) }
-            return acc.result(totalRows: n)
+            return acc.result()
         }, range: r)
     }
 }

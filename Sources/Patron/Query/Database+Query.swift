@@ -95,11 +95,27 @@ extension Database {
 
     /// Runs a saved query with `parameters` bound as values.
     public func run(_ name: String, parameters: [String: Value] = [:], today: Day? = nil) throws -> QueryResult {
-        guard let saved = try savedQuery(name) else { throw PatronError.invalidArgument("no saved query named \"\(name)\"") }
         var columns: [Column] = []
         var rows: [[Value]] = []
-        try runSaved(saved, parameters: parameters, today: today ?? self.today, columns: { columns = $0 }, row: { rows.append($0) })
+        try run(name, parameters: parameters, today: today, columns: { columns = $0 }, row: { rows.append($0) })
         return QueryResult(columns: columns, rows: rows)
+    }
+
+    /// Runs a saved query and streams its result (see ``query(_:parameters:today:columns:row:)``).
+    public func run(_ name: String, parameters: [String: Value] = [:], today: Day? = nil,
+                    columns: ([Column]) throws -> Void, row: ([Value]) throws -> Void) throws {
+        guard let saved = try savedQuery(name) else { throw PatronError.invalidArgument("no saved query named \"\(name)\"") }
+        try runSaved(saved, parameters: parameters, today: today ?? self.today, columns: columns, row: row)
+    }
+
+    /// A parameter value written as text, read as a literal of the language (`120d`,
+    /// `$500`, `2025-06-30`, `today - 30d`, `"Dr. Kim"`); text that is not one literal
+    /// (`gold`, `Dr. Kim`) is a string. Never becomes part of a query's text.
+    public func parameterValue(_ text: String, today: Day? = nil) throws -> Value {
+        var p = Parser(text)
+        guard let e = try? p.additive(), p.peek.kind == .end else { return .string(text) }
+        if case .path = e.kind { return .string(text) }  // `Dr. Kim`
+        return try literalValue(e, source: text, today: today ?? self.today)
     }
 
     private func runSaved(_ saved: SavedQuery, parameters: [String: Value], today: Day,

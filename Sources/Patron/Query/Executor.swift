@@ -132,7 +132,9 @@ struct Executor {
             order = Array(order.prefix(topCount(t, n)))
         }
         if !descending.isEmpty {
-            let keys = (0..<n).map { order.contains($0) || top == nil ? sort($0) : [] }
+            // Sort keys of the rows still in play (all of them, or those `top` kept).
+            var keys = [[V]](repeating: [], count: n)
+            for i in order { keys[i] = sort(i) }
             let rank = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
             order.sort { a, b in
                 for (k, desc) in descending.enumerated() {
@@ -301,7 +303,7 @@ struct Executor {
                 switch spec.function {
                 case "count" where spec.argument == nil: return .num(Double(g.rows))
                 case "share": return total == 0 ? .null : .num(Double(g.rows) / Double(total))
-                default: return g.accumulators[s].result(totalRows: g.rows)
+                default: return g.accumulators[s].result()
                 }
             }
             row.columns = g.display + outputs.map { $0.compiled.eval(row) }

@@ -172,8 +172,8 @@ struct Accumulator {
         }
     }
 
-    /// The aggregate's value; `totalRows` is the number of rows in the group.
-    mutating func result(totalRows: Int) -> V {
+    /// The aggregate's value.
+    mutating func result() -> V {
         switch function {
         case "count": return .num(Double(count))
         case "min", "max": return best

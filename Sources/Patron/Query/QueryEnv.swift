@@ -163,17 +163,11 @@ final class QueryEnv {
         var out: [EventRow] = []
         do {
             let root = table.numbers[i]
-            var members = [root]
-            if let s = try store.state(root, txn: txn) { members += s.members }
-            for m in members {
-                for p in try database.positions(of: m, txn: txn) {
-                    guard let bytes = try txn.get(store.schema.log, key: p) else { continue }
-                    let d = try EventCodec.decode(bytes, verifyChecksum: false)
-                    let day = store.zone.day(of: d.event.at)
-                    if day <= today { out.append(EventRow(position: p, day: day, decoded: d)) }
-                }
+            let members = try store.state(root, txn: txn)?.members ?? []
+            for (p, d) in try database.personEvents(root: root, members: members, txn: txn) {
+                let day = store.zone.day(of: d.event.at)
+                if day <= today { out.append(EventRow(position: p, day: day, decoded: d)) }
             }
-            if members.count > 1 { out.sort { $0.position < $1.position } }
         } catch {
             fail(error)
         }

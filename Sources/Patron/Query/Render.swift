@@ -277,29 +277,11 @@ extension ResultWriter {
             }
         }
 
-        /// A JSON string literal: `"` and `\` escaped, `\n \t \r \b \f` in short form, other
-        /// control characters as `\u00XX`; everything else (non-ASCII too) as is.
+        /// A JSON string literal (see ``JSONText/quote(_:into:)``).
         static func string(_ text: String) -> String {
-            var out = "\""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\t": out += "\\t"
-                case "\r": out += "\\r"
-                case "\u{08}": out += "\\b"
-                case "\u{0C}": out += "\\f"
-                default:
-                    if scalar.value < 0x20 {
-                        out += scalar.value < 0x10 ? "\\u000" : "\\u00"
-                        out += String(scalar.value, radix: 16)
-                    } else {
-                        out.unicodeScalars.append(scalar)
-                    }
-                }
-            }
-            return out + "\""
+            var out = ""
+            JSONText.quote(text, into: &out)
+            return out
         }
     }
 
