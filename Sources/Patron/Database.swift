@@ -39,6 +39,7 @@ public final class Database: Sendable {
     let writer: Writer
     let commits: CommitSignal
     let clientTables = ClientTableCache()
+    let eventTables = EventTableCache()
     /// The path of the database file.
     public var path: String { store.path }
     /// The database's time zone: days are calendar days here.

@@ -31,6 +31,17 @@ final class ClientTable: @unchecked Sendable {
     /// table (and this cache) is dropped when a write commits, `forget` included.
     let personalCache = Mutex<[Int: String?]>([:])
 
+    /// Each row's events and activity days, built by the first query that needs them.
+    private let eventIndex = Mutex<ClientEvents?>(nil)
+
+    /// Each row's events in `events` (the snapshot's first `count` events).
+    func clientEvents(events: EventTable, count: Int) -> ClientEvents {
+        if let e = eventIndex.withLock({ $0 }) { return e }
+        let e = ClientEvents(clients: self, events: events, count: count)
+        eventIndex.withLock { $0 = $0 ?? e }
+        return e
+    }
+
     /// 32-bit columns and their row offsets.
     enum Col32: Int, CaseIterable {
         case flags, registered, firstSeen, lastSeen, firstVisit, lastVisit, activeDays, visits, purchases, refunds

@@ -307,12 +307,13 @@ struct Compiler {
         let f = c.eval
         var out = c
         out.perItem = false
+        let env = self.env
         out.eval = { row in
-            guard let ev = row.ev, case .purchase(let p) = ev.event.payload else { return .bool(false) }
+            guard row.k >= 0 else { return .bool(false) }
             let saved = row.item
             defer { row.item = saved }
-            for k in p.items.indices {
-                row.item = k
+            for j in env.events.items(row.k) {
+                row.item = j
                 if f(row).isTrue { return .bool(true) }
             }
             return .bool(false)
@@ -474,24 +475,28 @@ struct Compiler {
     }
 
     func itemField(_ w: String, _ kind: ValueKind, _ r: SourceRange) -> Compiled {
-        Compiled(kind: kind, eval: { row in
-            guard let ev = row.ev, case .purchase(let p) = ev.event.payload, row.item >= 0, row.item < p.items.count else { return .null }
-            let it = p.items[row.item]
-            switch w {
-            case "name": return it.name.map(V.str) ?? .null
-            case "category": return it.category.map(V.str) ?? .null
-            case "quantity": return .num(Double(it.quantity))
-            default: return it.amount.map { .money(Double($0.cents)) } ?? .null
+        let env = self.env
+        let eval: (Row) -> V
+        switch w {
+        case "name": eval = { row in row.item < 0 ? .null : env.poolValue(env.events.itemName[row.item]) }
+        case "category": eval = { row in row.item < 0 ? .null : env.poolValue(env.events.itemCategory[row.item]) }
+        case "quantity": eval = { row in row.item < 0 ? .null : .num(Double(env.events.itemQuantity[row.item])) }
+        default:
+            eval = { row in
+                guard row.item >= 0 else { return .null }
+                let x = env.events.itemAmount[row.item]
+                return x == EventTable.null ? .null : .money(Double(x))
             }
-        }, range: r)
+        }
+        return Compiled(kind: kind, eval: eval, range: r)
     }
 
     func eventField(_ entity: Entity, _ w: String, _ r: SourceRange) -> Compiled? {
         guard let kind = Catalog.fields(entity).first(where: { $0.0 == w })?.1 else { return nil }
         if entity == .items, Catalog.itemFields.contains(where: { $0.0 == w }) { return itemField(w, kind, r) }
         let env = self.env
-        let f: (EventRow) -> V = EventFields.accessor(w, entity: entity, env: env)
-        return Compiled(kind: kind, eval: { row in row.ev.map(f) ?? .null }, range: r)
+        let f: (Int) -> V = EventFields.accessor(w, entity: entity, env: env)
+        return Compiled(kind: kind, eval: { row in row.k < 0 ? .null : f(row.k) }, range: r)
     }
 
     // MARK: Calls
@@ -536,16 +541,10 @@ struct Compiler {
         let g = d.eval
         let env = self.env
         return Compiled(kind: .boolean, eval: { row in
-            guard let ev = row.ev, row.i >= 0, case .dur(let span) = g(row) else { return .bool(false) }
-            let days = env.activityDays(row.i)
-            // The first activity day after this row's day.
-            var lo = 0, hi = days.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if days[mid] <= ev.day { lo = mid + 1 } else { hi = mid }
-            }
-            guard lo < days.count else { return .bool(false) }
-            return .bool(Double(days[lo] - ev.day) <= span)
+            guard row.k >= 0, row.i >= 0, case .dur(let span) = g(row) else { return .bool(false) }
+            let day = env.events.day[row.k]
+            guard let next = env.nextActivityDay(row.i, after: day) else { return .bool(false) }
+            return .bool(Double(next - day) <= span)
         }, range: r)
     }
 
@@ -634,7 +633,7 @@ struct Compiler {
                 kind = v.kind
             }
         }
-        let type = entity.eventType
+        let code = entity.eventType?.code
         let isItems = entity == .items
         let env = self.env
         let test = condition?.eval
@@ -646,12 +645,17 @@ struct Compiler {
             inner.i = row.i
             var n = 0
             var acc = Accumulator(function: fn, percentile: 50)
-            for e in env.events(row.i) where type == nil || e.event.type == type {
-                inner.ev = e
+            let t = env.events
+            let c = env.clientEvents
+            let today = env.today
+            for j in c.range(row.i) {
+                let k = Int(c.events[j])
+                if let code, t.type[k] != code { continue }
+                if t.day[k] > today { continue }
+                inner.k = k
                 if isItems {
-                    guard case .purchase(let p) = e.event.payload else { continue }
-                    for k in p.items.indices {
-                        inner.item = k
+                    for item in t.items(k) {
+                        inner.item = item
                         if let test, !test(inner).isTrue { continue }
                         n += 1
                         if let get { acc.add(get(inner)) }

@@ -5,8 +5,9 @@ import LMDB
 ///
 /// Plan: `clients` walks the in-memory client table (columns of the stored
 /// projection), replaying only clients with events after `today`; event entities
-/// walk the log in place, decoding only events of the entity's type on or before
-/// `today`; client-scoped aggregates read only the current client's stream.
+/// walk the in-memory event table (``EventTable``), taking only events of the
+/// entity's type on or before `today`; client-scoped aggregates read only the
+/// current client's events (``ClientEvents``).
 struct Executor {
     let database: Database
     let query: Query
@@ -41,7 +42,7 @@ struct Executor {
 
     private func execute(env: QueryEnv, columns: ([Column]) throws -> Void, emit: ([Value]) throws -> Void) throws {
         let inputScope: Scope = query.entity == .clients ? .client : .event(query.entity, clientFallback: false)
-        var compiler = Compiler(env: env, source: source, parameters: parameters, scope: inputScope)
+        let compiler = Compiler(env: env, source: source, parameters: parameters, scope: inputScope)
         let filter = try query.filter.map { e throws(QueryError) in try compiler.condition(e, what: "where") }
 
         // Grouped when there is a group by, or when show holds row aggregates.
@@ -75,11 +76,11 @@ struct Executor {
         let byAlias = sortKeys.contains { $0.0.readsColumns } || (topKey?.readsColumns ?? false)
         // Ordered queries keep each row's identity and order keys; the output columns
         // are computed only for the rows that survive top/limit.
-        var kept: [(i: Int, ev: EventRow?, item: Int, sort: [V], top: V)] = []
+        var kept: [(i: Int, k: Int, item: Int, sort: [V], top: V)] = []
         try forEachInputRow(env: env, filter: filter) { row in
             if ordered {
                 if byAlias { row.columns = evals.map { $0(row) } }
-                kept.append((row.i, row.ev, row.item, sortKeys.map { $0.0.eval(row) }, topKey?.eval(row) ?? .null))
+                kept.append((row.i, row.k, row.item, sortKeys.map { $0.0.eval(row) }, topKey?.eval(row) ?? .null))
                 return true
             }
             guard emitted < limit else { return false }
@@ -93,7 +94,7 @@ struct Executor {
         let row = Row()
         for k in order.prefix(limit) {
             row.i = kept[k].i
-            row.ev = kept[k].ev
+            row.k = kept[k].k
             row.item = kept[k].item
             try emit(evals.map { $0(row).output })
         }
@@ -201,32 +202,27 @@ struct Executor {
             }
             return
         }
-        let store = env.store
-        let type = query.entity.eventType
+        let t = env.events
+        let n = env.eventCount
+        let code = query.entity.eventType?.code
         let isItems = query.entity == .items
-        try env.txn.withCursor(store.schema.log) { c in
-            var entry = try c.first()
-            while let (k, v) = entry {
-                entry = try c.next()
-                let view = try EventView(position: k.load(at: 0), bytes: v)
-                if let type, view.type != type { continue }
-                let day = store.zone.day(of: view.at)
-                if day > env.today { continue }
-                let decoded = try EventCodec.decode(v, verifyChecksum: false)
-                row.ev = EventRow(position: view.position, day: day, decoded: decoded)
-                row.i = env.table.row(ofNumber: view.clientNumber) ?? -1
-                if isItems {
-                    guard case .purchase(let p) = decoded.event.payload else { continue }
-                    for item in p.items.indices {
-                        row.item = item
-                        if let test, !test(row).isTrue { continue }
-                        guard try body(row) else { return }
-                    }
-                } else {
-                    row.item = -1
+        let today = env.today
+        let type = t.type.base, day = t.day.base, client = t.client.base
+        for k in 0..<n {
+            if let code, type[k] != code { continue }
+            if day[k] > today { continue }
+            row.k = k
+            row.i = env.table.row(ofNumber: client[k]) ?? -1
+            if isItems {
+                for item in t.items(k) {
+                    row.item = item
                     if let test, !test(row).isTrue { continue }
                     guard try body(row) else { return }
                 }
+            } else {
+                row.item = -1
+                if let test, !test(row).isTrue { continue }
+                guard try body(row) else { return }
             }
         }
     }

@@ -84,45 +84,64 @@ enum ClientFields {
     }
 }
 
-/// How each event-row field is read from a decoded event.
+/// How each event-row field is read: from the event table's columns, or (ids,
+/// references, comments) from the log for the rows that need them.
 enum EventFields {
-    static func accessor(_ name: String, entity: Entity, env: QueryEnv) -> (EventRow) -> V {
-        func s(_ x: String?) -> V { x.map(V.str) ?? .null }
-        func m(_ x: Money?) -> V { x.map { .money(Double($0.cents)) } ?? .null }
+    /// The accessor of field `name` on an event row, given the event index.
+    static func accessor(_ name: String, entity: Entity, env: QueryEnv) -> (Int) -> V {
+        let t = env.events
+        let typeNames = EventType.allCases.reduce(into: [V](repeating: .null, count: 256)) { $0[Int($1.code)] = .str($1.rawValue) }
+        func str(_ c: RawColumn<UInt32>, _ type: EventType) -> (Int) -> V {
+            { k in t.type[k] == type.code ? env.poolValue(c[k]) : .null }
+        }
+        func number(_ type: EventType, money: Bool) -> (Int) -> V {
+            { k in
+                guard t.type[k] == type.code else { return .null }
+                let x = t.num[k]
+                if x == EventTable.null { return .null }
+                return money ? .money(Double(x)) : .num(Double(x))
+            }
+        }
+        func list(_ ids: @escaping (Int) -> [UInt32]) -> (Int) -> V {
+            { k in .list(sortedSet(ids(k).compactMap { t.string($0) })) }
+        }
+        func decoded(_ pick: @escaping (Event) -> String?) -> (Int) -> V {
+            { k in env.decoded(k).flatMap { pick($0.event) }.map(V.str) ?? .null }
+        }
         switch name {
-        case "id": return { s($0.event.id) }
-        case "client": return { .str(env.clientKey(of: $0)) }
-        case "at": return { .date($0.day) }
-        case "position": return { .num(Double($0.position)) }
-        case "type": return { .str($0.event.type.rawValue) }
+        case "id": return decoded(\.id)
+        case "client": return { .str(env.clientKey(ofEvent: $0)) }
+        case "at": return { .date(t.day[$0]) }
+        case "position": return { .num(Double($0 + 1)) }
+        case "type": return { typeNames[Int(t.type[$0])] }
         default: break
         }
-        return { e in
-            switch (e.event.payload, name) {
-            case (.visit(let v), "location"): return s(v.location)
-            case (.visit(let v), "provider"): return s(v.provider)
-            case (.visit(let v), "services"): return .list(sortedSet(v.services))
-            case (.purchase(let p), "amount"): return .money(Double(p.amount.cents))
-            case (.purchase(let p), "location"): return s(p.location)
-            case (.purchase(let p), "provider"): return s(p.provider)
-            case (.purchase(let p), "channel"): return s(p.channel)
-            case (.purchase(let p), "items"): return .list(sortedSet(p.items.compactMap(\.name)))
-            case (.purchase(let p), "categories"): return .list(sortedSet(p.items.compactMap(\.category)))
-            case (.purchase, "purchase"): return s(e.event.id)
-            case (.refund(let r), "amount"): return .money(Double(r.amount.cents))
-            case (.refund(let r), "purchase"): return s(r.purchase)
-            case (.reward(let r), "points"): return .num(Double(r.points))
-            case (.reward(let r), "kind"): return s(r.kind)
-            case (.reward(let r), "reason"): return s(r.reason)
-            case (.tier(let t), "tier"): return .str(t.tier)
-            case (.membership(let x), "plan"): return s(x.plan)
-            case (.membership(let x), "action"): return .str(x.action.rawValue)
-            case (.membership(let x), "fee"): return m(x.fee)
-            case (.feedback(let f), "score"): return .num(Double(f.score))
-            case (.feedback, "comment"): return s(env.comment(of: e))
-            case (.feedback(let f), "visit"): return s(f.visit)
-            default: return .null
-            }
+        switch (entity, name) {
+        case (.visits, "location"): return str(t.s0, .visit)
+        case (.visits, "provider"): return str(t.s1, .visit)
+        case (.visits, "services"): return list { k in t.serviceRange(k).map { t.services[$0] } }
+        case (.purchases, "amount"), (.items, "amount"): return number(.purchase, money: true)
+        case (.purchases, "location"), (.items, "location"): return str(t.s0, .purchase)
+        case (.purchases, "provider"), (.items, "provider"): return str(t.s1, .purchase)
+        case (.purchases, "channel"), (.items, "channel"): return str(t.s2, .purchase)
+        case (.purchases, "items"): return list { k in t.items(k).map { t.itemName[$0] } }
+        case (.purchases, "categories"): return list { k in t.items(k).map { t.itemCategory[$0] } }
+        case (.items, "purchase"): return decoded(\.id)
+        case (.refunds, "amount"): return number(.refund, money: true)
+        case (.refunds, "purchase"):
+            return decoded { e in if case .refund(let r) = e.payload { return r.purchase } else { return nil } }
+        case (.rewards, "points"): return number(.reward, money: false)
+        case (.rewards, "kind"): return str(t.s0, .reward)
+        case (.rewards, "reason"): return str(t.s1, .reward)
+        case (.tiers, "tier"): return str(t.s0, .tier)
+        case (.memberships, "plan"): return str(t.s0, .membership)
+        case (.memberships, "action"): return str(t.s1, .membership)
+        case (.memberships, "fee"): return number(.membership, money: true)
+        case (.feedback, "score"): return number(.feedback, money: false)
+        case (.feedback, "comment"): return { k in t.type[k] == EventType.feedback.code ? env.comment(ofEvent: k).map(V.str) ?? .null : .null }
+        case (.feedback, "visit"):
+            return decoded { e in if case .feedback(let f) = e.payload { return f.visit } else { return nil } }
+        default: return { _ in .null }
         }
     }
 

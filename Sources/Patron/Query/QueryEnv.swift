@@ -1,13 +1,5 @@
 import LMDB
 
-/// One stored event as a query row sees it.
-struct EventRow {
-    var position: UInt64
-    var day: Day
-    var decoded: EventCodec.Decoded
-    var event: Event { decoded.event }
-}
-
 /// The state of one query evaluation: the snapshot, `today`, the client table, and
 /// per-query caches (replayed clients, strings, the current client's events).
 final class QueryEnv {
@@ -22,8 +14,10 @@ final class QueryEnv {
     private var strings: [UInt32: V] = [:]
     private var projectionCache: (Int, ClientProjection?)?
     private var stateCache: (Int, ClientState)?
-    private var eventsCache: (Int, [EventRow])?
-    var activityCache: [Int: [Day]] = [:]
+    private var eventData: (table: EventTable, count: Int)?
+    private var clientEventIndex: ClientEvents?
+    private var decodedCache: (Int, EventCodec.Decoded?)?
+    private var poolValues: [V] = []
     /// The first error met while evaluating (rows keep going; the query then fails with it).
     var failure: (any Error)?
     let database: Database
@@ -157,33 +151,64 @@ final class QueryEnv {
         return p
     }
 
-    /// The events of row `i`'s client (and clients merged into it) with day ≤ `today`, in log order.
-    func events(_ i: Int) -> [EventRow] {
-        if let (j, e) = eventsCache, j == i { return e }
-        var out: [EventRow] = []
+    /// The snapshot's events, column by column (read from the log by the first query
+    /// that needs them, then shared and extended).
+    var events: EventTable { eventTableAndCount().table }
+
+    /// The number of events in the snapshot (the table may hold more, from a newer one).
+    var eventCount: Int { eventTableAndCount().count }
+
+    private func eventTableAndCount() -> (table: EventTable, count: Int) {
+        if let e = eventData { return e }
+        var e = (table: EventTable.empty, count: 0)
+        do { e = try database.eventTables.table(store: store, txn: txn) } catch { fail(error) }
+        eventData = e
+        return e
+    }
+
+    /// Each client row's events and activity days.
+    var clientEvents: ClientEvents {
+        if let c = clientEventIndex { return c }
+        let c = table.clientEvents(events: events, count: eventCount)
+        clientEventIndex = c
+        return c
+    }
+
+    /// The value of an event-table string id (null for 0).
+    @inline(__always) func poolValue(_ id: UInt32) -> V {
+        let i = Int(id)
+        if i < poolValues.count { return poolValues[i] }
+        let strings = events.pool.strings
+        poolValues = strings.indices.map { $0 == 0 ? .null : .str(strings[$0]) }
+        return i < poolValues.count ? poolValues[i] : .null
+    }
+
+    /// Event `k` decoded from the log (for the fields the table leaves out: ids,
+    /// references, comments).
+    func decoded(_ k: Int) -> EventCodec.Decoded? {
+        if let (j, d) = decodedCache, j == k { return d }
+        var d: EventCodec.Decoded?
         do {
-            let root = table.numbers[i]
-            let members = try store.state(root, txn: txn)?.members ?? []
-            for (p, d) in try database.personEvents(root: root, members: members, txn: txn) {
-                let day = store.zone.day(of: d.event.at)
-                if day <= today { out.append(EventRow(position: p, day: day, decoded: d)) }
+            if let bytes = try txn.get(store.schema.log, key: UInt64(k + 1)) {
+                d = try EventCodec.decode(bytes, verifyChecksum: false)
             }
         } catch {
             fail(error)
         }
-        eventsCache = (i, out)
-        return out
+        decodedCache = (k, d)
+        return d
     }
 
-    /// The key the event's facts count under (the root of a merge).
-    func clientKey(of e: EventRow) -> String {
-        if let r = table.row(ofNumber: e.decoded.clientNumber) { return table.keys[r] }
-        return e.event.client
+    /// The key event `k`'s facts count under (the root of a merge).
+    func clientKey(ofEvent k: Int) -> String {
+        if let r = table.row(ofNumber: events.client[k]) { return table.keys[r] }
+        return decoded(k)?.event.client ?? ""
     }
 
-    /// A personal field (feedback `comment`) of a stored event, unless erased.
-    func comment(of e: EventRow) -> String? {
-        store.personal(e.decoded, position: e.position)?.comment
+    /// A personal field (feedback `comment`) of event `k`, unless erased.
+    func comment(ofEvent k: Int) -> String? {
+        guard let d = decoded(k) else { return nil }
+        return store.personal(d, position: UInt64(k + 1))?.comment
     }
 }
 
@@ -191,8 +216,10 @@ final class QueryEnv {
 final class Row {
     /// The client row index (for `clients`, and the client of an event row), or -1.
     var i: Int = -1
-    var ev: EventRow?
-    /// The line item of an `items` row, or while testing `items.<field>` on a purchase.
+    /// The event index (position − 1) of an event row, or -1.
+    var k: Int = -1
+    /// The line item (an index into the item columns) of an `items` row, or while
+    /// testing `items.<field>` on a purchase; -1 otherwise.
     var item: Int = -1
     /// Group keys and aggregate results, when evaluating a grouped output row.
     var keys: [V] = []
@@ -202,11 +229,16 @@ final class Row {
 }
 
 extension QueryEnv {
-    /// Row `i`'s activity days as of `today`, ascending.
-    func activityDays(_ i: Int) -> [Day] {
-        if let d = activityCache[i] { return d }
-        let days = (state(i)?.activityDays ?? []).filter { $0 <= today }
-        activityCache[i] = days
-        return days
+    /// The first activity day of row `i` after `day` and on or before `today`.
+    func nextActivityDay(_ i: Int, after day: Day) -> Day? {
+        let c = clientEvents
+        let r = c.dayRange(i)
+        var lo = r.lowerBound, hi = r.upperBound
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if c.days[mid] <= day { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < r.upperBound, c.days[lo] <= today else { return nil }
+        return c.days[lo]
     }
 }

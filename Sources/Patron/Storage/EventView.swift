@@ -69,3 +69,82 @@ extension Database {
         }
     }
 }
+
+/// Receives the type fields of a stored event, read in place (see
+/// ``EventView/visitFields(_:)``): strings and lists arrive as raw UTF-8 bytes, valid
+/// only during the call. Slots name the event's string fields in stored order:
+///
+/// | type | number | slot 0 | slot 1 | slot 2 | list |
+/// |---|---|---|---|---|---|
+/// | client | acquisition cost | location | source | | |
+/// | visit | | location | provider | | services |
+/// | purchase | amount | location | provider | channel | items |
+/// | refund | amount | | | | |
+/// | reward | points | kind | reason | | |
+/// | tier | | tier | | | |
+/// | membership | fee | plan | action (`start`/`cancel`) | | |
+/// | feedback | score | | | | |
+///
+/// Event references (a refund's purchase, a feedback's visit) and merge targets are
+/// not reported.
+protocol EventFieldVisitor {
+    mutating func number(_ value: Int64?)
+    mutating func string(_ slot: Int, _ utf8: UnsafeRawBufferPointer?)
+    mutating func service(_ utf8: UnsafeRawBufferPointer)
+    mutating func item(name: UnsafeRawBufferPointer?, category: UnsafeRawBufferPointer?, quantity: Int64, amount: Int64?)
+}
+
+extension EventView {
+    /// Hands the event's type fields to `visitor`, in stored order, without allocating.
+    func visitFields(_ visitor: inout some EventFieldVisitor) throws(CorruptData) {
+        var r = ByteReader(bytes, offset: fieldsOffset)
+        func optional(_ r: inout ByteReader) throws(CorruptData) -> UnsafeRawBufferPointer? {
+            let n = try r.varint()
+            if n == 0 { return nil }
+            guard n - 1 <= UInt64(r.base.count - r.offset) else { throw CorruptData("length runs past the end at byte \(r.offset)") }
+            return try r.bytes(Int(n - 1))
+        }
+        switch type {
+        case .client:
+            visitor.string(0, try optional(&r))
+            visitor.string(1, try optional(&r))
+            visitor.number(try r.optionalSigned())
+        case .visit:
+            visitor.string(0, try optional(&r))
+            visitor.string(1, try optional(&r))
+            let n = try r.count()
+            for _ in 0..<n { visitor.service(try r.bytes(try r.count())) }
+        case .purchase:
+            visitor.number(try r.svarint())
+            visitor.string(0, try optional(&r))
+            visitor.string(1, try optional(&r))
+            visitor.string(2, try optional(&r))
+            let n = try r.count()
+            for _ in 0..<n {
+                let name = try optional(&r)
+                let category = try optional(&r)
+                let quantity = try r.svarint()
+                visitor.item(name: name, category: category, quantity: quantity, amount: try r.optionalSigned())
+            }
+        case .refund:
+            visitor.number(try r.svarint())
+        case .reward:
+            visitor.number(try r.svarint())
+            visitor.string(0, try optional(&r))
+            visitor.string(1, try optional(&r))
+        case .tier:
+            visitor.string(0, try r.bytes(try r.count()))
+        case .membership:
+            let code = try r.u8()
+            guard code == 1 || code == 2 else { throw CorruptData("position \(position): unknown membership action code \(code)") }
+            visitor.string(0, try optional(&r))
+            let action: StaticString = code == 1 ? "start" : "cancel"
+            visitor.string(1, UnsafeRawBufferPointer(start: action.utf8Start, count: action.utf8CodeUnitCount))
+            visitor.number(try r.optionalSigned())
+        case .feedback:
+            visitor.number(try r.svarint())
+        case .forget, .merge:
+            break
+        }
+    }
+}
