@@ -13,9 +13,13 @@ struct Compiled {
     var hasAggregate = false
     /// Reads the row's output columns (a `show` alias in `sort by` or `top`).
     var readsColumns = false
-    /// The same condition on table columns, for a client row whose stored projection
-    /// is current (see FastFilter.swift).
+    /// The same condition on the scope's unit index, reading columns directly (see
+    /// FastFilter.swift; on clients, only for rows whose stored projection is current).
     var fast: ((Int) -> Bool)?
+    /// Typed readings of a field on the scope's unit index.
+    var fastField: FastField?
+    /// A grouping code on the scope's unit index (equal codes, equal keys).
+    var code: ((Int) -> Int32)?
 
     static func constant(_ v: V, _ kind: ValueKind, _ range: SourceRange) -> Compiled {
         Compiled(kind: kind, eval: { _ in v }, range: range, isConstant: true)
@@ -245,11 +249,12 @@ struct Compiler {
                 let v = f(row), a = g(row), b = k(row)
                 if v.isNull || a.isNull || b.isNull { return .bool(false) }
                 return .bool((Ops.compare(.ge, v, a) && Ops.compare(.le, v, b)) != negated)
-            }, range: r, perItem: c.perItem, hasAggregate: c.hasAggregate))
+            }, range: r, perItem: c.perItem, hasAggregate: c.hasAggregate, fast: fastBetween(c, l, h, negated: negated)))
         case .isNull(let x, let negated):
             let c = try resolved(x)
             let f = c.eval
-            return anyItem(Compiled(kind: .boolean, eval: { .bool(f($0).isNull != negated) }, range: r, perItem: c.perItem, hasAggregate: c.hasAggregate))
+            return anyItem(Compiled(kind: .boolean, eval: { .bool(f($0).isNull != negated) }, range: r, perItem: c.perItem, hasAggregate: c.hasAggregate,
+                                    fast: fastIsNull(c, negated: negated)))
         case .contains(let x, let y, let negated):
             let c = try resolved(x)
             var d = try compile(y)
@@ -266,8 +271,8 @@ struct Compiler {
                 let a = f(row), b = g(row)
                 if a.isNull || b.isNull { return .bool(false) }
                 return .bool(Ops.contains(a, b) != negated)
-            },
-                                    range: r, perItem: c.perItem || d.perItem, hasAggregate: c.hasAggregate))
+            }, range: r, perItem: c.perItem || d.perItem, hasAggregate: c.hasAggregate,
+                                    fast: d.perItem ? nil : fastContains(c, d, negated: negated)))
         case .inLast(let x, let d, let negated):
             let c = try resolved(x)
             let dc = try resolved(d)
@@ -284,7 +289,7 @@ struct Compiler {
                 guard case .date(let day) = f(row), case .dur(let span) = g(row) else { return .bool(false) }
                 let inside = Double(day) > Double(today) - span && day <= today
                 return .bool(inside != negated)
-            }, range: r, perItem: c.perItem, hasAggregate: c.hasAggregate))
+            }, range: r, perItem: c.perItem, hasAggregate: c.hasAggregate, fast: fastInLast(c, dc, negated: negated)))
         case .call(let name, let args):
             return try call(name, args, r)
         case .scoped(let function, let entity, let field, let cond):
@@ -297,6 +302,10 @@ struct Compiler {
                 guard case .num(let n) = f(row) else { return .bool(negated) }
                 return .bool((n > 0) != negated)
             }
+            if let count = try scopedCount(entity, cond) {
+                c.fast = { i in (count(i, true) > 0) != negated }
+            }
+            c.fastField = nil
             return c
         }
     }
@@ -308,6 +317,9 @@ struct Compiler {
         var out = c
         out.perItem = false
         let env = self.env
+        if let p = c.fast {
+            out.fast = { k in env.events.items(k).contains { p($0) } }
+        }
         out.eval = { row in
             guard row.k >= 0 else { return .bool(false) }
             let saved = row.item
@@ -372,10 +384,10 @@ struct Compiler {
         }
         let f = a.eval, g = b.eval
         let c: Compiled
-        if b.isConstant && !a.perItem {
+        if b.isConstant {
             let k = g(Row())
             c = Compiled(kind: .boolean, eval: { .bool(Ops.compare(op, f($0), k)) }, range: r, perItem: a.perItem, hasAggregate: a.hasAggregate,
-                         fast: fastComparison(op, ea, a, b))
+                         fast: fastComparison(op, a, b))
         } else {
             c = Compiled(kind: .boolean, eval: { .bool(Ops.compare(op, f($0), g($0))) }, range: r,
                          perItem: a.perItem || b.perItem, hasAggregate: a.hasAggregate || b.hasAggregate)
@@ -457,6 +469,7 @@ struct Compiler {
                 }
                 var c = itemField(field, k.1, r)
                 c.perItem = true
+                c.fastField = fastItemField(field)
                 return c
             }
             if case .event(.items, _) = scope, let c = eventField(.items, field, r) { return c }
@@ -471,7 +484,9 @@ struct Compiler {
     /// A client field of the row's client (`row.i`).
     func clientField(_ w: String, _ r: SourceRange) -> Compiled? {
         guard let kind = Catalog.clientKinds[w], let f = ClientFields.accessor(w, env: env) else { return nil }
-        return Compiled(kind: kind, eval: { row in row.i < 0 ? .null : f(row.i) }, range: r)
+        var c = Compiled(kind: kind, eval: { row in row.i < 0 ? .null : f(row.i) }, range: r)
+        c.fastField = fastClientField(w)
+        return c
     }
 
     func itemField(_ w: String, _ kind: ValueKind, _ r: SourceRange) -> Compiled {
@@ -493,10 +508,16 @@ struct Compiler {
 
     func eventField(_ entity: Entity, _ w: String, _ r: SourceRange) -> Compiled? {
         guard let kind = Catalog.fields(entity).first(where: { $0.0 == w })?.1 else { return nil }
-        if entity == .items, Catalog.itemFields.contains(where: { $0.0 == w }) { return itemField(w, kind, r) }
+        if entity == .items, Catalog.itemFields.contains(where: { $0.0 == w }) {
+            var c = itemField(w, kind, r)
+            c.fastField = fastEventField(entity, w)
+            return c
+        }
         let env = self.env
         let f: (Int) -> V = EventFields.accessor(w, entity: entity, env: env)
-        return Compiled(kind: kind, eval: { row in row.k < 0 ? .null : f(row.k) }, range: r)
+        var c = Compiled(kind: kind, eval: { row in row.k < 0 ? .null : f(row.k) }, range: r)
+        c.fastField = fastEventField(entity, w)
+        return c
     }
 
     // MARK: Calls
@@ -510,10 +531,14 @@ struct Compiler {
                 throw error("\(name)() needs a date, but \"\(text(args[0].range))\" is a \(c.kind)", args[0].range)
             }
             let f = c.eval
-            return Compiled(kind: Bucket.kind(name), eval: { row in
+            var b = Compiled(kind: Bucket.kind(name), eval: { row in
                 guard case .date(let d) = f(row) else { return .null }
                 return Bucket.apply(name, d)
             }, range: r, isConstant: c.isConstant, perItem: c.perItem, hasAggregate: c.hasAggregate)
+            if let get = c.fastField?.number {
+                b.code = { i in let x = get(i); return x.isNaN ? Int32.min : Bucket.code(name, Int32(x)) }
+            }
+            return b
         case "count", "sum", "avg", "min", "max", "median", "percentile", "share":
             return try rowAggregate(name, args, r)
         case "expected", "predicted_clv":
@@ -639,6 +664,11 @@ struct Compiler {
         let test = condition?.eval
         let get = value?.eval
         let fn = function
+        if function == "count", let count = try scopedCount(entity, cond) {
+            var c = Compiled(kind: .number, eval: { row in row.i < 0 ? .null : .num(Double(count(row.i, false))) }, range: r)
+            c.fastField = FastField(number: { Double(count($0, false)) })
+            return c
+        }
         return Compiled(kind: kind, eval: { row in
             guard row.i >= 0 else { return .null }
             let inner = Row()
@@ -670,5 +700,45 @@ struct Compiler {
             if fn == "count" { return .num(Double(n)) }
             return acc.result()
         }, range: r)
+    }
+
+    /// A typed counter for `count(entity where cond)` when the condition has a fast
+    /// form on the entity's units: `(client row, stop at the first match) -> count`.
+    /// Valid for every client row (it reads the event table, not the projection).
+    func scopedCount(_ entity: Entity, _ cond: Expr?) throws(QueryError) -> ((Int, Bool) -> Int)? {
+        var inner = self
+        inner.scope = .event(entity, clientFallback: true)
+        inner.aggregates = nil
+        var test: ((Int) -> Bool)?
+        if let cond {
+            guard let f = try inner.condition(cond, what: "where").fast else { return nil }
+            test = f
+        }
+        let env = self.env
+        let code = entity.eventType?.code
+        let isItems = entity == .items
+        FastPaths.taken?.add("scoped")
+        return { i, first in
+            let t = env.events
+            let c = env.clientEvents
+            let today = env.today
+            let type = t.type.base, day = t.day.base, events = c.events.base
+            var n = 0
+            for j in c.range(i) {
+                let k = Int(events[j])
+                if let code, type[k] != code { continue }
+                if day[k] > today { continue }
+                if isItems {
+                    for item in t.items(k) where test?(item) ?? true {
+                        n += 1
+                        if first { return n }
+                    }
+                } else if test?(k) ?? true {
+                    n += 1
+                    if first { return n }
+                }
+            }
+            return n
+        }
     }
 }

@@ -245,6 +245,22 @@ enum Bucket {
         }
     }
 
+    /// An integer naming the bucket of day `d` (equal codes, equal buckets).
+    static func code(_ name: String, _ d: Day) -> Int32 {
+        switch name {
+        case "day": return d
+        case "week": return d - Day(((Int(d) + 3) % 7 + 7) % 7)
+        default:
+            guard d > Int32.min + 7 else { return Int32.min }
+            let c = Calendar.civil(Int(d))
+            switch name {
+            case "month": return Int32(truncatingIfNeeded: c.year * 12 + c.month - 1)
+            case "quarter": return Int32(truncatingIfNeeded: c.year * 4 + (c.month - 1) / 3)
+            default: return Int32(truncatingIfNeeded: c.year)
+            }
+        }
+    }
+
     static func kind(_ name: String) -> ValueKind {
         switch name {
         case "day", "week": .date

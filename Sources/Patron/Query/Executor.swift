@@ -184,6 +184,7 @@ struct Executor {
         let test = filter?.eval
         if query.entity == .clients {
             let fast = filter?.fast
+            if fast != nil { FastPaths.taken?.add("filter") }
             for i in 0..<env.table.count {
                 if env.isCurrent(i) {
                     if let fast {
@@ -208,20 +209,31 @@ struct Executor {
         let isItems = query.entity == .items
         let today = env.today
         let type = t.type.base, day = t.day.base, client = t.client.base
+        let fast = filter?.fast
+        if fast != nil { FastPaths.taken?.add("filter") }
         for k in 0..<n {
             if let code, type[k] != code { continue }
             if day[k] > today { continue }
             row.k = k
-            row.i = env.table.row(ofNumber: client[k]) ?? -1
+            row.i = -1
+            var rowSet = false
             if isItems {
                 for item in t.items(k) {
+                    if let fast {
+                        guard fast(item) else { continue }
+                    }
+                    if !rowSet { row.i = env.table.row(ofNumber: client[k]) ?? -1; rowSet = true }
                     row.item = item
-                    if let test, !test(row).isTrue { continue }
+                    if fast == nil, let test, !test(row).isTrue { continue }
                     guard try body(row) else { return }
                 }
             } else {
+                if let fast {
+                    guard fast(k) else { continue }
+                }
+                row.i = env.table.row(ofNumber: client[k]) ?? -1
                 row.item = -1
-                if let test, !test(row).isTrue { continue }
+                if fast == nil, let test, !test(row).isTrue { continue }
                 guard try body(row) else { return }
             }
         }
@@ -274,7 +286,8 @@ struct Executor {
         let table = GroupTable(specs: specs)
         let keyEvals = keys.map(\.eval)
         let argEvals = specs.map { $0.argument?.eval }
-        try forEachInputRow(env: env, filter: filter) { row in
+        if !feedFast(env: env, input: input, filter: filter, keys: keys, specs: specs, table: table) {
+          try forEachInputRow(env: env, filter: filter) { row in
             let g = keyEvals.isEmpty ? table.single() : table.group(keyEvals.map { $0(row) })
             table.rows[g] += 1
             table.total += 1
@@ -283,6 +296,7 @@ struct Executor {
                 if let arg { table.accumulators[base + s].add(arg(row)) }
             }
             return true
+          }
         }
         // An all-aggregate query without group by has one row even over no rows.
         if table.display.isEmpty && query.groupBy.isEmpty { _ = table.single() }
@@ -331,7 +345,7 @@ struct Executor {
 
         init(specs: [AggregateSpec]) { self.specs = specs }
 
-        private func add(_ key: [V]) -> Int {
+        func add(_ key: [V]) -> Int {
             display.append(key)
             rows.append(0)
             accumulators.append(contentsOf: specs.map { Accumulator(function: $0.function, percentile: $0.percentile) })
@@ -348,6 +362,112 @@ struct Executor {
             let g = add(key)
             index[folded] = g
             return g
+        }
+    }
+
+    /// Feeds `table` through typed columns — integer group codes, double aggregate
+    /// arguments, the filter's fast form — when the filter, every key and every
+    /// aggregate argument have one; returns false, having done nothing, otherwise.
+    /// Groups are met in the same order as on the general path, and a group's key
+    /// values are those of its first row, so the answers are the same.
+    private func feedFast(env: QueryEnv, input: Compiler, filter: Compiled?, keys: [Compiled], specs: [AggregateSpec],
+                          table: GroupTable) -> Bool {
+        if let filter, filter.fast == nil { return false }
+        guard keys.count <= 2 else { return false }
+        var codes: [(Int) -> Int32] = []
+        for k in keys {
+            guard let c = k.code ?? input.fastCode(k) else { return false }
+            codes.append(c)
+        }
+        var numbers: [((Int) -> Double)?] = []
+        var makes: [(Double) -> V] = []
+        for spec in specs {
+            if let a = spec.argument {
+                guard let get = a.fastField?.number else { return false }
+                numbers.append(get)
+            } else {
+                numbers.append(nil)
+            }
+            switch spec.argument?.kind ?? .number {
+            case .money: makes.append { .money($0) }
+            case .duration: makes.append { .dur($0) }
+            case .date: makes.append { .date(Day($0)) }
+            default: makes.append { .num($0) }
+            }
+        }
+        if query.entity == .clients {
+            // Typed client columns hold only for rows current for `today`.
+            for i in 0..<env.table.count where !env.isCurrent(i) { return false }
+        }
+        FastPaths.taken?.add("group")
+        let fast = filter?.fast
+        let keyEvals = keys.map(\.eval)
+        let row = Row()
+        var index: [Int64: Int] = [:]
+        let width = specs.count
+        let one = codes.count == 1 ? codes[0] : nil
+        let pair = codes.count == 2 ? (codes[0], codes[1]) : nil
+        forEachUnit(env: env) { unit in
+            if let fast, !fast(unit) { return }
+            var key: Int64 = 0
+            if let one {
+                key = Int64(one(unit))
+            } else if let (a, b) = pair {
+                key = Int64(a(unit)) << 32 | Int64(UInt32(bitPattern: b(unit)))
+            }
+            let g: Int
+            if let known = index[key] {
+                g = known
+            } else {
+                setRow(row, unit: unit, env: env)
+                g = table.add(keyEvals.map { $0(row) })
+                index[key] = g
+            }
+            table.rows[g] += 1
+            table.total += 1
+            let base = g &* width
+            for s in 0..<width {
+                if let get = numbers[s] { table.accumulators[base + s].add(number: get(unit), make: makes[s]) }
+            }
+        }
+        return true
+    }
+
+    /// Calls `body` with each unit of the query's entity in the world of `today`:
+    /// client rows, event indexes of the entity's type, or item indexes.
+    private func forEachUnit(env: QueryEnv, _ body: (Int) -> Void) {
+        if query.entity == .clients {
+            for i in 0..<env.table.count { body(i) }
+            return
+        }
+        let t = env.events
+        let code = query.entity.eventType?.code
+        let type = t.type.base, day = t.day.base
+        let today = env.today
+        let isItems = query.entity == .items
+        for k in 0..<env.eventCount {
+            if let code, type[k] != code { continue }
+            if day[k] > today { continue }
+            if isItems {
+                for j in t.items(k) { body(j) }
+            } else {
+                body(k)
+            }
+        }
+    }
+
+    /// Points `row` at a unit (for the general evaluation of its group keys).
+    private func setRow(_ row: Row, unit: Int, env: QueryEnv) {
+        switch query.entity {
+        case .clients:
+            row.i = unit
+        case .items:
+            row.item = unit
+            row.k = Int(env.events.itemEvent[unit])
+            row.i = env.table.row(ofNumber: env.events.client[row.k]) ?? -1
+        default:
+            row.k = unit
+            row.i = env.table.row(ofNumber: env.events.client[unit]) ?? -1
         }
     }
 

@@ -1,12 +1,69 @@
-/// Typed fast paths for the commonest `clients` conditions: a client field compared
-/// with a constant, combined with `and`, `or` and `not`. They read the in-memory
-/// columns directly (no ``V`` values) and hold for rows whose stored projection is
-/// current for `today`; other rows take the general path.
+import Synchronization
+
+/// Typed fast paths: fields read straight from the in-memory columns as numbers,
+/// string ids or id lists, indexed by the scope's *unit* — a client row (`clients`;
+/// valid only for rows whose stored projection is current for `today`), an event
+/// index (event entities) or an item index (`items` rows, and `items.<field>` inside a
+/// purchase). Conditions of a field against constants, combined with `and`, `or`
+/// and `not`, become `(unit) -> Bool` closures with no ``V`` values; group keys
+/// become integer codes; aggregate arguments become doubles. Anything else takes
+/// the general path, which computes the same answers.
+
+/// Whether queries may take the typed fast paths (tests turn them off to check that
+/// both paths give the same answers).
+enum FastPaths {
+    @TaskLocal static var enabled = true
+    /// When set, counts the fast paths taken, by name ("filter", "group", "scoped").
+    @TaskLocal static var taken: Tally?
+
+    /// Counts of named events, safe to share between tasks.
+    final class Tally: Sendable {
+        private let counts = Mutex<[String: Int]>([:])
+        func add(_ name: String) { counts.withLock { $0[name, default: 0] += 1 } }
+        subscript(name: String) -> Int { counts.withLock { $0[name] ?? 0 } }
+    }
+}
+
+/// A string field as dictionary ids (0 is null) and the value of an id.
+struct FastString {
+    let id: (Int) -> UInt32
+    let value: (UInt32) -> V
+}
+
+/// A list field as "does any element's id satisfy…", and the value of an id.
+struct FastList {
+    let any: (Int, (UInt32) -> Bool) -> Bool
+    let value: (UInt32) -> V
+}
+
+/// Typed readings of one field.
+struct FastField {
+    /// Numbers in the field's own unit: days, cents, counts (NaN for null).
+    var number: ((Int) -> Double)?
+    var string: FastString?
+    var list: FastList?
+}
+
 extension Compiler {
-    /// A numeric reading of a column-backed client field (NaN for null), in the
-    /// field's own unit (days, cents, counts).
-    func fastNumeric(_ field: String) -> ((Int) -> Double)? {
-        guard case .client = scope else { return nil }
+    /// The typed readings of client field `field` (clients scope only).
+    func fastClientField(_ field: String) -> FastField? {
+        guard FastPaths.enabled, case .client = scope else { return nil }
+        let t = env.table
+        let env = self.env
+        func str(_ c: ClientTable.Col32) -> FastField {
+            FastField(string: FastString(id: { t.u32(c, $0) }, value: { env.string($0) }))
+        }
+        switch field {
+        case "tier": return str(.tier)
+        case "plan": return str(.plan)
+        case "source": return str(.source)
+        case "location": return str(.location)
+        case "provider": return str(.provider)
+        default: return fastClientNumber(field).map { FastField(number: $0) }
+        }
+    }
+
+    private func fastClientNumber(_ field: String) -> ((Int) -> Double)? {
         let t = env.table
         let today = Double(env.today)
         let null = Double(ProjectionRow.nullDay)
@@ -39,25 +96,64 @@ extension Compiler {
         }
     }
 
-    /// The dictionary-id column of a string client field.
-    func fastStringColumn(_ field: String) -> ClientTable.Col32? {
-        guard case .client = scope else { return nil }
+    /// The typed readings of an event field of `entity` (its own scope only).
+    func fastEventField(_ entity: Entity, _ field: String) -> FastField? {
+        guard FastPaths.enabled, case .event(let e, _) = scope, e == entity else { return nil }
+        let t = env.events
+        let env = self.env
+        // On items rows the unit is an item; event fields read its purchase.
+        let items = entity == .items
+        let itemEvent = t.itemEvent
+        func ev(_ f: @escaping (Int) -> Double) -> (Int) -> Double { items ? { f(Int(itemEvent[$0])) } : f }
+        func str(_ c: RawColumn<UInt32>) -> FastField {
+            FastField(string: FastString(id: items ? { c[Int(itemEvent[$0])] } : { c[$0] }, value: { env.poolValue($0) }))
+        }
+        let num: (Int) -> Double = { k in let x = t.num[k]; return x == EventTable.null ? .nan : Double(x) }
+        if items, let f = fastItemField(field) { return f }
+        switch (entity, field) {
+        case (_, "at"): return FastField(number: ev { Double(t.day[$0]) })
+        case (_, "position"): return FastField(number: ev { Double($0 + 1) })
+        case (.visits, "location"), (.purchases, "location"), (.items, "location"), (.rewards, "kind"),
+             (.tiers, "tier"), (.memberships, "plan"):
+            return str(t.s0)
+        case (.visits, "provider"), (.purchases, "provider"), (.items, "provider"), (.rewards, "reason"),
+             (.memberships, "action"):
+            return str(t.s1)
+        case (.purchases, "channel"), (.items, "channel"): return str(t.s2)
+        case (.purchases, "amount"), (.refunds, "amount"), (.rewards, "points"), (.feedback, "score"),
+             (.memberships, "fee"):
+            return FastField(number: num)
+        case (.visits, "services"):
+            return FastField(list: FastList(any: { k, p in t.serviceRange(k).contains { p(t.services[$0]) } },
+                                             value: { env.poolValue($0) }))
+        case (.purchases, "items"):
+            return FastField(list: FastList(any: { k, p in t.items(k).contains { p(t.itemName[$0]) } }, value: { env.poolValue($0) }))
+        case (.purchases, "categories"):
+            return FastField(list: FastList(any: { k, p in t.items(k).contains { p(t.itemCategory[$0]) } },
+                                            value: { env.poolValue($0) }))
+        default: return nil
+        }
+    }
+
+    /// The typed readings of a line-item field, by item index.
+    func fastItemField(_ field: String) -> FastField? {
+        guard FastPaths.enabled else { return nil }
+        let t = env.events
+        let env = self.env
         switch field {
-        case "tier": return .tier
-        case "plan": return .plan
-        case "source": return .source
-        case "location": return .location
-        case "provider": return .provider
+        case "name": return FastField(string: FastString(id: { t.itemName[$0] }, value: { env.poolValue($0) }))
+        case "category": return FastField(string: FastString(id: { t.itemCategory[$0] }, value: { env.poolValue($0) }))
+        case "quantity": return FastField(number: { Double(t.itemQuantity[$0]) })
+        case "amount": return FastField(number: { j in let x = t.itemAmount[j]; return x == EventTable.null ? .nan : Double(x) })
         default: return nil
         }
     }
 
     /// The fast form of `field op constant`, when there is one.
-    func fastComparison(_ op: BinaryOp, _ ea: Expr, _ a: Compiled, _ b: Compiled) -> ((Int) -> Bool)? {
-        guard b.isConstant, !a.perItem, case .name(let raw) = ea.kind else { return nil }
-        let field = raw.lowercased()
+    func fastComparison(_ op: BinaryOp, _ a: Compiled, _ b: Compiled) -> ((Int) -> Bool)? {
+        guard b.isConstant, let f = a.fastField else { return nil }
         let k = b.eval(Row())
-        if let get = fastNumeric(field) {
+        if let get = f.number {
             var c: Double
             switch k {
             case .num(let x): c = a.kind == .money ? Ops.cents(x) : x
@@ -76,15 +172,80 @@ extension Compiler {
             default: return nil
             }
         }
-        if let col = fastStringColumn(field), case .str(let s) = k, op == .eq || op == .ne {
-            let t = env.table
-            let env = self.env
+        if let s = f.string, case .str(let x) = k, op == .eq || op == .ne {
             let memo = IDMemo { id in
-                guard case .str(let v) = env.string(id) else { return false }
-                return Text.equal(v, s)
+                guard case .str(let v) = s.value(id) else { return false }
+                return Text.equal(v, x)
             }
-            if op == .eq { return { i in memo.test(t.u32(col, i)) } }
-            return { i in let id = t.u32(col, i); return id != 0 && !memo.test(id) }
+            let id = s.id
+            if op == .eq { return { i in memo.test(id(i)) } }
+            return { i in let v = id(i); return v != 0 && !memo.test(v) }
+        }
+        return nil
+    }
+
+    /// The fast form of `field contains "constant"` (a list element equal to it, or a
+    /// substring of a string), when there is one.
+    func fastContains(_ a: Compiled, _ b: Compiled, negated: Bool) -> ((Int) -> Bool)? {
+        guard b.isConstant, case .str(let x) = b.eval(Row()), let f = a.fastField else { return nil }
+        if let l = f.list {
+            let memo = IDMemo { id in
+                guard case .str(let v) = l.value(id) else { return false }
+                return Text.equal(v, x)
+            }
+            let any = l.any
+            let test: (UInt32) -> Bool = { memo.test($0) }
+            return negated ? { i in !any(i, test) } : { i in any(i, test) }
+        }
+        if let s = f.string {
+            let memo = IDMemo { id in
+                guard case .str(let v) = s.value(id) else { return false }
+                return Text.contains(v, x)
+            }
+            let id = s.id
+            return negated ? { i in let v = id(i); return v != 0 && !memo.test(v) } : { i in memo.test(id(i)) }
+        }
+        return nil
+    }
+
+    /// The fast form of `field [not] between lo and hi` for constant bounds.
+    func fastBetween(_ a: Compiled, _ lo: Compiled, _ hi: Compiled, negated: Bool) -> ((Int) -> Bool)? {
+        guard let ge = fastComparison(.ge, a, lo), let le = fastComparison(.le, a, hi),
+              let get = a.fastField?.number else { return nil }
+        return { i in get(i).isNaN ? false : (ge(i) && le(i)) != negated }
+    }
+
+    /// The fast form of `date in last D` for a constant D.
+    func fastInLast(_ a: Compiled, _ d: Compiled, negated: Bool) -> ((Int) -> Bool)? {
+        guard d.isConstant, case .dur(let span) = d.eval(Row()), let get = a.fastField?.number else { return nil }
+        let today = Double(env.today)
+        let from = today - span
+        return { i in
+            let x = get(i)
+            if x.isNaN { return false }
+            return (x > from && x <= today) != negated
+        }
+    }
+
+    /// The fast form of `field is [not] null`.
+    func fastIsNull(_ a: Compiled, negated: Bool) -> ((Int) -> Bool)? {
+        guard let f = a.fastField else { return nil }
+        if let get = f.number { return { i in get(i).isNaN != negated } }
+        if let s = f.string { let id = s.id; return { i in (id(i) == 0) != negated } }
+        return nil
+    }
+
+    /// A grouping code for a field with typed readings: a string's case-folded class,
+    /// a date's day (Int32.min for null). Equal codes mean equal group keys.
+    func fastCode(_ c: Compiled) -> ((Int) -> Int32)? {
+        guard let f = c.fastField else { return nil }
+        if let s = f.string {
+            let memo = FoldMemo(s.value)
+            let id = s.id
+            return { i in memo.code(id(i)) }
+        }
+        if c.kind == .date, let get = f.number {
+            return { i in let x = get(i); return x.isNaN ? Int32.min : Int32(x) }
         }
         return nil
     }
@@ -105,5 +266,27 @@ final class IDMemo {
         let r = compute(id)
         known[i] = r ? 1 : -1
         return r
+    }
+}
+
+/// Maps dictionary ids to case-folded classes (0 stays 0, for null).
+final class FoldMemo {
+    @exclusivity(unchecked) private var codes: [Int32] = []
+    @exclusivity(unchecked) private var classes: [String: Int32] = [:]
+    private let value: (UInt32) -> V
+
+    init(_ value: @escaping (UInt32) -> V) { self.value = value }
+
+    @inline(__always) func code(_ id: UInt32) -> Int32 {
+        if id == 0 { return 0 }
+        let i = Int(id)
+        if i < codes.count, codes[i] != 0 { return codes[i] }
+        if i >= codes.count { codes.append(contentsOf: repeatElement(0, count: i + 1 - codes.count)) }
+        var key = ""
+        if case .str(let s) = value(id) { key = Text.fold(s) }
+        let c = classes[key] ?? Int32(classes.count + 1)
+        classes[key] = c
+        codes[i] = c
+        return c
     }
 }

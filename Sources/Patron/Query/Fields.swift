@@ -191,6 +191,20 @@ struct Accumulator {
         }
     }
 
+    /// Adds a number read through a typed column (NaN is null), `make` giving its
+    /// value for `min` and `max`: the same as `add(make(x))`, without the value.
+    @inline(__always) mutating func add(number x: Double, make: (Double) -> V) {
+        if x.isNaN { return }
+        switch function {
+        case "min", "max": add(make(x))
+        default:
+            count += 1
+            if kind.isNull { kind = make(x) }
+            sum += x
+            if function == "median" || function == "percentile" { values.append(x) }
+        }
+    }
+
     /// The aggregate's value.
     mutating func result() -> V {
         switch function {

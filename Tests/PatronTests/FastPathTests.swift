@@ -1,0 +1,57 @@
+import Testing
+@testable import Patron
+
+/// The typed fast paths (FastFilter.swift, the grouped and scoped fast loops) give
+/// exactly the answers of the general path, over random histories with mixed-case
+/// strings, leads, clients first seen after `today` and out-of-order events.
+@Suite struct FastPathTests {
+    static let queries = [
+        "clients where lapsed > 90d and tier = gold",
+        "clients where tier != GOLD or visits >= 3",
+        "clients where not (spend > $100) and cadence is not null",
+        "clients top 10% by spend",
+        "clients group by tier show count(), avg(spend), median(cadence), min(first_seen), max(spend), share()",
+        "clients group by tier, month(first_seen) show count(), sum(spend), percentile(lapsed, 90)",
+        "clients where has visit where services contains \"botox\" and has no purchase where items.category = \"filler\"",
+        "clients where has no visit where (provider = maya and at in last 1y)",
+        "clients where count(visits where services not contains peel) >= 2 show id, count(purchases where amount > $50)",
+        "clients where has purchase where (items.amount >= $20 and items.name contains \"o\")",
+        "clients where has tier where tier = gold",
+        "visits where at in last 1y group by provider show count()",
+        "visits where at not in last 90d and location is null group by week(at) show count()",
+        "visits where services contains botox show client, at, provider",
+        "visits group by provider, quarter(at) show count(), share()",
+        "items group by category, month(at) show sum(amount), avg(quantity), max(amount)",
+        "items where amount > $10 and category != injectable group by name show count()",
+        "purchases where amount between $10 and $500 group by year(at) show sum(amount), median(amount)",
+        "purchases where channel contains cli group by location show count()",
+        "rewards group by kind show sum(points), min(points)",
+        "feedback group by month(at) show avg(score), count()",
+        "tiers group by tier show count()",
+        "memberships group by action, plan show count(), sum(fee)",
+        "events group by type show count()",
+        "clients where lapsed > 30d as of 2023-12-31",
+        "clients group by tier show count(), avg(spend) as of 2023-09-30",
+    ]
+
+    @Test(arguments: [11, 22, 33])
+    func fastAndGeneralPathsAgree(seed: Int) async throws {
+        var rng = SeededRandom(seed: UInt64(seed))
+        let world = try await RefWorld.make(rng: &rng)
+        defer { withExtendedLifetime(world) {} }
+        var fastRows = 0
+        let taken = FastPaths.Tally()
+        for q in Self.queries {
+            let fast = try FastPaths.$taken.withValue(taken) { try world.db.query(q, today: world.today) }
+            let general = try FastPaths.$enabled.withValue(false) { try world.db.query(q, today: world.today) }
+            #expect(fast.columns.map(\.name) == general.columns.map(\.name), "\(q)")
+            #expect(fast.rows == general.rows, "fast and general paths differ on: \(q)")
+            fastRows += fast.rows.count
+        }
+        #expect(fastRows > 100, "the queries should return rows over a random world")
+        // The fast paths were really taken (else this test would compare the general path with itself).
+        #expect(taken["filter"] >= 8)
+        #expect(taken["group"] >= 11)
+        #expect(taken["scoped"] >= 4)
+    }
+}
