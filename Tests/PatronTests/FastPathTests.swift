@@ -32,6 +32,8 @@ import Testing
         "events group by type show count()",
         "clients where lapsed > 30d as of 2023-12-31",
         "clients group by tier show count(), avg(spend) as of 2023-09-30",
+        "clients where provider = maya or location = north show id, name, location, provider, services as of 2023-11-30",
+        "clients show id, name, email, tier, plan, member, points, satisfaction, avg_satisfaction, source, acquisition_cost, registered, first_visit, last_visit, frequency, cadence, overdue, next_due, aov, refunded as of 2023-10-15",
     ]
 
     @Test(arguments: [11, 22, 33])
@@ -42,7 +44,10 @@ import Testing
         var fastRows = 0
         let taken = FastPaths.Tally()
         for q in Self.queries {
-            let fast = try FastPaths.$taken.withValue(taken) { try world.db.query(q, today: world.today) }
+            // Recompute the client table for any earlier day, however few clients it concerns.
+            let fast = try FastPaths.$recomputeAbove.withValue(0) {
+                try FastPaths.$taken.withValue(taken) { try world.db.query(q, today: world.today) }
+            }
             let general = try FastPaths.$enabled.withValue(false) { try world.db.query(q, today: world.today) }
             #expect(fast.columns.map(\.name) == general.columns.map(\.name), "\(q)")
             #expect(fast.rows == general.rows, "fast and general paths differ on: \(q)")

@@ -36,6 +36,7 @@ final class ClientTable: @unchecked Sendable {
 
     /// Each row's events in `events` (the snapshot's first `count` events).
     func clientEvents(events: EventTable, count: Int) -> ClientEvents {
+        if let base { return base.clientEvents(events: events, count: count) }
         if let e = eventIndex.withLock({ $0 }) { return e }
         let e = ClientEvents(clients: self, events: events, count: count)
         eventIndex.withLock { $0 = $0 ?? e }
@@ -99,6 +100,21 @@ final class ClientTable: @unchecked Sendable {
         c64.deallocate()
     }
 
+    /// The table this one was derived from (``AsOfTable``), which owns the event index.
+    private let base: ClientTable?
+
+    /// A table with the rows of `base` and other column values (owned by the new table).
+    init(derivedFrom base: ClientTable, c32: UnsafeMutablePointer<UInt32>, c64: UnsafeMutablePointer<Int64>) {
+        txnID = base.txnID
+        numbers = base.numbers
+        keys = base.keys
+        n = base.n
+        rowOfNumber = base.rowOfNumber
+        self.c32 = c32
+        self.c64 = c64
+        self.base = base
+    }
+
     /// Reads every projection row of the snapshot.
     init(store: Store, txn: Transaction) throws {
         txnID = txn.id
@@ -148,6 +164,7 @@ final class ClientTable: @unchecked Sendable {
             if Int(r) < rowOf.count { rowOf[Int(a)] = rowOf[Int(r)] }
         }
         rowOfNumber = rowOf
+        base = nil
     }
 
     /// The row index of a client number, or nil.

@@ -35,6 +35,10 @@ struct Executor {
                 today = d
             }
             let env = QueryEnv(database: database, txn: txn, table: table, today: today)
+            if query.entity == .clients {
+                let text = source.lowercased()
+                env.recomputeForToday(tallies: text.contains("location") || text.contains("provider"))
+            }
             try execute(env: env, columns: columns, emit: emit)
             if let failure = env.failure { throw failure }
         }
@@ -397,7 +401,7 @@ struct Executor {
         }
         if query.entity == .clients {
             // Typed client columns hold only for rows current for `today`.
-            for i in 0..<env.table.count where !env.isCurrent(i) { return false }
+            for i in 0..<env.table.count where !env.isCurrent(i) && !env.isAbsent(i) { return false }
         }
         FastPaths.taken?.add("group")
         let fast = filter?.fast
@@ -437,7 +441,7 @@ struct Executor {
     /// client rows, event indexes of the entity's type, or item indexes.
     private func forEachUnit(env: QueryEnv, _ body: (Int) -> Void) {
         if query.entity == .clients {
-            for i in 0..<env.table.count { body(i) }
+            for i in 0..<env.table.count where !env.isAbsent(i) { body(i) }
             return
         }
         let t = env.events

@@ -13,6 +13,9 @@ import Synchronization
 /// both paths give the same answers).
 enum FastPaths {
     @TaskLocal static var enabled = true
+    /// Clients with events after `today` beyond which the client table is recomputed
+    /// for `today` (``AsOfTable``) rather than replaying each such client.
+    @TaskLocal static var recomputeAbove = 64
     /// When set, counts the fast paths taken, by name ("filter", "group", "scoped").
     @TaskLocal static var taken: Tally?
 

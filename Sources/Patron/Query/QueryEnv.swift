@@ -5,7 +5,9 @@ import LMDB
 final class QueryEnv {
     let store: Store
     let txn: Transaction
-    let table: ClientTable
+    private(set) var table: ClientTable
+    /// Set when the table was recomputed for an earlier `today` (``AsOfTable``).
+    private var rowKinds: [AsOfTable.RowKind]?
     let today: Day
     /// Rows whose client has events after `today`: the state replayed up to `today`
     /// (nil when the client has no event on or before it, so is not in the world).
@@ -51,7 +53,32 @@ final class QueryEnv {
     }
 
     /// Whether row `i`'s client has at least one event in the world of the query.
-    func exists(_ i: Int) -> Bool { isCurrent(i) || replayedState(i) != nil }
+    func exists(_ i: Int) -> Bool {
+        if isAbsent(i) { return false }
+        return isCurrent(i) || replayedState(i) != nil
+    }
+
+    /// Whether row `i` is known to have no event on or before `today`.
+    @inline(__always) func isAbsent(_ i: Int) -> Bool { rowKinds?[i] == .absent }
+
+    /// Recomputes the columns of clients with events after `today` from the event
+    /// table (``AsOfTable``) when there are more than a few, so the query scans
+    /// columns instead of replaying each one. `tallies`: whether the query may read
+    /// `location` or `provider`.
+    func recomputeForToday(tallies: Bool) {
+        guard rowKinds == nil else { return }
+        var stale = 0
+        for i in 0..<table.count where !isCurrent(i) { stale += 1 }
+        guard FastPaths.enabled, stale > FastPaths.recomputeAbove else { return }
+        let (t, count) = (events, eventCount)
+        let ce = clientEvents
+        let strings = t.pool.strings
+        let (derived, kinds) = AsOfTable.make(base: table, events: t, count: count, clientEvents: ce, day: today, tallies: tallies) { id in
+            do { return try self.store.stringID(strings[Int(id)], txn: self.txn) ?? 0 } catch { self.fail(error); return 0 }
+        }
+        table = derived
+        rowKinds = kinds
+    }
 
     /// Seeds replayed states computed elsewhere (a whole-log fold for `as of`).
     func seed(_ i: Int, _ s: ClientState?) {
@@ -103,7 +130,7 @@ final class QueryEnv {
     func state(_ i: Int) -> ClientState? {
         if let (j, s) = stateCache, j == i { return s }
         var s: ClientState?
-        if isCurrent(i) {
+        if isCurrent(i) && rowKinds?[i] != .recomputed {
             do { s = try store.state(table.numbers[i], txn: txn) } catch { fail(error) }
         } else {
             s = replayedState(i)
