@@ -104,7 +104,7 @@ func generate(into db: Database, clients: Int) throws -> Int {
     for c in 0..<clients {
         let key = "C\(1_000_000 + c)"
         let first = start + rng.int(end - start - 30)
-        let events = 1 + rng.int(59)
+        let events = 1 + rng.int(129)
         let gap = 3 + rng.int(45)
         batch.append(Event(id: "\(key)-r", client: key, at: at(first, 0), payload: .client(ClientDetails(
             name: "Client \(c)", email: "c\(c)@example.com", location: locations[c % 3], source: ["instagram", "referral", "google", "walk-in"][c % 4],
@@ -147,7 +147,7 @@ func generate(into db: Database, clients: Int) throws -> Int {
             k += 1
             day += Int(Double(gap) * (0.2 + 1.6 * rng.unit()))
             // Dropout: some clients stop coming.
-            if rng.int(1000) < 8 { break }
+            if rng.int(1000) < 3 { break }
         }
         if batch.count >= 100_000 { try flush() }
     }

@@ -125,6 +125,19 @@ struct Executor {
         var order = Array(0..<n)
         if let top, let t = query.top {
             let keys = (0..<n).map(top)
+            if let numbers = Self.numericKeys(keys) {
+                // Greatest first, nulls (NaN) last, ties in natural order.
+                order.sort { a, b in
+                    let x = numbers[a], y = numbers[b]
+                    if x != y {
+                        if x.isNaN { return false }
+                        if y.isNaN { return true }
+                        return x > y
+                    }
+                    return a < b
+                }
+                order = Array(order.prefix(topCount(t, n)))
+            } else {
             order.sort { a, b in
                 let c = Order.compare(keys[a], keys[b])
                 if c != 0 {
@@ -135,6 +148,7 @@ struct Executor {
                 return a < b
             }
             order = Array(order.prefix(topCount(t, n)))
+            }
         }
         if !descending.isEmpty {
             // Sort keys of the rows still in play (all of them, or those `top` kept).
@@ -152,6 +166,22 @@ struct Executor {
             }
         }
         return order
+    }
+
+    /// The keys as doubles (NaN for null) when every one is a number, money, duration
+    /// or date — kinds that order as their numbers do.
+    static func numericKeys(_ keys: [V]) -> [Double]? {
+        var out: [Double] = []
+        out.reserveCapacity(keys.count)
+        for k in keys {
+            switch k {
+            case .null: out.append(.nan)
+            case .num(let x), .money(let x), .dur(let x): out.append(x)
+            case .date(let d): out.append(Double(d))
+            default: return nil
+            }
+        }
+        return out
     }
 
     /// Rows kept by `top`: N, or ceil(p × n ÷ 100) computed in decimal.

@@ -150,6 +150,7 @@ final class QueryEnv {
     }
 
     private func loadPersonal(_ i: Int, _ tag: PersonalData.Tag) -> String? {
+        if rowKinds?[i] == .recomputed { return personalAsOf(i, tag) }
         guard let s = state(i), !s.forgotten else { return nil }
         let ref: Stamped<UInt32>?
         switch tag {
@@ -159,6 +160,25 @@ final class QueryEnv {
         default: ref = nil
         }
         return database.personalValue(ref, tag, txn: txn)
+    }
+
+    /// A personal field of a recomputed row: the value of the latest (at, position)
+    /// `client` event on or before `today` that carries it — what a replay keeps —
+    /// reading only the client's `client` events.
+    private func personalAsOf(_ i: Int, _ tag: PersonalData.Tag) -> String? {
+        guard table.u32(.flags, i) & ProjectionRow.Flag.forgotten == 0 else { return nil }
+        let t = events, c = clientEvents
+        var candidates: [Int] = []
+        for j in c.range(i) {
+            let k = Int(c.events[j])
+            if t.type[k] == EventType.client.code && t.day[k] <= today { candidates.append(k) }
+        }
+        candidates.sort { (t.at[$0], $0) > (t.at[$1], $1) }
+        for k in candidates {
+            guard let d = decoded(k) else { continue }
+            if let v = store.personal(d, position: UInt64(k + 1))?.value(tag) { return v }
+        }
+        return nil
     }
 
     /// Row `i`'s projection (SPEC 3.5 fields) as of `today`.
