@@ -60,3 +60,18 @@ import Testing
         #expect(taken["scoped"] >= 4)
     }
 }
+
+/// Quickselect (median and percentile without a full sort) agrees with sorting.
+@Test func selectAgreesWithSorting() {
+    var rng = SeededRandom(seed: 77)
+    for _ in 0..<300 {
+        let n = Int.random(in: 1...60, using: &rng)
+        let values = (0..<n).map { _ in Double(Int.random(in: -5...5, using: &rng)) }
+        let sorted = values.sorted()
+        for k in 0..<n {
+            var v = values
+            #expect(Accumulator.select(&v, k) == sorted[k], "k=\(k) of \(values)")
+            #expect(v[..<k].allSatisfy { $0 <= sorted[k] } && v[(k + 1)...].allSatisfy { $0 >= sorted[k] })
+        }
+    }
+}

@@ -675,6 +675,7 @@ struct Compiler {
             inner.i = row.i
             var n = 0
             var acc = Accumulator(function: fn, percentile: 50)
+            // (fn is one of count, sum, avg, min, max, median.)
             let t = env.events
             let c = env.clientEvents
             let today = env.today

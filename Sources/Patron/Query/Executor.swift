@@ -438,9 +438,15 @@ struct Executor {
         let keyEvals = keys.map(\.eval)
         let row = Row()
         var index: [Int64: Int] = [:]
+        // Small non-negative codes (string classes, years, months) index an array.
+        var small = [Int32](repeating: -1, count: 4096)
         let width = specs.count
         let one = codes.count == 1 ? codes[0] : nil
         let pair = codes.count == 2 ? (codes[0], codes[1]) : nil
+        let fed = numbers.enumerated().compactMap { s, get in get.map { (s, $0, makes[s]) } }
+        var accumulators: [Accumulator] = []
+        var rows: [Int] = []
+        var total = 0
         forEachUnit(env: env) { unit in
             if let fast, !fast(unit) { return }
             var key: Int64 = 0
@@ -449,21 +455,22 @@ struct Executor {
             } else if let (a, b) = pair {
                 key = Int64(a(unit)) << 32 | Int64(UInt32(bitPattern: b(unit)))
             }
-            let g: Int
-            if let known = index[key] {
-                g = known
-            } else {
+            var g = key >= 0 && key < 4096 ? Int(small[Int(key)]) : index[key] ?? -1
+            if g < 0 {
                 setRow(row, unit: unit, env: env)
                 g = table.add(keyEvals.map { $0(row) })
-                index[key] = g
+                accumulators.append(contentsOf: specs.map { Accumulator(function: $0.function, percentile: $0.percentile) })
+                rows.append(0)
+                if key >= 0 && key < 4096 { small[Int(key)] = Int32(g) } else { index[key] = g }
             }
-            table.rows[g] += 1
-            table.total += 1
+            rows[g] += 1
+            total += 1
             let base = g &* width
-            for s in 0..<width {
-                if let get = numbers[s] { table.accumulators[base + s].add(number: get(unit), make: makes[s]) }
-            }
+            for (s, get, make) in fed { accumulators[base + s].add(number: get(unit), make: make) }
         }
+        table.accumulators = accumulators
+        table.rows = rows
+        table.total = total
         return true
     }
 

@@ -156,7 +156,10 @@ enum EventFields {
 
 /// Accumulates one aggregate over a group's rows.
 struct Accumulator {
-    let function: String
+    /// The aggregate function, decided once (not per row).
+    enum Op { case count, min, max, sum, avg, quantile }
+
+    let op: Op
     let percentile: Double
     var count = 0
     var sum = 0.0
@@ -165,7 +168,14 @@ struct Accumulator {
     var values: [Double] = []
 
     init(function: String, percentile: Double) {
-        self.function = function
+        switch function {
+        case "count": op = .count
+        case "min": op = .min
+        case "max": op = .max
+        case "sum": op = .sum
+        case "avg": op = .avg
+        default: op = .quantile
+        }
         self.percentile = percentile
     }
 
@@ -173,11 +183,11 @@ struct Accumulator {
     mutating func add(_ v: V) {
         if v.isNull { return }
         count += 1
-        switch function {
-        case "count": return
-        case "min":
+        switch op {
+        case .count: return
+        case .min:
             if best.isNull || Order.compare(v, best) < 0 { best = v }
-        case "max":
+        case .max:
             if best.isNull || Order.compare(v, best) > 0 { best = v }
         default:
             let x: Double
@@ -187,7 +197,7 @@ struct Accumulator {
             }
             if kind.isNull { kind = v }
             sum += x
-            if function == "median" || function == "percentile" { values.append(x) }
+            if op == .quantile { values.append(x) }
         }
     }
 
@@ -195,38 +205,65 @@ struct Accumulator {
     /// value for `min` and `max`: the same as `add(make(x))`, without the value.
     @inline(__always) mutating func add(number x: Double, make: (Double) -> V) {
         if x.isNaN { return }
-        switch function {
-        case "min", "max": add(make(x))
+        switch op {
+        case .min, .max: add(make(x))
         default:
             count += 1
             if kind.isNull { kind = make(x) }
             sum += x
-            if function == "median" || function == "percentile" { values.append(x) }
+            if op == .quantile { values.append(x) }
         }
     }
 
     /// The aggregate's value.
     mutating func result() -> V {
-        switch function {
-        case "count": return .num(Double(count))
-        case "min", "max": return best
+        switch op {
+        case .count: return .num(Double(count))
+        case .min, .max: return best
         default: break
         }
         guard count > 0 else { return .null }
         let x: Double
-        switch function {
-        case "sum": x = sum
-        case "avg": x = sum / Double(count)
+        switch op {
+        case .sum: x = sum
+        case .avg: x = sum / Double(count)
         default:
-            values.sort()
+            // Linear interpolation between the two ranks around p (quickselect, not a full sort).
             let rank = percentile / 100 * Double(values.count - 1)
             let lo = Int(rank.rounded(.down)), hi = Int(rank.rounded(.up))
-            x = values[lo] + (values[hi] - values[lo]) * (rank - Double(lo))
+            let a = Self.select(&values, lo)
+            let b = hi == lo ? a : values[(lo + 1)...].min() ?? a
+            x = a + (b - a) * (rank - Double(lo))
         }
         switch kind {
         case .money: return .money(x)
         case .dur: return .dur(x)
         default: return .num(x)
         }
+    }
+
+    /// The k-th smallest value (0-based), leaving smaller values before it and larger
+    /// ones after (Hoare's selection with a median-of-three pivot).
+    static func select(_ v: inout [Double], _ k: Int) -> Double {
+        var lo = 0, hi = v.count - 1
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2
+            if v[mid] < v[lo] { v.swapAt(mid, lo) }
+            if v[hi] < v[lo] { v.swapAt(hi, lo) }
+            if v[hi] < v[mid] { v.swapAt(hi, mid) }
+            let pivot = v[mid]
+            var i = lo, j = hi
+            while i <= j {
+                while v[i] < pivot { i += 1 }
+                while v[j] > pivot { j -= 1 }
+                if i <= j {
+                    v.swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
+            }
+            if k <= j { hi = j } else if k >= i { lo = i } else { return v[k] }
+        }
+        return v[k]
     }
 }
