@@ -4,7 +4,9 @@ import LMDB
 /// Runs one checked query over one snapshot and hands out its rows.
 ///
 /// Plan: `clients` walks the in-memory client table (columns of the stored
-/// projection), replaying only clients with events after `today`; event entities
+/// projection; recomputed for `today` by ``AsOfTable`` when many clients have events
+/// after it, else replaying those few); typed fast paths where they exist
+/// (FastFilter.swift); event entities
 /// walk the in-memory event table (``EventTable``), taking only events of the
 /// entity's type on or before `today`; client-scoped aggregates read only the
 /// current client's events (``ClientEvents``).
