@@ -133,3 +133,10 @@ let everyType: [Event] = [
         #expect(throws: JSONSyntaxError.self) { try bytes.withUnsafeBytes { try JSONReader.parse($0) } }
     }
 }
+
+/// Every type's stored code reads back as that type, and no other byte names a type.
+@Test func eventTypeCodesRoundTrip() {
+    for t in EventType.allCases { #expect(EventType(code: t.code) == t) }
+    let codes = Set(EventType.allCases.map(\.code))
+    for b in 0...255 where !codes.contains(UInt8(b)) { #expect(EventType(code: UInt8(b)) == nil) }
+}

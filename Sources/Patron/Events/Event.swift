@@ -19,8 +19,19 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     }
 
     init?(code: UInt8) {
-        guard let t = EventType.allCases.first(where: { $0.code == code }) else { return nil }
-        self = t
+        switch code {
+        case 1: self = .client
+        case 2: self = .visit
+        case 3: self = .purchase
+        case 4: self = .refund
+        case 5: self = .reward
+        case 6: self = .tier
+        case 7: self = .membership
+        case 8: self = .feedback
+        case 9: self = .forget
+        case 10: self = .merge
+        default: return nil
+        }
     }
 }
 

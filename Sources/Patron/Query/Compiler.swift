@@ -719,6 +719,9 @@ struct Compiler {
         let code = entity.eventType?.code
         let isItems = entity == .items
         FastPaths.taken?.add("scoped")
+        let passes: (Int) -> Bool = test ?? { _ in true }
+        let anyType = code == nil
+        let wanted = code ?? 0
         return { i, first in
             let t = env.events
             let c = env.clientEvents
@@ -727,14 +730,14 @@ struct Compiler {
             var n = 0
             for j in c.range(i) {
                 let k = Int(events[j])
-                if let code, type[k] != code { continue }
+                if !anyType && type[k] != wanted { continue }
                 if day[k] > today { continue }
                 if isItems {
-                    for item in t.items(k) where test?(item) ?? true {
+                    for item in t.items(k) where passes(item) {
                         n += 1
                         if first { return n }
                     }
-                } else if test?(k) ?? true {
+                } else if passes(k) {
                     n += 1
                     if first { return n }
                 }

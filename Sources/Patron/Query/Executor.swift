@@ -36,10 +36,12 @@ struct Executor {
                 }
                 today = d
             }
-            let env = QueryEnv(database: database, txn: txn, table: table, today: today)
+            var env = QueryEnv(database: database, txn: txn, table: table, today: today)
             if query.entity == .clients {
                 let text = source.lowercased()
-                env.recomputeForToday(tallies: text.contains("location") || text.contains("provider"))
+                if let recomputed = env.recomputedForToday(tallies: text.contains("location") || text.contains("provider")) {
+                    env = recomputed
+                }
             }
             try execute(env: env, columns: columns, emit: emit)
             if let failure = env.failure { throw failure }
@@ -221,10 +223,13 @@ struct Executor {
         if query.entity == .clients {
             let fast = filter?.fast
             if fast != nil { FastPaths.taken?.add("filter") }
-            for i in 0..<env.table.count {
-                if env.isCurrent(i) {
-                    if let fast {
-                        guard fast(i) else { continue }
+            let table = env.table
+            let today = env.today
+            let passes: (Int) -> Bool = fast ?? { _ in true }
+            for i in 0..<table.count {
+                if table.i32(.maxDay, i) <= today {
+                    if fast != nil {
+                        guard passes(i) else { continue }
                     } else if let test {
                         row.i = i
                         guard test(row).isTrue else { continue }
@@ -247,29 +252,30 @@ struct Executor {
         let type = t.type.base, day = t.day.base, client = t.client.base
         let fast = filter?.fast
         if fast != nil { FastPaths.taken?.add("filter") }
+        let hasFast = fast != nil
+        let passes: (Int) -> Bool = fast ?? { _ in true }
+        let table = env.table
+        let anyType = code == nil
+        let wanted = code ?? 0
         for k in 0..<n {
-            if let code, type[k] != code { continue }
+            if !anyType && type[k] != wanted { continue }
             if day[k] > today { continue }
             row.k = k
             row.i = -1
             var rowSet = false
             if isItems {
                 for item in t.items(k) {
-                    if let fast {
-                        guard fast(item) else { continue }
-                    }
-                    if !rowSet { row.i = env.table.row(ofNumber: client[k]) ?? -1; rowSet = true }
+                    guard passes(item) else { continue }
+                    if !rowSet { row.i = table.row(ofNumber: client[k]) ?? -1; rowSet = true }
                     row.item = item
-                    if fast == nil, let test, !test(row).isTrue { continue }
+                    if !hasFast, let test, !test(row).isTrue { continue }
                     guard try body(row) else { return }
                 }
             } else {
-                if let fast {
-                    guard fast(k) else { continue }
-                }
-                row.i = env.table.row(ofNumber: client[k]) ?? -1
+                guard passes(k) else { continue }
+                row.i = table.row(ofNumber: client[k]) ?? -1
                 row.item = -1
-                if fast == nil, let test, !test(row).isTrue { continue }
+                if !hasFast, let test, !test(row).isTrue { continue }
                 guard try body(row) else { return }
             }
         }
@@ -433,7 +439,9 @@ struct Executor {
         }
         if query.entity == .clients {
             // Typed client columns hold only for rows current for `today`.
-            for i in 0..<env.table.count where !env.isCurrent(i) && !env.isAbsent(i) { return false }
+            let table = env.table, today = env.today
+            let absent = env.absentRows
+            for i in 0..<table.count where table.i32(.maxDay, i) > today && !(absent?[i] ?? false) { return false }
         }
         FastPaths.taken?.add("group")
         let fast = filter?.fast
@@ -443,20 +451,22 @@ struct Executor {
         // Small non-negative codes (string classes, years, months) index an array.
         var small = [Int32](repeating: -1, count: 4096)
         let width = specs.count
-        let one = codes.count == 1 ? codes[0] : nil
-        let pair = codes.count == 2 ? (codes[0], codes[1]) : nil
+        // Closures unwrapped once: binding an optional closure per row costs a retain.
+        let keyOf: (Int) -> Int64
+        switch codes.count {
+        case 0: keyOf = { _ in 0 }
+        case 1: let a = codes[0]; keyOf = { Int64(a($0)) }
+        default: let a = codes[0], b = codes[1]; keyOf = { Int64(a($0)) << 32 | Int64(UInt32(bitPattern: b($0))) }
+        }
+        let passes: (Int) -> Bool = fast ?? { _ in true }
         let fed = numbers.enumerated().compactMap { s, get in get.map { (s, $0, makes[s]) } }
+        let hasFed = !fed.isEmpty
         var accumulators: [Accumulator] = []
         var rows: [Int] = []
         var total = 0
         forEachUnit(env: env) { unit in
-            if let fast, !fast(unit) { return }
-            var key: Int64 = 0
-            if let one {
-                key = Int64(one(unit))
-            } else if let (a, b) = pair {
-                key = Int64(a(unit)) << 32 | Int64(UInt32(bitPattern: b(unit)))
-            }
+            guard passes(unit) else { return }
+            let key = keyOf(unit)
             var g = key >= 0 && key < 4096 ? Int(small[Int(key)]) : index[key] ?? -1
             if g < 0 {
                 setRow(row, unit: unit, env: env)
@@ -467,8 +477,10 @@ struct Executor {
             }
             rows[g] += 1
             total += 1
-            let base = g &* width
-            for (s, get, make) in fed { accumulators[base + s].add(number: get(unit), make: make) }
+            if hasFed {
+                let base = g &* width
+                for (s, get, make) in fed { accumulators[base + s].add(number: get(unit), make: make) }
+            }
         }
         table.accumulators = accumulators
         table.rows = rows
@@ -480,16 +492,21 @@ struct Executor {
     /// client rows, event indexes of the entity's type, or item indexes.
     private func forEachUnit(env: QueryEnv, _ body: (Int) -> Void) {
         if query.entity == .clients {
-            for i in 0..<env.table.count where !env.isAbsent(i) { body(i) }
+            if let absent = env.absentRows {
+                for i in 0..<env.table.count where !absent[i] { body(i) }
+            } else {
+                for i in 0..<env.table.count { body(i) }
+            }
             return
         }
         let t = env.events
-        let code = query.entity.eventType?.code
+        let anyType = query.entity.eventType == nil
+        let wanted = query.entity.eventType?.code ?? 0
         let type = t.type.base, day = t.day.base
         let today = env.today
         let isItems = query.entity == .items
         for k in 0..<env.eventCount {
-            if let code, type[k] != code { continue }
+            if !anyType && type[k] != wanted { continue }
             if day[k] > today { continue }
             if isItems {
                 for j in t.items(k) { body(j) }

@@ -165,15 +165,7 @@ extension Compiler {
             default: return nil
             }
             if c.isNaN { return nil }
-            switch op {
-            case .eq: return { i in get(i) == c }
-            case .ne: return { i in let v = get(i); return !v.isNaN && v != c }
-            case .lt: return { i in get(i) < c }
-            case .le: return { i in get(i) <= c }
-            case .gt: return { i in get(i) > c }
-            case .ge: return { i in get(i) >= c }
-            default: return nil
-            }
+            return Self.numberTest(op, get, c)
         }
         if let s = f.string, case .str(let x) = k, op == .eq || op == .ne {
             let memo = IDMemo { id in
@@ -185,6 +177,19 @@ extension Compiler {
             return { i in let v = id(i); return v != 0 && !memo.test(v) }
         }
         return nil
+    }
+
+    /// `get(i) op c` on numbers (NaN, null, is never equal, less or greater).
+    private static func numberTest(_ op: BinaryOp, _ get: @escaping (Int) -> Double, _ c: Double) -> ((Int) -> Bool)? {
+        switch op {
+        case .eq: return { i in get(i) == c }
+        case .ne: return { i in let v = get(i); return !v.isNaN && v != c }
+        case .lt: return { i in get(i) < c }
+        case .le: return { i in get(i) <= c }
+        case .gt: return { i in get(i) > c }
+        case .ge: return { i in get(i) >= c }
+        default: return nil
+        }
     }
 
     /// The fast form of `field contains "constant"` (a list element equal to it, or a

@@ -5,9 +5,9 @@ import LMDB
 final class QueryEnv {
     let store: Store
     let txn: Transaction
-    private(set) var table: ClientTable
+    let table: ClientTable
     /// Set when the table was recomputed for an earlier `today` (``AsOfTable``).
-    private var rowKinds: [AsOfTable.RowKind]?
+    private let rowKinds: [AsOfTable.RowKind]?
     let today: Day
     /// Rows whose client has events after `today`: the state replayed up to `today`
     /// (nil when the client has no event on or before it, so is not in the world).
@@ -24,12 +24,13 @@ final class QueryEnv {
     var failure: (any Error)?
     let database: Database
 
-    init(database: Database, txn: Transaction, table: ClientTable, today: Day) {
+    init(database: Database, txn: Transaction, table: ClientTable, today: Day, rowKinds: [AsOfTable.RowKind]? = nil) {
         self.database = database
         self.store = database.store
         self.txn = txn
         self.table = table
         self.today = today
+        self.rowKinds = rowKinds
     }
 
     func fail(_ e: any Error) { if failure == nil { failure = e } }
@@ -61,23 +62,31 @@ final class QueryEnv {
     /// Whether row `i` is known to have no event on or before `today`.
     @inline(__always) func isAbsent(_ i: Int) -> Bool { rowKinds?[i] == .absent }
 
+    /// Whether each row is known to have no event on or before `today` (for loops:
+    /// read once, not per row), or nil when none is.
+    var absentRows: [Bool]? { rowKinds.map { $0.map { $0 == .absent } } }
+
     /// Recomputes the columns of clients with events after `today` from the event
     /// table (``AsOfTable``) when there are more than a few, so the query scans
     /// columns instead of replaying each one. `tallies`: whether the query may read
     /// `location` or `provider`.
-    func recomputeForToday(tallies: Bool) {
-        guard rowKinds == nil else { return }
+    /// Returns the environment to use instead, or nil to keep this one.
+    func recomputedForToday(tallies: Bool) -> QueryEnv? {
+        guard rowKinds == nil else { return nil }
         var stale = 0
         for i in 0..<table.count where !isCurrent(i) { stale += 1 }
-        guard FastPaths.enabled, stale > FastPaths.recomputeAbove else { return }
+        guard FastPaths.enabled, stale > FastPaths.recomputeAbove else { return nil }
         let (t, count) = (events, eventCount)
         let ce = clientEvents
         let strings = t.pool.strings
         let (derived, kinds) = AsOfTable.make(base: table, events: t, count: count, clientEvents: ce, day: today, tallies: tallies) { id in
             do { return try self.store.stringID(strings[Int(id)], txn: self.txn) ?? 0 } catch { self.fail(error); return 0 }
         }
-        table = derived
-        rowKinds = kinds
+        let env = QueryEnv(database: database, txn: txn, table: derived, today: today, rowKinds: kinds)
+        env.eventData = eventData
+        env.clientEventIndex = clientEventIndex
+        env.failure = failure
+        return env
     }
 
     /// Seeds replayed states computed elsewhere (a whole-log fold for `as of`).
