@@ -75,3 +75,21 @@ import Testing
         }
     }
 }
+
+/// `top N` by selection keeps exactly what sorting everything would.
+@Test func topBySelectionEqualsTopBySorting() {
+    var rng = SeededRandom(seed: 91)
+    for _ in 0..<300 {
+        let n = Int.random(in: 0...50, using: &rng)
+        let keys = (0..<n).map { _ in Int.random(in: 0..<6, using: &rng) == 0 ? Double.nan : Double(Int.random(in: -4...4, using: &rng)) }
+        let sorted = keys.indices.sorted { a, b in
+            let x = keys[a], y = keys[b]
+            if x.isNaN != y.isNaN { return y.isNaN }
+            if !x.isNaN && x != y { return x > y }
+            return a < b
+        }
+        for keep in 0...(n + 1) {
+            #expect(Executor.greatest(keys, keep) == Array(sorted.prefix(keep)), "keep \(keep) of \(keys)")
+        }
+    }
+}

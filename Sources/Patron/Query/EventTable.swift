@@ -57,10 +57,24 @@ struct StringPool {
 
     var count: Int { strings.count }
 
+    /// A hash of the bytes, eight at a time (strings here are short names).
     private static func hash(_ b: UnsafeRawBufferPointer) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for x in b { h = (h ^ UInt64(x)) &* 0x100_0000_01b3 }
-        return h
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(b.count)
+        var i = 0
+        while i + 8 <= b.count {
+            h = (h ^ b.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xff51_afd7_ed55_8ccd
+            h ^= h >> 32
+            i += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < b.count {
+            tail |= UInt64(b[i]) << shift
+            shift += 8
+            i += 1
+        }
+        h = (h ^ tail) &* 0xc4ce_b9fe_1a85_ec53
+        return h ^ (h >> 29)
     }
 
     private func same(_ id: UInt32, _ b: UnsafeRawBufferPointer) -> Bool {
@@ -165,6 +179,9 @@ final class EventTable: @unchecked Sendable {
         pool = base?.pool ?? StringPool()
     }
 
+    /// Reads of more events than this use two cores.
+    @TaskLocal static var parallelAbove = 500_000
+
     /// A table of no events.
     static var empty: EventTable { EventTable(base: nil, reserving: 0) }
 
@@ -172,39 +189,114 @@ final class EventTable: @unchecked Sendable {
     /// without a base).
     static func read(store: Store, txn: Transaction, logCount: Int, base: EventTable?) throws -> EventTable {
         let from = base?.count ?? 0
-        let t = EventTable(base: base, reserving: max(logCount - from, 0))
-        var sink = Sink(table: t, pool: t.pool)
+        let todo = max(logCount - from, 0)
+        let t = EventTable(base: base, reserving: todo)
+        // Large reads go in two halves on two cores (the second in its own read
+        // transaction: positions up to `logCount` are the same in every snapshot).
+        guard todo >= max(parallelAbove, 2), ProcessInfo.processInfo.activeProcessorCount > 1 else {
+            try t.fill(store: store, txn: txn, positions: (from + 1)...max(logCount, from + 1), upTo: logCount)
+            return t
+        }
+        let mid = from + todo / 2
+        let tail = EventTable(base: nil, reserving: logCount - mid)
+        let failures = Mutex<[any Error]>([])
+        let lent = LentTransaction(txn: txn)
+        DispatchQueue.concurrentPerform(iterations: 2) { half in
+            do {
+                if half == 0 {
+                    try t.fill(store: store, txn: lent.txn, positions: (from + 1)...mid, upTo: mid)
+                } else {
+                    try store.env.read { own in try tail.fill(store: store, txn: own, positions: (mid + 1)...logCount, upTo: logCount) }
+                }
+            } catch {
+                failures.withLock { $0.append(error) }
+            }
+        }
+        if let e = failures.withLock({ $0.first }) { throw e }
+        t.append(tail, offset: mid)
+        return t
+    }
+
+    /// Reads the events at `positions` (stopping after `upTo`) onto the end of this
+    /// table; the first must follow the table's last.
+    private func fill(store: Store, txn: Transaction, positions: ClosedRange<Int>, upTo last: Int) throws {
+        var sink = Sink(table: self, pool: pool)
         let zone = store.zone
+        let type = self.type, day = self.day, at = self.at, client = self.client, num = self.num
+        let s0 = self.s0, s1 = self.s1, s2 = self.s2, sub = self.sub, subCount = self.subCount
+        let start = type.count
         try txn.withCursor(store.schema.log) { c in
-            var entry = try c.seek(UInt64(from + 1))
-            while let (k, v) = entry {
-                let position: UInt64 = k.load(at: 0)
-                guard position == UInt64(t.count + 1) else {
-                    throw CorruptData("the log skips from position \(t.count) to \(position)")
+            var entry = try c.seek(UInt64(positions.lowerBound))
+            while let (key, v) = entry {
+                let position: UInt64 = key.load(at: 0)
+                if position > UInt64(last) { break }
+                let k = type.count
+                let expected = UInt64(positions.lowerBound + (k - start))
+                guard position == expected else {
+                    throw CorruptData("the log skips from position \(expected - 1) to \(position)")
                 }
                 let view = try EventView(position: position, bytes: v)
-                sink.start(event: t.count)
+                sink.start(event: k)
                 try view.visitFields(&sink)
-                t.type.append(view.type.code)
-                t.day.append(zone.day(of: view.at))
-                t.at.append(view.at)
-                t.client.append(view.clientNumber)
-                t.num.append(sink.num)
-                t.s0.append(sink.s.0)
-                t.s1.append(sink.s.1)
-                t.s2.append(sink.s.2)
-                t.sub.append(sink.subStart)
-                t.subCount.append(sink.subCount)
+                type.append(view.type.code)
+                day.append(zone.day(of: view.at))
+                at.append(view.at)
+                client.append(view.clientNumber)
+                num.append(sink.num)
+                s0.append(sink.s.0)
+                s1.append(sink.s.1)
+                s2.append(sink.s.2)
+                sub.append(sink.subStart)
+                subCount.append(sink.subCount)
                 entry = try c.next()
             }
         }
-        t.pool = sink.pool
-        return t
+        pool = sink.pool
+    }
+
+    /// Appends the events of `o`, whose event 0 has index `offset` here (its strings
+    /// re-numbered into this table's pool, its runs moved past this table's).
+    private func append(_ o: EventTable, offset: Int) {
+        var remap = [UInt32](repeating: 0, count: o.pool.count)
+        for id in 1..<o.pool.count {
+            var text = o.pool.strings[id]
+            remap[id] = text.withUTF8 { pool.intern(UnsafeRawBufferPointer($0)) }
+        }
+        let servicesBase = UInt32(services.count), itemsBase = UInt32(itemName.count)
+        let visit = EventType.visit.code
+        for k in 0..<o.count {
+            type.append(o.type[k])
+            day.append(o.day[k])
+            at.append(o.at[k])
+            client.append(o.client[k])
+            num.append(o.num[k])
+            s0.append(remap[Int(o.s0[k])])
+            s1.append(remap[Int(o.s1[k])])
+            s2.append(remap[Int(o.s2[k])])
+            let n = o.subCount[k]
+            sub.append(n == 0 ? 0 : o.sub[k] + (o.type[k] == visit ? servicesBase : itemsBase))
+            subCount.append(n)
+        }
+        for j in 0..<o.services.count { services.append(remap[Int(o.services[j])]) }
+        for j in 0..<o.itemName.count {
+            itemName.append(remap[Int(o.itemName[j])])
+            itemCategory.append(remap[Int(o.itemCategory[j])])
+            itemQuantity.append(o.itemQuantity[j])
+            itemAmount.append(o.itemAmount[j])
+            itemEvent.append(o.itemEvent[j] + UInt32(offset))
+        }
     }
 
     /// Collects one event's fields while the log is read.
     private struct Sink: EventFieldVisitor {
-        let table: EventTable
+        // The list columns themselves (not through the table: a property read per
+        // item would cost a retain).
+        let services: RawColumn<UInt32>
+        let itemName: RawColumn<UInt32>
+        let itemCategory: RawColumn<UInt32>
+        let itemQuantity: RawColumn<Int64>
+        let itemAmount: RawColumn<Int64>
+        let itemEvent: RawColumn<UInt32>
         var pool: StringPool
         var event = 0
         var num = EventTable.null
@@ -212,8 +304,13 @@ final class EventTable: @unchecked Sendable {
         var subStart: UInt32 = 0
         var subCount: UInt32 = 0
 
-        init(table: EventTable, pool: StringPool) {
-            self.table = table
+        init(table t: EventTable, pool: StringPool) {
+            services = t.services
+            itemName = t.itemName
+            itemCategory = t.itemCategory
+            itemQuantity = t.itemQuantity
+            itemAmount = t.itemAmount
+            itemEvent = t.itemEvent
             self.pool = pool
         }
 
@@ -237,18 +334,18 @@ final class EventTable: @unchecked Sendable {
         }
 
         mutating func service(_ utf8: UnsafeRawBufferPointer) {
-            if subCount == 0 { subStart = UInt32(table.services.count) }
-            table.services.append(pool.intern(utf8))
+            if subCount == 0 { subStart = UInt32(services.count) }
+            services.append(pool.intern(utf8))
             subCount += 1
         }
 
         mutating func item(name: UnsafeRawBufferPointer?, category: UnsafeRawBufferPointer?, quantity: Int64, amount: Int64?) {
-            if subCount == 0 { subStart = UInt32(table.itemName.count) }
-            table.itemName.append(name.map { pool.intern($0) } ?? 0)
-            table.itemCategory.append(category.map { pool.intern($0) } ?? 0)
-            table.itemQuantity.append(quantity)
-            table.itemAmount.append(amount ?? EventTable.null)
-            table.itemEvent.append(UInt32(event))
+            if subCount == 0 { subStart = UInt32(itemName.count) }
+            itemName.append(name.map { pool.intern($0) } ?? 0)
+            itemCategory.append(category.map { pool.intern($0) } ?? 0)
+            itemQuantity.append(quantity)
+            itemAmount.append(amount ?? EventTable.null)
+            itemEvent.append(UInt32(event))
             subCount += 1
         }
     }
@@ -269,6 +366,13 @@ final class EventTable: @unchecked Sendable {
 
     /// The string of an id (nil for 0).
     func string(_ id: UInt32) -> String? { id == 0 ? nil : pool.strings[Int(id)] }
+}
+
+/// The caller's read transaction, lent to the worker reading the first half of the
+/// log: the caller waits for both halves, so one thread at a time uses it, which the
+/// environment allows (it is opened with `MDB_NOTLS`).
+private struct LentTransaction: @unchecked Sendable {
+    let txn: Transaction
 }
 
 /// The event table of a database, extended as the log grows (a prefix of a newer

@@ -130,17 +130,7 @@ struct Executor {
         if let top, let t = query.top {
             let keys = (0..<n).map(top)
             if let numbers = Self.numericKeys(keys) {
-                // Greatest first, nulls (NaN) last, ties in natural order.
-                order.sort { a, b in
-                    let x = numbers[a], y = numbers[b]
-                    if x != y {
-                        if x.isNaN { return false }
-                        if y.isNaN { return true }
-                        return x > y
-                    }
-                    return a < b
-                }
-                order = Array(order.prefix(topCount(t, n)))
+                order = Self.greatest(numbers, topCount(t, n))
             } else {
             order.sort { a, b in
                 let c = Order.compare(keys[a], keys[b])
@@ -170,6 +160,35 @@ struct Executor {
             }
         }
         return order
+    }
+
+    /// The indexes of the `keep` greatest keys, greatest first, NaN (null) last, ties
+    /// in index order — a full sort's prefix, found by selection and a sort of the
+    /// kept rows only.
+    static func greatest(_ keys: [Double], _ keep: Int) -> [Int] {
+        var present: [Int] = [], absent: [Int] = []
+        for (i, x) in keys.enumerated() {
+            if x.isNaN { absent.append(i) } else { present.append(i) }
+        }
+        var chosen: [Int]
+        if keep >= present.count {
+            chosen = present
+        } else if keep <= 0 {
+            return []
+        } else {
+            // The keep-th greatest value, then every greater key and the first ties.
+            var values = present.map { keys[$0] }
+            let threshold = Accumulator.select(&values, present.count - keep)
+            chosen = present.filter { keys[$0] > threshold }
+            var ties = keep - chosen.count
+            for i in present where ties > 0 && keys[i] == threshold {
+                chosen.append(i)
+                ties -= 1
+            }
+        }
+        chosen.sort { a, b in keys[a] != keys[b] ? keys[a] > keys[b] : a < b }
+        if chosen.count < keep { chosen.append(contentsOf: absent.prefix(keep - chosen.count)) }
+        return chosen
     }
 
     /// The keys as doubles (NaN for null) when every one is a number, money, duration
