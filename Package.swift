@@ -18,15 +18,25 @@ let package = Package(
             pkgConfig: "lmdb",
             providers: [.apt(["liblmdb-dev"])]
         ),
+        // C module: libedit from Debian's libedit-dev (readline-compatible API), for the REPL.
+        .systemLibrary(
+            name: "CLibEdit",
+            pkgConfig: "libedit",
+            providers: [.apt(["libedit-dev"])]
+        ),
         // A small, safe Swift layer over the LMDB C API.
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         // The event store: events, storage, projections, import/export, privacy.
         .target(name: "Patron", dependencies: ["LMDB"]),
+        // The analyst's shell: statements, meta-commands, output for people; the only
+        // place that knows about terminals and line editing.
+        .target(name: "PatronShell", dependencies: ["Patron", "CLibEdit"]),
         // The command-line tool: thin, calls the library.
         .executableTarget(
             name: "patron",
             dependencies: [
                 "Patron",
+                "PatronShell",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -41,7 +51,7 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(
             name: "PatronTests",
-            dependencies: ["Patron", "LMDB", "patron", "patron-testproc", "patron-example"],
+            dependencies: ["Patron", "PatronShell", "LMDB", "patron", "patron-testproc", "patron-example"],
             resources: [.copy("Fixtures")]
         ),
     ],

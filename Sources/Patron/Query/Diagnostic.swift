@@ -42,9 +42,12 @@ public struct QueryError: Error, Sendable, Equatable, CustomStringConvertible {
     ///                 ^~~~~
     ///   hint: did you mean "lapsed"?
     /// ```
-    public func render(origin: String = "query") -> String {
+    ///
+    /// `firstLine` is the line of a file the statement starts on (a script's statement
+    /// on line 12 reports `script.pql:12:…`).
+    public func render(origin: String = "query", firstLine: Int = 1) -> String {
         let (line, column) = location
-        var out = "\(origin):\(line):\(column): error: \(message)\n"
+        var out = "\(origin):\(line + firstLine - 1):\(column): error: \(message)\n"
         let bytes = Array(source.utf8)
         let start = min(max(range.start, 0), bytes.count)
         var lineStart = start

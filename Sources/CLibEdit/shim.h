@@ -1,0 +1,15 @@
+// libedit (Debian libedit-dev) through its readline-compatible interface, for the
+// REPL's line editing, history and completion. The accessors below keep libedit's
+// global variables out of Swift (strict concurrency forbids touching C globals).
+#include <stdio.h>
+#include <locale.h>
+#include <editline/readline.h>
+
+static inline void patron_rl_setup(const char *name, rl_completion_func_t *complete) {
+    rl_readline_name = name;
+    rl_attempted_completion_function = complete;
+}
+
+static inline const char *patron_rl_line_buffer(void) { return rl_line_buffer; }
+
+static inline void patron_rl_completion_done(void) { rl_attempted_completion_over = 1; }

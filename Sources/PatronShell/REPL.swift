@@ -1,0 +1,65 @@
+import Foundation
+import Patron
+
+/// The interactive loop: prompts, reads lines with ``LineEditor``, hands statements
+/// to a ``Shell``. On a pipe or file ``runPiped(_:)`` reads statements without prompts.
+public enum REPL {
+    /// Runs the shell on a terminal until `.quit` or Ctrl-D; returns the exit status.
+    public static func runInteractive(_ shell: Shell, historyPath: String?) -> Int32 {
+        let editor = LineEditor(historyPath: historyPath)
+        LineEditor.complete = { before, word in
+            Completion.candidates(before: before, word: word, savedQueries: { shell.savedQueryNames },
+                                  values: { shell.values(of: $0) })
+        }
+        shell.output.diagnostic("Patron shell: \(shell.databasePath). Type .help for help, .quit or Ctrl-D to leave.\n")
+        var buffer = StatementBuffer(interactive: true)
+        var typed: [String] = []
+        while !shell.quitRequested {
+            let prompt = buffer.isPending ? "   ...> " : "patron> "
+            guard let line = editor.readLine(prompt: prompt) else {
+                shell.output.result("\n")
+                break
+            }
+            if LineEditor.interrupted.load(ordering: .relaxed) || (line.isEmpty && !buffer.isPending && typed.isEmpty) {
+                buffer = StatementBuffer(interactive: true)
+                typed = []
+                continue
+            }
+            typed.append(line)
+            let ready = buffer.add(line)
+            if !ready.isEmpty || !buffer.isPending {
+                let entry = typed.joined(separator: "\n").trimmingWhitespace
+                editor.remember(entry)
+                typed = []
+            }
+            for s in ready {
+                shell.execute(s.text, origin: "query")
+                if shell.quitRequested { break }
+            }
+        }
+        return 0
+    }
+
+    /// Runs statements read from a pipe or file: results on stdout, diagnostics on
+    /// stderr; returns 1 if any statement failed, else 0.
+    public static func runPiped(_ shell: Shell, input: FileHandle = .standardInput, origin: String = "stdin") -> Int32 {
+        let data = input.readDataToEndOfFile()
+        shell.runScript(String(decoding: data, as: UTF8.self), origin: origin)
+        return shell.failures > 0 ? 1 : 0
+    }
+}
+
+extension Shell {
+    /// Distinct values of a field in the data (for completion), cached per session.
+    func values(of field: String) -> [String] {
+        guard let q = Completion.valueSources[field], let db = try? openDatabase(),
+              let r = try? db.query(q + " show count()") else { return [] }
+        return r.rows.compactMap { row -> String? in
+            switch row.first {
+            case .string(let s): return s
+            case .list(let l): return l.first
+            default: return nil
+            }
+        }
+    }
+}
