@@ -5,9 +5,13 @@
 #include <locale.h>
 #include <editline/readline.h>
 
-static inline void patron_rl_setup(const char *name, rl_completion_func_t *complete) {
+// libedit's own signal handling retries an interrupted read once, so a Ctrl-C can be
+// lost; the shell reads keys itself (`getc`) and handles SIGINT on its own.
+static inline void patron_rl_setup(const char *name, rl_completion_func_t *complete, int (*getc_fn)(FILE *)) {
     rl_readline_name = name;
     rl_attempted_completion_function = complete;
+    rl_catch_signals = 0;
+    rl_getc_function = getc_fn;
 }
 
 static inline const char *patron_rl_line_buffer(void) { return rl_line_buffer; }

@@ -34,12 +34,31 @@ final class LineEditor {
                 defer { LineEditor.cursor += 1 }
                 return strdup(LineEditor.pending[LineEditor.cursor])
             }
+        }, { _ in
+            // One key from the terminal; a Ctrl-C (SIGINT interrupting the read) ends
+            // the line, which readLine then drops.
+            var c: UInt8 = 0
+            while true {
+                let n = read(0, &c, 1)
+                if n == 1 { return Int32(c) }
+                if n == 0 { return EOF }
+                if errno == EINTR {
+                    if LineEditor.interrupted.load(ordering: .relaxed) { return 10 }
+                    continue
+                }
+                return EOF
+            }
         })
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { _ in LineEditor.interrupted.store(true, ordering: .relaxed) }
         sigemptyset(&action.sa_mask)
         action.sa_flags = 0
         sigaction(SIGINT, &action, nil)
+        // A parent may have started us with SIGINT blocked; Ctrl-C must reach us.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
     }
 
     nonisolated(unsafe) private static var cursor = 0
@@ -55,7 +74,10 @@ final class LineEditor {
             return nil
         }
         defer { free(raw) }
-        if LineEditor.interrupted.exchange(false, ordering: .relaxed) { return "" }
+        if LineEditor.interrupted.exchange(false, ordering: .relaxed) {
+            FileHandle.standardOutput.write(Data("^C\n".utf8))
+            return ""
+        }
         return String(cString: raw)
     }
 

@@ -11,6 +11,7 @@ public enum REPL {
             Completion.candidates(before: before, word: word, savedQueries: { shell.savedQueryNames },
                                   values: { shell.values(of: $0) })
         }
+        shell.cancellation = QueryCancellation { LineEditor.interrupted.load(ordering: .relaxed) }
         shell.output.diagnostic("Patron shell: \(shell.databasePath). Type .help for help, .quit or Ctrl-D to leave.\n")
         var buffer = StatementBuffer(interactive: true)
         var typed: [String] = []
@@ -29,10 +30,12 @@ public enum REPL {
             let ready = buffer.add(line)
             if !ready.isEmpty || !buffer.isPending {
                 let entry = typed.joined(separator: "\n").trimmingWhitespace
-                editor.remember(entry)
+                // Leaving is not worth recalling: Up after a restart brings back the last statement.
+                if ![".quit", ".exit"].contains(entry.lowercased()) { editor.remember(entry) }
                 typed = []
             }
             for s in ready {
+                LineEditor.interrupted.store(false, ordering: .relaxed)
                 shell.execute(s.text, origin: "query")
                 if shell.quitRequested { break }
             }

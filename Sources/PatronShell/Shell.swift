@@ -27,6 +27,8 @@ public final class Shell {
     /// The last successful result, for `.last`.
     public private(set) var last: QueryResult?
     private var lastWasGrouped = false
+    /// Stops a running statement (the REPL sets it to watch for Ctrl-C).
+    public var cancellation: QueryCancellation?
     /// Statements and meta-commands that failed.
     public private(set) var failures = 0
     /// Set by `.quit`.
@@ -84,7 +86,7 @@ public final class Shell {
         let started = DispatchTime.now().uptimeNanoseconds
         do {
             let db = try openDatabase()
-            let result = try db.query(text, today: today)
+            let result = try QueryCancellation.$current.withValue(cancellation) { try db.query(text, today: today) }
             let grouped = text.range(of: "group by", options: .caseInsensitive) != nil
             if !result.columns.isEmpty {
                 last = result
@@ -95,6 +97,8 @@ public final class Shell {
             }
         } catch let e as QueryError {
             fail(e.render(origin: origin, firstLine: line))
+        } catch is QueryInterrupted {
+            fail("\(origin):\(line): error: interrupted (Ctrl-C)")
         } catch {
             fail("\(origin):\(line): error: \(error)")
         }

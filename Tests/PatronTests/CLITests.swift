@@ -127,3 +127,68 @@ import Testing
         #expect(r.out.contains("subscription from 4: [4, 5]"))
     }
 }
+
+/// The shell through the built binary when stdin is not a terminal, and with -c / -f.
+@Suite struct ShellCLITests {
+    func clinic() throws -> (TempDir, String) {
+        let dir = TempDir()
+        let db = dir.path("clinic.patron")
+        let example = packageRoot.appendingPathComponent("examples/clinic.ndjson").path
+        #expect(try runProduct("patron", ["import", example, "--db", db]).status == 0)
+        return (dir, db)
+    }
+
+    @Test func pipedScriptWithOneBadStatementExitsOne() throws {
+        let (dir, db) = try clinic()
+        defer { withExtendedLifetime(dir) {} }
+        let script = """
+            -- two good statements around a bad one
+            clients show id sort by id limit 1;
+            clients show idd;
+            visits group by provider show count()
+            """
+        let r = try runProduct("patron", ["--db", db, "--today", "2025-01-01", "--format", "csv"], stdin: script)
+        #expect(r.status == 1)
+        #expect(r.out == "id\nC-1001\nprovider,count()\nDr. Kim,3\nMaya Ruiz,2\n")
+        #expect(r.err == """
+            stdin:3:14: error: unknown field "idd" for clients
+              clients show idd
+                           ^~~
+              hint: did you mean "id"?
+
+            """)
+        let good = try runProduct("patron", ["--db", db, "--format", "csv"], stdin: "clients show count()\n")
+        #expect(good.status == 0 && good.out == "count()\n3\n" && good.err.isEmpty)
+    }
+
+    @Test func commandAndFileOptions() throws {
+        let (dir, db) = try clinic()
+        defer { withExtendedLifetime(dir) {} }
+        let c = try runProduct("patron", ["-c", "clients show count(); tiers show count()", "--db", db, "--format", "csv"])
+        #expect(c.status == 0)
+        #expect(c.out == "count()\n3\ncount()\n2\n")
+        let bad = try runProduct("patron", ["-c", "clients wher spend > 0", "--db", db])
+        #expect(bad.status == 1 && bad.err.contains("-c:1:9: error:"))
+        let script = dir.path("q.pql")
+        try "-- a script\n.mode csv\nclients show id\n  sort by id\n  limit 1;\n".write(toFile: script, atomically: true, encoding: .utf8)
+        let f = try runProduct("patron", ["-f", script, "--db", db])
+        #expect(f.status == 0 && f.out == "id\nC-1001\n")
+        #expect(try runProduct("patron", ["-f", dir.path("missing.pql"), "--db", db]).status == 1)
+        #expect(try runProduct("patron", ["--db", db, "--format", "xml"], stdin: "").status == 2)
+        #expect(try runProduct("patron", ["--db", db, "--today", "2025-02-30"], stdin: "").status == 2)
+        let help = try runProduct("patron", ["shell", "--help"])
+        #expect(help.status == 0 && help.out.contains("patron -f examples/lapsed_vips.pql"))
+    }
+
+    @Test func everyExampleScriptRunsThroughTheShell() throws {
+        let (dir, db) = try clinic()
+        defer { withExtendedLifetime(dir) {} }
+        let examples = packageRoot.appendingPathComponent("examples")
+        let files = try FileManager.default.contentsOfDirectory(atPath: examples.path).filter { $0.hasSuffix(".pql") }.sorted()
+        #expect(files.count >= 6)
+        for f in files {
+            let r = try runProduct("patron", ["-f", examples.appendingPathComponent(f).path, "--db", db, "--today", "2025-01-01"])
+            #expect(r.status == 0, "\(f): \(r.err)")
+        }
+    }
+}

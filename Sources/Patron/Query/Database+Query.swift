@@ -155,3 +155,34 @@ extension Database {
         return result
     }
 }
+
+/// Lets a caller stop a running query (a shell's Ctrl-C): the query checks it every
+/// few thousand rows and throws ``QueryInterrupted``.
+///
+/// ```swift
+/// let stop = QueryCancellation { userPressedStop.load(ordering: .relaxed) }
+/// let r = try QueryCancellation.$current.withValue(stop) { try db.query("visits group by provider") }
+/// ```
+public final class QueryCancellation: Sendable {
+    private let check: @Sendable () -> Bool
+
+    /// A cancellation that holds when `isCancelled` returns true (called from the
+    /// query's thread, so keep it cheap: an atomic load).
+    public init(_ isCancelled: @escaping @Sendable () -> Bool) { check = isCancelled }
+
+    /// Whether the query should stop.
+    public var isCancelled: Bool { check() }
+
+    /// The cancellation queries started in this task consult.
+    @TaskLocal public static var current: QueryCancellation?
+
+    /// Throws ``QueryInterrupted`` when the current query should stop.
+    static func checkpoint() throws(QueryInterrupted) {
+        if current?.isCancelled == true { throw QueryInterrupted() }
+    }
+}
+
+/// A query stopped by its ``QueryCancellation``.
+public struct QueryInterrupted: Error, CustomStringConvertible, Sendable {
+    public var description: String { "interrupted" }
+}

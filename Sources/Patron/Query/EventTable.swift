@@ -201,12 +201,16 @@ final class EventTable: @unchecked Sendable {
         let tail = EventTable(base: nil, reserving: logCount - mid)
         let failures = Mutex<[any Error]>([])
         let lent = LentTransaction(txn: txn)
+        let cancellation = QueryCancellation.current
         DispatchQueue.concurrentPerform(iterations: 2) { half in
             do {
-                if half == 0 {
-                    try t.fill(store: store, txn: lent.txn, positions: (from + 1)...mid, upTo: mid)
-                } else {
-                    try store.env.read { own in try tail.fill(store: store, txn: own, positions: (mid + 1)...logCount, upTo: logCount) }
+                // Task-locals do not follow work onto other threads: bind it again.
+                try QueryCancellation.$current.withValue(cancellation) {
+                    if half == 0 {
+                        try t.fill(store: store, txn: lent.txn, positions: (from + 1)...mid, upTo: mid)
+                    } else {
+                        try store.env.read { own in try tail.fill(store: store, txn: own, positions: (mid + 1)...logCount, upTo: logCount) }
+                    }
                 }
             } catch {
                 failures.withLock { $0.append(error) }
@@ -231,6 +235,7 @@ final class EventTable: @unchecked Sendable {
                 let position: UInt64 = key.load(at: 0)
                 if position > UInt64(last) { break }
                 let k = type.count
+                if k & 0xFFFF == 0 { try QueryCancellation.checkpoint() }
                 let expected = UInt64(positions.lowerBound + (k - start))
                 guard position == expected else {
                     throw CorruptData("the log skips from position \(expected - 1) to \(position)")

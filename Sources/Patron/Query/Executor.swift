@@ -44,6 +44,7 @@ struct Executor {
                 }
             }
             try execute(env: env, columns: columns, emit: emit)
+            try QueryCancellation.checkpoint()
             if let failure = env.failure { throw failure }
         }
     }
@@ -246,6 +247,7 @@ struct Executor {
             let today = env.today
             let passes: (Int) -> Bool = fast ?? { _ in true }
             for i in 0..<table.count {
+                if i & 0x3FFF == 0 { try QueryCancellation.checkpoint() }
                 if table.i32(.maxDay, i) <= today {
                     if fast != nil {
                         guard passes(i) else { continue }
@@ -277,6 +279,7 @@ struct Executor {
         let anyType = code == nil
         let wanted = code ?? 0
         for k in 0..<n {
+            if k & 0xFFFF == 0 { try QueryCancellation.checkpoint() }
             if !anyType && type[k] != wanted { continue }
             if day[k] > today { continue }
             row.k = k
@@ -483,7 +486,11 @@ struct Executor {
         var accumulators: [Accumulator] = []
         var rows: [Int] = []
         var total = 0
+        let cancellation = QueryCancellation.current
+        var seen = 0
         forEachUnit(env: env) { unit in
+            seen &+= 1
+            if seen & 0xFFFF == 0, cancellation?.isCancelled == true { return }
             guard passes(unit) else { return }
             let key = keyOf(unit)
             var g = key >= 0 && key < 4096 ? Int(small[Int(key)]) : index[key] ?? -1
