@@ -11,6 +11,10 @@ extension PatronCommand {
                 imports nothing of that file and names file:line:column. Events without
                 an id get one derived from their content, so re-importing an overlapping
                 file stores each fact once (--no-dedupe turns this off).
+
+                Examples:
+                  patron import examples/clinic.ndjson --db clinic.db
+                  patron import jan.ndjson feb.ndjson --batch-size 50000
                 """)
         @OptionGroup var options: DatabaseOptions
         @Argument(help: "NDJSON files, one event per line.") var files: [String]
@@ -51,7 +55,12 @@ extension PatronCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write events as NDJSON (re-importable) to stdout, in log order.")
+            abstract: "Write events as NDJSON (re-importable) to stdout, in log order.",
+            discussion: """
+                Examples:
+                  patron export > backup.ndjson
+                  patron export --client C-1001 --type visit,purchase
+                """)
         @OptionGroup var options: DatabaseOptions
         @Option(help: "Output format (ndjson).") var format = "ndjson"
         @Option(help: ArgumentHelp("Only this client's stream.", valueName: "KEY")) var client: String?
@@ -76,7 +85,12 @@ extension PatronCommand {
     }
 
     struct Stats: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show counts and sizes of the database.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show counts and sizes of the database.",
+            discussion: """
+                Example:
+                  patron stats --db clinic.db
+                """)
         @OptionGroup var options: DatabaseOptions
 
         func run() throws {
@@ -103,7 +117,12 @@ extension PatronCommand {
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check every event checksum, every index and every projection against a fresh replay.")
+            abstract: "Check every event checksum, every index and every projection against a fresh replay.",
+            discussion: """
+                Exits 1 and lists what differs when anything does.
+                Example:
+                  patron verify --db clinic.db
+                """)
         @OptionGroup var options: DatabaseOptions
 
         func run() throws {
@@ -121,7 +140,13 @@ extension PatronCommand {
     }
 
     struct Rebuild: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Recompute all projections and indexes from the event log.")
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute all projections and indexes from the event log.",
+            discussion: """
+                The log itself is never rewritten.
+                Example:
+                  patron rebuild --db clinic.db && patron verify --db clinic.db
+                """)
         @OptionGroup var options: DatabaseOptions
 
         func run() throws {
@@ -132,7 +157,12 @@ extension PatronCommand {
 
     struct Backup: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a consistent, compacted copy (DEST and DEST-keys) while the database is in use.")
+            abstract: "Write a consistent, compacted copy (DEST and DEST-keys) while the database is in use.",
+            discussion: """
+                Keep DEST and DEST-keys together: the keys file unseals personal data.
+                Example:
+                  patron backup /backups/clinic-2025-06-30.db --db clinic.db
+                """)
         @OptionGroup var options: DatabaseOptions
         @Argument(help: "The new backup file.") var destination: String
 
@@ -144,7 +174,11 @@ extension PatronCommand {
 
     struct Forget: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Erase a client's personal data for good; their anonymous facts keep counting.")
+            abstract: "Erase a client's personal data for good; their anonymous facts keep counting.",
+            discussion: """
+                Example:
+                  patron forget C-1001 --db clinic.db
+                """)
         @OptionGroup var options: DatabaseOptions
         @Argument(help: "The client key.") var client: String
 

@@ -110,7 +110,12 @@ extension PatronCommand {
     }
 
     struct Queries: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List saved queries.")
+        static let configuration = CommandConfiguration(
+            abstract: "List saved queries.",
+            discussion: """
+                Example:
+                  patron queries --format markdown
+                """)
         @OptionGroup var options: DatabaseOptions
         @Option(help: ArgumentHelp("Output format: table, csv, json, ndjson or markdown.", valueName: "FORMAT"))
         var format: OutputFormat = .table
@@ -146,7 +151,12 @@ extension PatronCommand {
     }
 
     struct Drop: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Drop a saved query (its history stays).")
+        static let configuration = CommandConfiguration(
+            abstract: "Drop a saved query (its history stays).",
+            discussion: """
+                Example:
+                  patron drop lapsed_tier
+                """)
         @OptionGroup var options: DatabaseOptions
         @Argument(help: "The saved query's name.") var name: String
 

@@ -192,3 +192,13 @@ import Testing
         }
     }
 }
+
+/// Every subcommand's --help shows at least one example.
+@Test func everySubcommandHelpHasAnExample() throws {
+    for sub in ["shell", "query", "run", "queries", "save", "drop", "import", "export", "stats", "verify", "rebuild", "backup", "forget"] {
+        let r = try runProduct("patron", [sub, "--help"])
+        #expect(r.status == 0, "\(sub) --help")
+        #expect(r.out.contains("Example"), "patron \(sub) --help has no example")
+        #expect(r.out.contains("patron "), "patron \(sub) --help example does not show a command")
+    }
+}
