@@ -180,6 +180,23 @@ import Testing
         #expect(help.status == 0 && help.out.contains("patron -f examples/lapsed_vips.pql"))
     }
 
+    @Test func everyExampleScriptRunsAgainstTheDemoClinic() throws {
+        let dir = TempDir()
+        defer { withExtendedLifetime(dir) {} }
+        let db = dir.path("demo.patron")
+        let demo = try runProduct("patron", ["demo", "--db", db, "--clients", "400", "--seed", "3", "--end", "2026-01-01"])
+        #expect(demo.status == 0, "\(demo.err)")
+        let examples = packageRoot.appendingPathComponent("examples")
+        let files = try FileManager.default.contentsOfDirectory(atPath: examples.path).filter { $0.hasSuffix(".pql") }.sorted()
+        var rows = 0
+        for f in files {
+            let r = try runProduct("patron", ["-f", examples.appendingPathComponent(f).path, "--db", db, "--today", "2026-01-01", "--format", "csv"])
+            #expect(r.status == 0, "\(f): \(r.err)")
+            rows += r.out.split(separator: "\n").count
+        }
+        #expect(rows > 200, "the examples should find something in the demo clinic")
+    }
+
     @Test func everyExampleScriptRunsThroughTheShell() throws {
         let (dir, db) = try clinic()
         defer { withExtendedLifetime(dir) {} }
