@@ -70,7 +70,7 @@ struct MetaCommand: Sendable {
                 return
             }
             if a.lowercased() == "off" { shell.today = nil; return }
-            guard let d = day(a) else { throw ShellError(".today needs a date like 2025-06-30, not \"\(a)\"") }
+            guard let d = Patron.Calendar.day(parsing: a) else { throw ShellError(".today needs a date like 2025-06-30, not \"\(a)\"") }
             shell.today = d
         },
         MetaCommand(name: ".read", usage: ".read FILE", summary: "run the statements of a file (a .pql script)",
@@ -98,13 +98,6 @@ struct MetaCommand: Sendable {
             shell.requestQuit()
         },
     ]
-
-    /// A `YYYY-MM-DD` date, or nil.
-    static func day(_ text: String) -> Day? {
-        let parts = text.split(separator: "-").compactMap { Int($0) }
-        guard text.utf8.count == 10, parts.count == 3, Patron.Calendar.isValid(year: parts[0], month: parts[1], day: parts[2]) else { return nil }
-        return Day(Patron.Calendar.day(year: parts[0], month: parts[1], day: parts[2]))
-    }
 
     static func onOff(_ args: [String], _ name: String) throws -> Bool {
         switch args.first?.lowercased() {

@@ -47,13 +47,11 @@ extension PatronCommand {
 
         /// The day of a `YYYY-MM-DD` text (1975 or later).
         static func day(_ text: String) throws -> Day {
-            let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
-            guard text.utf8.count == 10, parts.count == 3, let y = parts[0], let m = parts[1], let d = parts[2],
-                  Calendar.isValid(year: y, month: m, day: d) else {
-                throw ValidationError("--end \"\(text)\" is not a date; write YYYY-MM-DD")
+            guard let d = Calendar.day(parsing: text) else { throw ValidationError("--end \"\(text)\" is not a date; write YYYY-MM-DD") }
+            guard d >= Day(Calendar.day(year: 1975, month: 1, day: 1)) else {
+                throw ValidationError("--end \"\(text)\" is too early; the demo's end date must be 1975-01-01 or later")
             }
-            guard y >= 1975 else { throw ValidationError("--end \"\(text)\" is too early; the demo's end date must be 1975-01-01 or later") }
-            return Day(Calendar.day(year: y, month: m, day: d))
+            return d
         }
 
         func run() throws {

@@ -14,11 +14,8 @@ struct ResultOptions: ParsableArguments {
 
     func day() throws -> Day? {
         guard let today else { return nil }
-        let parts = today.split(separator: "-").compactMap { Int($0) }
-        guard today.utf8.count == 10, parts.count == 3, Calendar.isValid(year: parts[0], month: parts[1], day: parts[2]) else {
-            throw ValidationError("--today \"\(today)\" is not a date; write YYYY-MM-DD")
-        }
-        return Day(Calendar.day(year: parts[0], month: parts[1], day: parts[2]))
+        guard let d = Calendar.day(parsing: today) else { throw ValidationError("--today \"\(today)\" is not a date; write YYYY-MM-DD") }
+        return d
     }
 
     /// Runs `text` on `db`, streaming rows to stdout; a query error is rendered to

@@ -41,11 +41,8 @@ struct ShellCommand: ParsableCommand {
         let terminal = TerminalInfo.current()
         var day: Day?
         if let today {
-            let parts = today.split(separator: "-").compactMap { Int($0) }
-            guard today.utf8.count == 10, parts.count == 3, Calendar.isValid(year: parts[0], month: parts[1], day: parts[2]) else {
-                throw ValidationError("--today \"\(today)\" is not a date; write YYYY-MM-DD")
-            }
-            day = Day(Calendar.day(year: parts[0], month: parts[1], day: parts[2]))
+            guard let d = Calendar.day(parsing: today) else { throw ValidationError("--today \"\(today)\" is not a date; write YYYY-MM-DD") }
+            day = d
         }
         let shell = Shell(databasePath: database.path, readOnly: database.readOnly, terminal: terminal, output: StandardOutput(), today: day)
         if let format {

@@ -37,6 +37,14 @@ public enum Calendar {
         return day <= lengths[month - 1]
     }
 
+    /// The day of a `YYYY-MM-DD` text, or nil when it is not one or not a real date.
+    public static func day(parsing text: String) -> Day? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+        guard text.utf8.count == 10, parts.count == 3, let y = parts[0], let m = parts[1], let d = parts[2],
+              isValid(year: y, month: m, day: d) else { return nil }
+        return Day(day(year: y, month: m, day: d))
+    }
+
     /// `YYYY-MM-DD` for a day number.
     public static func format(_ day: Day) -> String {
         let c = civil(Int(day))
