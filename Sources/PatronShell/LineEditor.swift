@@ -37,15 +37,21 @@ final class LineEditor {
         }, { _ in
             // One key from the terminal; a Ctrl-C (SIGINT interrupting the read) ends
             // the line, which readLine then drops.
+            // Polls in short steps so a Ctrl-C that lands outside read() is seen too.
             var c: UInt8 = 0
             while true {
+                if LineEditor.interrupted.load(ordering: .relaxed) { return 10 }
+                var p = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&p, 1, 100)
+                if ready == 0 { continue }
+                if ready < 0 {
+                    if errno == EINTR { continue }
+                    return EOF
+                }
                 let n = read(0, &c, 1)
                 if n == 1 { return Int32(c) }
                 if n == 0 { return EOF }
-                if errno == EINTR {
-                    if LineEditor.interrupted.load(ordering: .relaxed) { return 10 }
-                    continue
-                }
+                if errno == EINTR || errno == EAGAIN { continue }
                 return EOF
             }
         })
