@@ -33,7 +33,7 @@ public final class Shell {
     public private(set) var failures = 0
     /// Set by `.quit`.
     public private(set) var quitRequested = false
-    /// Names of meta-commands and saved queries change: completion reads these.
+    /// The saved queries' names, read afresh for each completion (they change as queries are saved).
     var savedQueryNames: [String] { (try? openDatabase().savedQueries().map(\.name)) ?? [] }
 
     public init(databasePath: String, readOnly: Bool = false, terminal: TerminalInfo, output: ShellOutput, today: Day? = nil) {

@@ -42,16 +42,17 @@ import Testing
     }
 }
 
+/// A database holding `examples/clinic.ndjson`, imported through the binary.
+func clinic() throws -> (TempDir, String) {
+    let dir = TempDir()
+    let db = dir.path("clinic.patron")
+    let example = packageRoot.appendingPathComponent("examples/clinic.ndjson").path
+    #expect(try runProduct("patron", ["import", example, "--db", db]).status == 0)
+    return (dir, db)
+}
+
 /// `patron query`, `save`, `run`, `queries`, `drop`: formats, diagnostics, exit codes.
 @Suite struct QueryCLITests {
-    func clinic() throws -> (TempDir, String) {
-        let dir = TempDir()
-        let db = dir.path("clinic.patron")
-        let example = packageRoot.appendingPathComponent("examples/clinic.ndjson").path
-        #expect(try runProduct("patron", ["import", example, "--db", db]).status == 0)
-        return (dir, db)
-    }
-
     @Test func queryPrintsEachFormat() throws {
         let (dir, db) = try clinic()
         defer { withExtendedLifetime(dir) {} }
@@ -130,14 +131,6 @@ import Testing
 
 /// The shell through the built binary when stdin is not a terminal, and with -c / -f.
 @Suite struct ShellCLITests {
-    func clinic() throws -> (TempDir, String) {
-        let dir = TempDir()
-        let db = dir.path("clinic.patron")
-        let example = packageRoot.appendingPathComponent("examples/clinic.ndjson").path
-        #expect(try runProduct("patron", ["import", example, "--db", db]).status == 0)
-        return (dir, db)
-    }
-
     @Test func pipedScriptWithOneBadStatementExitsOne() throws {
         let (dir, db) = try clinic()
         defer { withExtendedLifetime(dir) {} }

@@ -17,8 +17,7 @@ final class CapturedOutput: ShellOutput {
     static let tty = TerminalInfo(interactive: true, outputIsTerminal: true, color: true, unicode: true)
 
     static func shell(_ dir: TempDir, terminal: TerminalInfo = pipe) throws -> (Shell, CapturedOutput) {
-        let db = try GrammarTests.sampleDatabase(dir)
-        _ = db
+        _ = try GrammarTests.sampleDatabase(dir)
         let out = CapturedOutput()
         return (Shell(databasePath: dir.path("db"), terminal: terminal, output: out, today: GrammarTests.sampleToday), out)
     }

@@ -27,6 +27,10 @@ final class ClientTable: @unchecked Sendable {
 
     var count: Int { numbers.count }
 
+    /// The latest `maxDay` of any row: a query for this day or later finds every
+    /// stored projection current.
+    let latestDay: Int32
+
     /// Decrypted personal fields of current rows, filled as queries show them; the
     /// table (and this cache) is dropped when a write commits, `forget` included.
     let personalCache = Mutex<[Int: String?]>([:])
@@ -113,6 +117,15 @@ final class ClientTable: @unchecked Sendable {
         self.c32 = c32
         self.c64 = c64
         self.base = base
+        latestDay = Self.latest(c32, base.n)
+    }
+
+    /// The greatest `maxDay` column value (Int32.min with no rows).
+    private static func latest(_ c32: UnsafeMutablePointer<UInt32>, _ n: Int) -> Int32 {
+        var latest = Int32.min
+        let column = c32 + Col32.maxDay.rawValue * n
+        for i in 0..<n { latest = max(latest, Int32(bitPattern: column[i])) }
+        return latest
     }
 
     /// Reads every projection row of the snapshot.
@@ -152,6 +165,7 @@ final class ClientTable: @unchecked Sendable {
         }
         self.c32 = c32
         self.c64 = c64
+        latestDay = Self.latest(c32, n)
         let maxNumber = Int(max(rowNumbers.max() ?? 0, merged.map(\.0).max() ?? 0))
         var rowOf = [Int32](repeating: -1, count: maxNumber + 1)
         for (i, num) in numbers.enumerated() { rowOf[Int(num)] = Int32(i) }

@@ -459,7 +459,7 @@ struct Executor {
             default: makes.append { .num($0) }
             }
         }
-        if query.entity == .clients {
+        if query.entity == .clients && !env.allCurrent {
             // Typed client columns hold only for rows current for `today`.
             let table = env.table, today = env.today
             let absent = env.absentRows

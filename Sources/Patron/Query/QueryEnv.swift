@@ -64,7 +64,11 @@ final class QueryEnv {
 
     /// Whether each row is known to have no event on or before `today` (for loops:
     /// read once, not per row), or nil when none is.
-    var absentRows: [Bool]? { rowKinds.map { $0.map { $0 == .absent } } }
+    private(set) lazy var absentRows: [Bool]? = rowKinds.map { $0.map { $0 == .absent } }
+
+    /// Whether every row's stored projection is current for `today` (no client has a
+    /// later event), read from the table without a scan.
+    var allCurrent: Bool { table.latestDay <= today }
 
     /// Recomputes the columns of clients with events after `today` from the event
     /// table (``AsOfTable``) when there are more than a few, so the query scans
@@ -72,7 +76,7 @@ final class QueryEnv {
     /// `location` or `provider`.
     /// Returns the environment to use instead, or nil to keep this one.
     func recomputedForToday(tallies: Bool) -> QueryEnv? {
-        guard rowKinds == nil else { return nil }
+        guard rowKinds == nil, !allCurrent else { return nil }
         var stale = 0
         for i in 0..<table.count where !isCurrent(i) { stale += 1 }
         guard FastPaths.enabled, stale > FastPaths.recomputeAbove else { return nil }
@@ -87,12 +91,6 @@ final class QueryEnv {
         env.clientEventIndex = clientEventIndex
         env.failure = failure
         return env
-    }
-
-    /// Seeds replayed states computed elsewhere (a whole-log fold for `as of`).
-    func seed(_ i: Int, _ s: ClientState?) {
-        replayed[i] = s
-        if let s { rowOverride[i] = s.encodeRow() } else { rowOverride[i] = nil }
     }
 
     @inline(__always) func u32(_ c: ClientTable.Col32, _ i: Int) -> UInt32 {
