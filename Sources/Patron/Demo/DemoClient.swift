@@ -150,7 +150,10 @@ struct DemoClient {
         let phone = "(\(r.element(DemoCatalog.areaCodes))) 555-01\(line < 10 ? "0" : "")\(line)"
         let cost = channel.cost == 0 ? 0 : Int64(Double(channel.cost) * r.double(0.7, 1.3))
 
-        let walkIn = channel.name == "walk-in"
+        // A walk-in acquired on the last day of a history ending on a Sunday (closed)
+        // would first come after the end: it signs up online that day instead, so every
+        // client asked for exists.
+        let walkIn = channel.name == "walk-in" && Self.openDay(acquired) <= w.end
         let lead = !walkIn && r.chance(channel.name == "facebook" || channel.name == "groupon" ? 0.12 : 0.06)
         let firstDay = Self.openDay(walkIn ? acquired : acquired + (channel.name == "referral" ? r.int(in: 2...14) : r.int(in: 1...21)))
         let firstSlot = Self.slot(&r)
