@@ -24,10 +24,16 @@ let package = Package(
             pkgConfig: "libedit",
             providers: [.apt(["libedit-dev"])]
         ),
+        // C module: zlib from Debian's zlib1g-dev, for reading gzip-compressed imports.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         // A small, safe Swift layer over the LMDB C API.
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         // The event store: events, storage, projections, import/export, privacy.
-        .target(name: "Patron", dependencies: ["LMDB"]),
+        .target(name: "Patron", dependencies: ["LMDB", "CZlib"]),
         // The analyst's shell: statements, meta-commands, output for people; the only
         // place that knows about terminals and line editing.
         .target(name: "PatronShell", dependencies: ["Patron", "CLibEdit"]),
