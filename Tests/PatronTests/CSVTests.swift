@@ -234,6 +234,25 @@ let csvChunkSizes = [1, 2, 3, 5, 7, 16, 64, ImportInput.defaultRawCapacity]
         #expect(items[5].fields == ["abc"])
     }
 
+    /// A huge record or line over the limit is read through, not kept: the buffer stays small.
+    @Test func memoryStaysBoundedByTheLimit() throws {
+        let dir = TempDir()
+        let huge = String(repeating: "abcdefgh,", count: 400_000)  // 3.6 MB
+        let path = try write(dir, "huge.csv", Array("a,b\n\(huge)\n\"\(huge)\"\nlast,1\n".utf8))
+        var reader = CSVReader(try ImportInput.open(path), maxRecordBytes: 1000, chunk: 4096)
+        #expect(try reader.next()?.fields == ["a", "b"])
+        for _ in 0..<2 {
+            #expect(throws: CSVProblem.self) { try reader.next() }
+        }
+        #expect(try reader.next()?.fields == ["last", "1"])
+        #expect(reader.buffer.capacity <= 16 * 1024)
+        var lines = LineReader(try ImportInput.open(path), maxLineBytes: 1000, chunk: 4096)
+        var long: [Int] = []
+        try lines.forEach({ _, _ in }, tooLong: { n, _ in long.append(n) })
+        #expect(long == [2, 3])
+        #expect(lines.buffer.capacity <= 16 * 1024)
+    }
+
     @Test func theLimitMessageSaysMiB() throws {
         let items = try readEvery(String(repeating: "y", count: (1 << 20) + 1) + "\nok\n")
         #expect(items[0].problem?.message == "the record is 1048577 bytes, over the limit of 1048576 (1 MiB)")

@@ -69,7 +69,7 @@ public struct CSVReader {
     private let input: ImportInput
     /// Records longer than this (in bytes, without the line end) are reported and skipped.
     public let maxRecordBytes: Int
-    private let buffer: ChunkBuffer
+    let buffer: ChunkBuffer
     /// The line at `buffer.start` (a record's start).
     private var line = 1
     /// Where that line starts, as an offset in the input.

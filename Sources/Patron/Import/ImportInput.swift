@@ -369,7 +369,7 @@ public struct LineReader {
     private let input: ImportInput
     /// Lines longer than this (in bytes, without the line end) are reported, not read.
     public let maxLineBytes: Int
-    private let buffer: ChunkBuffer
+    let buffer: ChunkBuffer
 
     /// A reader of `input`'s lines; see `maxLineBytes`.
     public init(_ input: ImportInput, maxLineBytes: Int = 1 << 20) {
