@@ -97,6 +97,17 @@ public final class Database: Sendable {
         guard try streamVersion(client) > 0 else { throw PatronError.unknownClient(client) }
         try appendAndWait([Event(client: client, at: Int64((Date().timeIntervalSince1970 * 1000).rounded()), payload: .forget)])
     }
+
+    /// Records that client keys `client` and `into` are the same person (SPEC 1.2
+    /// `merge`): from then on everything of `client` counts under `into`. `client`
+    /// must exist; `into` may be new (a rename).
+    public func merge(_ client: String, into: String) throws {
+        guard client != into else { throw PatronError.invalidArgument("cannot merge \"\(client)\" into itself") }
+        guard try streamVersion(client) > 0 else { throw PatronError.unknownClient(client) }
+        let event = Event(client: client, at: Int64((Date().timeIntervalSince1970 * 1000).rounded()), payload: .merge(Merge(into: into)))
+        try event.validate()
+        try appendAndWait([event])
+    }
 }
 
 /// Wakes subscribers when this process commits.

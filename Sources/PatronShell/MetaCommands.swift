@@ -79,11 +79,17 @@ struct MetaCommand: Sendable {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ShellError("cannot read \(path)") }
             shell.runScript(text, origin: path)
         },
-        MetaCommand(name: ".import", usage: ".import FILE", summary: "append the events of an NDJSON file",
-                    example: ".import examples/clinic.ndjson") { shell, _, line in
-            let path = try argument(line, ".import", "a file")
-            let report = try shell.openDatabase().importNDJSON(file: path)
-            shell.output.diagnostic("imported \(report.appended.formatted()) events from \(path) (\(report.read.formatted()) read)\n")
+        MetaCommand(name: ".import", usage: ".import FILE [TYPE]",
+                    summary: "append the events of a CSV or NDJSON file (TYPE for rows without a type column)",
+                    example: ".import visits.csv visit") { shell, args, line in
+            var options = ImportOptions()
+            var path = try argument(line, ".import", "a file")
+            if args.count >= 2, let type = EventType(rawValue: args[args.count - 1].lowercased()) {
+                options.type = type
+                path = (args.dropLast().joined(separator: " ") as NSString).expandingTildeInPath
+            }
+            let report = try shell.openDatabase().importFile(path, options: options)
+            shell.output.diagnostic("imported \(report.appended.formatted()) events from \(path) (\(report.read.formatted()) rows read, \(report.duplicates.formatted()) already stored)\n")
         },
         MetaCommand(name: ".open", usage: ".open PATH", summary: "switch to another database file (created if new)",
                     example: ".open clinic.db") { shell, _, line in

@@ -3,56 +3,6 @@ import Foundation
 import Patron
 
 extension PatronCommand {
-    struct Import: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Append events from NDJSON files.",
-            discussion: """
-                Each file is checked whole before anything of it is stored: a bad line
-                imports nothing of that file and names file:line:column. Events without
-                an id get one derived from their content, so re-importing an overlapping
-                file stores each fact once (--no-dedupe turns this off).
-
-                Examples:
-                  patron import examples/clinic.ndjson --db clinic.db
-                  patron import jan.ndjson feb.ndjson --batch-size 50000
-                """)
-        @OptionGroup var options: DatabaseOptions
-        @Argument(help: "NDJSON files, one event per line.") var files: [String]
-        @Option(help: "Input format (ndjson; csv comes later).") var format = "ndjson"
-        @Flag(name: .long, help: "Do not derive ids from content for events without one.") var noDedupe = false
-        @Option(help: "Events per transaction.") var batchSize = 10_000
-
-        func validate() throws {
-            guard format == "ndjson" else { throw ValidationError("--format \(format) is not supported yet; use ndjson") }
-            guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
-        }
-
-        func run() throws {
-            let db = try options.open()
-            let terminal = isatty(STDERR_FILENO) == 1
-            var failed = false
-            for file in files {
-                do {
-                    let report = try db.importNDJSON(file: file, dedupe: !noDedupe, batchSize: batchSize) { done, total in
-                        if terminal {
-                            let pct = total > 0 ? done * 100 / total : 100
-                            let bar = String(repeating: "█", count: pct / 4) + String(repeating: "·", count: 25 - pct / 4)
-                            FileHandle.standardError.write(Data("\r\(file) \(bar) \(pct)% \(done.grouped)/\(total.grouped)".utf8))
-                        }
-                    }
-                    if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                    printError("\(file): \(report.read.grouped) events read, \(report.appended.grouped) appended, \(report.duplicates.grouped) already stored")
-                } catch let error as ImportError {
-                    if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                    printError("error: \(error)")
-                    printError("\(file): nothing imported")
-                    failed = true
-                }
-            }
-            if failed { throw ExitCode(1) }
-        }
-    }
-
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write events as NDJSON (re-importable) to stdout, in log order.",
@@ -185,6 +135,28 @@ extension PatronCommand {
         func run() throws {
             try options.open().forget(client)
             print("forgot the personal data of \(client)")
+        }
+    }
+
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record that two client keys are the same person.",
+            discussion: """
+                Appends a merge event: from then on every projection, query and export
+                counts CLIENT's events under INTO, `clients` shows only INTO, and a query
+                naming CLIENT finds INTO. The log is never rewritten.
+
+                Examples:
+                  patron merge mindbody:1042 boulevard:C-88 --db clinic.db
+                  patron merge C-1001 C-2001
+                """)
+        @OptionGroup var options: DatabaseOptions
+        @Argument(help: "The key whose events move.") var client: String
+        @Argument(help: "The key they count under from now on.") var into: String
+
+        func run() throws {
+            try options.open().merge(client, into: into)
+            print("merged \(client) into \(into)")
         }
     }
 }

@@ -141,7 +141,7 @@ import Testing
     /// A fresh database holding `examples/clinic.ndjson`.
     static func sampleDatabase(_ dir: TempDir) throws -> Database {
         let db = try Database(path: dir.path("db"))
-        let report = try db.importNDJSON(file: examplesURL.appendingPathComponent("clinic.ndjson").path)
+        let report = try db.importFile(examplesURL.appendingPathComponent("clinic.ndjson").path)
         #expect(report.appended > 0)
         return db
     }

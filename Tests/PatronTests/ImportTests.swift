@@ -9,6 +9,20 @@ import Testing
         return path
     }
 
+    /// The failure of importing `path`, or nil (and a recorded issue) when it imported.
+    func failure(_ db: Database, _ path: String, _ options: ImportOptions = ImportOptions(),
+                 sourceLocation: SourceLocation = #_sourceLocation) -> ImportFailure? {
+        do {
+            try db.importFile(path, options: options)
+            Issue.record("imported a bad file", sourceLocation: sourceLocation)
+        } catch let f as ImportFailure {
+            return f
+        } catch {
+            Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
+        }
+        return nil
+    }
+
     @Test func aMalformedLineNamesFileAndLineAndImportsNothing() throws {
         let dir = TempDir()
         let db = try Database(path: dir.path("db"))
@@ -17,12 +31,9 @@ import Testing
             {"type":"visit","client":"b","at":"2025-01-02"}
             {"type":"feedback","client":"a","at":"2025-01-03","score":9}
             """)
-        do {
-            try db.importNDJSON(file: file)
-            Issue.record("imported a bad file")
-        } catch let e as ImportError {
-            #expect(e.description == "\(file):3:51: score \"9\": must be an integer from 1 to 5")
-        }
+        let f = try #require(failure(db, file))
+        #expect(f.errors.map(\.description) == ["\(file):3:51: score \"9\": must be an integer from 1 to 5"])
+        #expect(f.total == 1)
         #expect(try db.lastPosition == 0)
     }
 
@@ -30,28 +41,25 @@ import Testing
         let dir = TempDir()
         let db = try Database(path: dir.path("db"))
         let file = try write(dir, "bad.ndjson", "{\"type\":\"visit\",\"client\":\"a\" \"at\":\"2025-01-01\"}\n")
-        do { try db.importNDJSON(file: file); Issue.record("accepted") } catch let e as ImportError {
-            #expect(e.line == 1 && e.column == 30)
-            #expect(e.message.contains("expected ',' or '}'"))
-        }
+        let e = try #require(failure(db, file)?.errors.first)
+        #expect(e.line == 1 && e.column == 30)
+        #expect(e.message.contains("expected ',' or '}'"))
     }
 
     @Test func emptyFilesAndHugeLinesAndInvalidUTF8AreRejected() throws {
         let dir = TempDir()
         let db = try Database(path: dir.path("db"))
         let empty = try write(dir, "empty.ndjson", "\n  \n")
-        #expect(throws: ImportError.self) { try db.importNDJSON(file: empty) }
+        #expect(throws: ImportError.self) { try db.importFile(empty) }
         let huge = try write(dir, "huge.ndjson", "{\"type\":\"visit\",\"client\":\"a\",\"at\":\"2025-01-01\",\"x\":\"" + String(repeating: "y", count: Limits.line) + "\"}\n")
-        do { try db.importNDJSON(file: huge); Issue.record("accepted") } catch let e as ImportError {
-            #expect(e.line == 1 && e.message.contains("over the limit"))
-        }
+        let e = try #require(failure(db, huge)?.errors.first)
+        #expect(e.line == 1 && e.message.contains("over the limit"))
         var bytes = Array("{\"type\":\"visit\",\"client\":\"a\",\"at\":\"2025-01-01\",\"provider\":\"Dr \"}\n".utf8)
         bytes.insert(0xFF, at: bytes.count - 4)
         let path = dir.path("utf8.ndjson")
         try Data(bytes).write(to: URL(fileURLWithPath: path))
-        do { try db.importNDJSON(file: path); Issue.record("accepted") } catch let e as ImportError {
-            #expect(e.line == 1 && e.message.contains("invalid UTF-8"))
-        }
+        let u = try #require(failure(db, path)?.errors.first)
+        #expect(u.line == 1 && u.message.contains("invalid UTF-8"))
         #expect(try db.lastPosition == 0)
     }
 
@@ -63,20 +71,22 @@ import Testing
             {"type":"purchase","client":"a","at":"2025-01-01","amount":10}
             {"type":"purchase","client":"a","at":"2025-01-02","amount":5}
             """)
-        let first = try db.importNDJSON(file: file)
+        let first = try db.importFile(file)
         #expect(first.appended == 3)
-        let again = try db.importNDJSON(file: file)
+        let again = try db.importFile(file)
         #expect(again.appended == 0 && again.duplicates == 3)
         // Overlapping export: the same facts written differently are stored once.
         let overlap = try write(dir, "o.ndjson", """
             {"client":"a","type":"purchase","amount":"$5.00","at":"2025-01-02T00:00:00Z"}
             {"type":"purchase","client":"a","at":"2025-01-03","amount":7}
             """)
-        #expect(try db.importNDJSON(file: overlap).appended == 1)
+        #expect(try db.importFile(overlap).appended == 1)
         #expect(try db.client("a", today: day("2025-02-01"))?.spend == Money(dollars: 32))
         let separate = try Database(path: dir.path("db2"))
-        #expect(try separate.importNDJSON(file: file, dedupe: false).appended == 3)
-        #expect(try separate.importNDJSON(file: file, dedupe: false).appended == 3)
+        var noDedupe = ImportOptions()
+        noDedupe.dedupe = false
+        #expect(try separate.importFile(file, options: noDedupe).appended == 3)
+        #expect(try separate.importFile(file, options: noDedupe).appended == 3)
     }
 
     @Test func exportReImportsToTheSameEvents() throws {
@@ -86,9 +96,9 @@ import Testing
         var text = ""
         try db.exportNDJSON(to: { text += $0 + "\n" })
         let file = try write(dir, "export.ndjson", text)
-        #expect(try db.importNDJSON(file: file).appended == 0)
+        #expect(try db.importFile(file).appended == 0)
         let copy = try Database(path: dir.path("copy"))
-        #expect(try copy.importNDJSON(file: file).appended == everyType.count)
+        #expect(try copy.importFile(file).appended == everyType.count)
         #expect(try copy.events().map(\.event) == db.events().map(\.event))
     }
 
@@ -100,7 +110,7 @@ import Testing
         let files = try FileManager.default.contentsOfDirectory(atPath: examples.path).filter { $0.hasSuffix(".ndjson") }.sorted()
         #expect(!files.isEmpty)
         for f in files {
-            let r = try db.importNDJSON(file: examples.appendingPathComponent(f).path)
+            let r = try db.importFile(examples.appendingPathComponent(f).path)
             #expect(r.appended > 0, "\(f)")
         }
         #expect(try db.verify().isOK)

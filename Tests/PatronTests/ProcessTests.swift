@@ -42,6 +42,43 @@ import Testing
         #expect(lastCount > 0, "the appender never committed; the kills came too early")
     }
 
+    /// `patron import` killed with SIGKILL at random moments: the database holds
+    /// whole batches only, verifies, and importing the file again completes it.
+    @Test func killedImportLeavesWholeBatchesAndReimportCompletes() throws {
+        let dir = TempDir()
+        let path = dir.path("db")
+        let file = dir.path("big.csv")
+        var text = "type,client,at,amount,services\n"
+        for i in 0..<40_000 {
+            text += i % 3 == 0 ? "visit,c\(i % 997),2024-\(String(format: "%02d", i % 12 + 1))-\(String(format: "%02d", i % 28 + 1)),,facial;peel\n"
+                : "purchase,c\(i % 997),2024-\(String(format: "%02d", i % 12 + 1))-\(String(format: "%02d", i % 28 + 1)),\(i % 400).50,\n"
+        }
+        try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+        let size = 700
+        var rng = SeededRandom(seed: 5)
+        for round in 0..<4 {
+            let p = Process()
+            p.executableURL = productsDirectory.appendingPathComponent("patron")
+            p.arguments = ["import", file, "--db", path, "--batch-size", String(size)]
+            p.standardError = FileHandle.nullDevice
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            usleep(UInt32.random(in: 100_000...700_000, using: &rng))
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            let db = try Database(path: path)
+            let count = try Int(db.lastPosition)
+            // Every batch but the file's last one holds `size` new events.
+            #expect(count % size == 0 || count == 40_000, "round \(round): \(count) events is not whole batches")
+            let report = try db.verify()
+            #expect(report.isOK, "round \(round): \(report.problems.prefix(5))")
+        }
+        let db = try Database(path: path)
+        try db.importFile(file)
+        #expect(try db.lastPosition == 40_000)
+        #expect(try db.verify().isOK)
+    }
+
     /// A second process appends while this one reads: every snapshot is consistent.
     @Test func readersSeeConsistentSnapshotsWhileAnotherProcessAppends() throws {
         let dir = TempDir()

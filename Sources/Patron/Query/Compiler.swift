@@ -228,7 +228,8 @@ struct Compiler {
             let target = try operandPair(c, cs.first ?? c).0
             var values: [Compiled] = []
             for (item, ci) in zip(items, cs) {
-                let (_, v) = try operandPair(target, ci)
+                var (_, v) = try operandPair(target, ci)
+                if isClientID(x) { v = mergedKey(v) }
                 guard comparable(target.kind, v.kind) else { throw kindMismatch(x, target, item, v) }
                 values.append(v)
             }
@@ -371,8 +372,29 @@ struct Compiler {
         return error("cannot compare \(quoted(ea.range)) (a \(a.kind)) with \(quoted(eb.range)) (a \(b.kind))", where_, hint: hint)
     }
 
+    /// True for the client key field `id` of a `clients` row.
+    func isClientID(_ e: Expr) -> Bool {
+        guard scope == .client else { return false }
+        switch e.kind {
+        case .name(let w): return w.lowercased() == "id"
+        case .path(let p): return p.count == 1 && p[0].lowercased() == "id"
+        default: return false
+        }
+    }
+
+    /// A constant client key compared with `id`, resolved through merges, so a query
+    /// naming a key that was merged away finds the client it was merged into.
+    func mergedKey(_ c: Compiled) -> Compiled {
+        guard c.isConstant, case .str(let key) = c.eval(Row()), let root = env.survivingKey(key), root != key else { return c }
+        return Compiled(kind: c.kind, eval: { _ in .str(root) }, range: c.range, isConstant: true)
+    }
+
     func comparison(_ op: BinaryOp, _ ea: Expr, _ eb: Expr, _ r: SourceRange) throws(QueryError) -> Compiled {
-        let (a, b) = try operandPair(try compile(ea), try compile(eb))
+        var (a, b) = try operandPair(try compile(ea), try compile(eb))
+        if op == .eq || op == .ne {
+            if isClientID(ea) { b = mergedKey(b) }
+            if isClientID(eb) { a = mergedKey(a) }
+        }
         guard comparable(a.kind, b.kind) else { throw kindMismatch(ea, a, eb, b) }
         if op != .eq && op != .ne && (a.kind == .list || b.kind == .list || a.kind == .boolean) {
             throw error("\"\(op.rawValue)\" does not order \(a.kind == .boolean ? "booleans" : "lists")", r)

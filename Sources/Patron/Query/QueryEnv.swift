@@ -93,6 +93,13 @@ final class QueryEnv {
         return env
     }
 
+    /// The key of the client row a client key counts under now (itself, or the key it
+    /// was merged into); nil for an unknown key.
+    func survivingKey(_ key: String) -> String? {
+        guard let number = try? store.clientNumber(key, txn: txn), let row = table.row(ofNumber: number) else { return nil }
+        return table.keys[row]
+    }
+
     @inline(__always) func u32(_ c: ClientTable.Col32, _ i: Int) -> UInt32 {
         if isCurrent(i) { return table.u32(c, i) }
         guard let row = overrideRow(i) else { return c == .cadenceHalfDays ? UInt32(bitPattern: -1) : (isDay(c) ? UInt32(bitPattern: ProjectionRow.nullDay) : 0) }

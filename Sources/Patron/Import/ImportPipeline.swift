@@ -1,0 +1,333 @@
+import Foundation
+import Synchronization
+
+/// A file that was not imported because some of its rows are invalid: the first
+/// ``ImportOptions/reportLimit`` problems, each as `file:line:column: message`, and
+/// how many there were in all.
+public struct ImportFailure: Error, Sendable, CustomStringConvertible {
+    /// The file as named on the command line.
+    public var file: String
+    /// The first problems, in file order.
+    public var errors: [ImportError]
+    /// Every invalid row, counted.
+    public var total: Int
+
+    public var description: String {
+        var lines = errors.map(\.description)
+        if total > errors.count { lines.append("… and \(total - errors.count) more invalid rows") }
+        lines.append("\(file): \(total) invalid row\(total == 1 ? "" : "s"); nothing of this file was imported (--skip-invalid imports the valid rows)")
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Where an import stands, for a progress bar.
+public struct ImportProgress: Sendable {
+    /// Bytes of the file consumed (compressed bytes for `.gz`).
+    public var bytes = 0
+    /// The file's size, when known (not for stdin).
+    public var totalBytes: Int?
+    /// Rows read so far (in the storing pass).
+    public var rows = 0
+    /// Events stored so far.
+    public var stored = 0
+    /// Seconds since the file was opened.
+    public var seconds = 0.0
+    /// True while the file is being checked before anything is stored.
+    public var checking = false
+}
+
+extension Database {
+    /// Imports one file of events, CSV or NDJSON, plain or gzipped, or stdin (`-`),
+    /// in bounded memory.
+    ///
+    /// By default the file is checked whole first and a file with any invalid row
+    /// imports nothing (``ImportFailure`` lists the problems). With
+    /// ``ImportOptions/skipInvalid`` the valid rows are stored and each invalid one is
+    /// written, with its reason in a `rejected_reason` column, to `FILE.rejected`
+    /// (re-importable once fixed). Events are appended in batches of
+    /// ``ImportOptions/batchSize``, one transaction each, while the next batch is
+    /// being read on another thread.
+    @discardableResult
+    public func importFile(_ path: String, options: ImportOptions = ImportOptions(),
+                           progress: (@Sendable (ImportProgress) -> Void)? = nil) throws -> ImportReport {
+        let started = Date()
+        var source = path
+        var spool: String?
+        defer { if let spool { unlink(spool) } }
+        if path == "-" {
+            let copy = try Self.spoolStandardInput()
+            spool = copy
+            source = copy
+        }
+        let file = path == "-" ? "stdin" : path
+        let format = try Self.format(of: source, named: file, options: options)
+        let reader = RowReader(file: file, format: format, converter: RowConverter(options: options, zone: timeZone))
+
+        var report = ImportReport()
+        if !options.skipInvalid {
+            var errors: [ImportError] = []
+            var total = 0, rows = 0
+            let input = try ImportInput.open(source)
+            var lastTick = Date()
+            try reader.forEach(input) { outcome, _ in
+                rows += 1
+                if case .invalid(let e, _) = outcome {
+                    total += 1
+                    if errors.count < options.reportLimit { errors.append(e) }
+                }
+                if let progress, rows & 4095 == 0, -lastTick.timeIntervalSinceNow > 0.1 {
+                    lastTick = Date()
+                    progress(ImportProgress(bytes: input.bytesRead, totalBytes: input.totalBytes, rows: rows,
+                                            seconds: -started.timeIntervalSinceNow, checking: true))
+                }
+            }
+            if total > 0 { throw ImportFailure(file: file, errors: errors, total: total) }
+            if rows == 0 { throw ImportError(file: file, line: nil, column: nil, message: "the input has no rows") }
+        }
+
+        let rejectedPath = (path == "-" ? "stdin" : path) + ".rejected"
+        let pipe = ImportPipe()
+        let producer = Thread { [timeZone, source] in
+            Self.produce(source: source, reader: reader, options: options, zone: timeZone,
+                         rejectedPath: rejectedPath, pipe: pipe)
+        }
+        producer.stackSize = 8 << 20
+        producer.start()
+        var lastTick = Date()
+        do {
+            while let item = pipe.receive() {
+                switch item {
+                case .batch(let events, let rows, let bytes, let total):
+                    if !events.isEmpty {
+                        let r = try appendAndWait(events)
+                        report.appended += r.appended
+                        report.duplicates += r.duplicates
+                    }
+                    report.read = rows
+                    if let progress, -lastTick.timeIntervalSinceNow > 0.1 {
+                        lastTick = Date()
+                        progress(ImportProgress(bytes: bytes, totalBytes: total, rows: rows, stored: report.appended,
+                                                seconds: -started.timeIntervalSinceNow))
+                    }
+                case .done(let rows, let rejected, let wroteRejected):
+                    report.read = rows
+                    report.rejected = rejected
+                    report.rejectedFile = wroteRejected ? rejectedPath : nil
+                    if rows == 0 { throw ImportError(file: file, line: nil, column: nil, message: "the input has no rows") }
+                case .failed(let error):
+                    throw error
+                }
+            }
+        } catch {
+            pipe.cancel()
+            while pipe.receive() != nil {}
+            throw error
+        }
+        report.seconds = -started.timeIntervalSinceNow
+        return report
+    }
+
+    /// The producer side: reads rows, gives content ids, sends batches; writes rejected rows.
+    private static func produce(source: String, reader: RowReader, options: ImportOptions, zone: Zone,
+                                rejectedPath: String, pipe: ImportPipe) {
+        do {
+            let input = try ImportInput.open(source)
+            var occurrences = OccurrenceCounter()
+            var batch: [Event] = []
+            batch.reserveCapacity(options.batchSize)
+            var rows = 0, rejected = 0
+            var rejects: RejectedWriter?
+            if options.skipInvalid { unlink(rejectedPath) }
+            var header: [UInt8] = []
+            try reader.forEach(input, header: { header = $0 }) { outcome, _ in
+                rows += 1
+                switch outcome {
+                case .event(var event):
+                    if event.id == nil && options.dedupe {
+                        let content = event.jsonLine(zone: .utc)
+                        event.id = NDJSONReader.contentID(content, occurrence: occurrences.next(content))
+                    }
+                    batch.append(event)
+                    if batch.count >= options.batchSize {
+                        guard pipe.send(.batch(batch, rows: rows, bytes: input.bytesRead, total: input.totalBytes)) else {
+                            throw CancellationError()
+                        }
+                        batch.removeAll(keepingCapacity: true)
+                    }
+                case .invalid(let error, let raw):
+                    rejected += 1
+                    if rejects == nil {
+                        rejects = try RejectedWriter(path: rejectedPath, format: reader.format, header: header)
+                    }
+                    try rejects?.write(raw: raw, reason: error.description)
+                }
+            }
+            try rejects?.close()
+            _ = pipe.send(.batch(batch, rows: rows, bytes: input.bytesRead, total: input.totalBytes))
+            _ = pipe.send(.done(rows: rows, rejected: rejected, wroteRejected: rejects != nil))
+        } catch is CancellationError {
+        } catch {
+            _ = pipe.send(.failed(error))
+        }
+        pipe.finish()
+    }
+
+    /// The format: `--format`, else the file name, else the first non-blank byte.
+    private static func format(of source: String, named file: String, options: ImportOptions) throws -> ImportFormat {
+        let input = try ImportInput.open(source)
+        let head = try input.peek(4096)
+        if head.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) {
+            throw ImportError(file: file, line: nil, column: nil, message: "the input file is empty")
+        }
+        if head.withUnsafeBytes({ ImportInput.looksBinary($0) }) {
+            throw ImportError(file: file, line: nil, column: nil,
+                              message: "this is not a CSV or NDJSON file (it holds binary data)")
+        }
+        if let f = options.format ?? ImportFormat.from(fileName: file) { return f }
+        let first = head.first { !($0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 || $0 == 0xef || $0 == 0xbb || $0 == 0xbf) }
+        return first == UInt8(ascii: "{") ? .ndjson : .csv
+    }
+
+    /// Copies stdin (decompressing gzip) to a private temporary file, so it can be read twice.
+    private static func spoolStandardInput() throws -> String {
+        let input = try ImportInput.open("-")
+        let path = NSTemporaryDirectory() + "patron-stdin-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else {
+            throw ImportError(file: "stdin", line: nil, column: nil, message: "cannot make a temporary copy of stdin at \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 18)
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try input.read(into: $0) }
+            if n == 0 { break }
+            var off = 0
+            while off < n {
+                let w = buffer.withUnsafeBytes { write(fd, $0.baseAddress?.advanced(by: off), n - off) }
+                guard w > 0 else {
+                    unlink(path)
+                    throw ImportError(file: "stdin", line: nil, column: nil, message: "cannot write the temporary copy of stdin: \(String(cString: strerror(errno)))")
+                }
+                off += w
+            }
+        }
+        return path
+    }
+}
+
+/// Batches travelling from the reading thread to the appending one; at most two wait.
+final class ImportPipe: Sendable {
+    enum Item: Sendable {
+        case batch([Event], rows: Int, bytes: Int, total: Int?)
+        case done(rows: Int, rejected: Int, wroteRejected: Bool)
+        case failed(any Error)
+    }
+
+    private struct State {
+        var items: [Item] = []
+        var finished = false
+        var cancelled = false
+    }
+
+    private let state = Mutex(State())
+    private let filled = DispatchSemaphore(value: 0)
+    private let space = DispatchSemaphore(value: 2)
+
+    /// Sends an item, waiting while two are queued; false once the receiver gave up.
+    func send(_ item: Item) -> Bool {
+        space.wait()
+        let accepted = state.withLock { s -> Bool in
+            guard !s.cancelled else { return false }
+            s.items.append(item)
+            return true
+        }
+        filled.signal()
+        return accepted
+    }
+
+    /// No more items will come.
+    func finish() {
+        state.withLock { $0.finished = true }
+        filled.signal()
+    }
+
+    /// The next item, or nil when the producer finished.
+    func receive() -> Item? {
+        while true {
+            filled.wait()
+            let next = state.withLock { s -> (Item?, Bool) in
+                if !s.items.isEmpty { return (s.items.removeFirst(), false) }
+                return (nil, s.finished)
+            }
+            if let item = next.0 {
+                space.signal()
+                return item
+            }
+            if next.1 { filled.signal(); return nil }
+        }
+    }
+
+    /// The receiver stops: pending and later sends are dropped.
+    func cancel() {
+        state.withLock {
+            $0.cancelled = true
+            $0.items.removeAll()
+        }
+        space.signal()
+        space.signal()
+    }
+}
+
+/// Writes `FILE.rejected`: the rejected rows as they were, each with its reason in a
+/// `rejected_reason` column (CSV) or key (NDJSON), so the fixed file imports as it is.
+struct RejectedWriter {
+    private let handle: FileHandle
+    private let format: ImportFormat
+    private var buffer: [UInt8] = []
+
+    init(path: String, format: ImportFormat, header: [UInt8]) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else {
+            throw ImportError(file: path, line: nil, column: nil, message: "cannot write the rejected rows: \(String(cString: strerror(errno)))")
+        }
+        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        self.format = format
+        if format == .csv {
+            buffer += header
+            if !header.isEmpty { buffer += Array(",\(RowConverter.reasonColumn)\n".utf8) }
+        }
+    }
+
+    mutating func write(raw: [UInt8], reason: String) throws {
+        switch format {
+        case .csv:
+            buffer += raw
+            buffer += Array(",\"".utf8)
+            buffer += Array(reason.replacingOccurrences(of: "\"", with: "\"\"").utf8)
+            buffer += Array("\"\n".utf8)
+        case .ndjson:
+            let key = Array("{\"\(RowConverter.reasonColumn)\":".utf8) + Array(JSONValue.string(reason).text.utf8)
+            let trimmed = raw.drop { $0 == 0x20 || $0 == 0x09 }
+            if trimmed.first == UInt8(ascii: "{") {
+                let rest = trimmed.dropFirst()
+                let empty = rest.first { $0 != 0x20 && $0 != 0x09 } == UInt8(ascii: "}")
+                buffer += key + (empty ? [] : Array(",".utf8)) + rest
+            } else {
+                buffer += key + Array(",\"rejected_line\":".utf8) + Array(JSONValue.string(String(decoding: raw, as: UTF8.self)).text.utf8) + [UInt8(ascii: "}")]
+            }
+            buffer.append(0x0a)
+        }
+        if buffer.count > 1 << 16 { try flush() }
+    }
+
+    mutating func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try handle.write(contentsOf: buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    mutating func close() throws {
+        try flush()
+        try handle.close()
+    }
+}

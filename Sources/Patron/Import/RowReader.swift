@@ -1,0 +1,141 @@
+/// What one input row became.
+enum RowOutcome {
+    /// A valid event.
+    case event(Event)
+    /// A row that cannot be imported, with the reason (file:line:column) and its
+    /// original bytes (for `FILE.rejected`).
+    case invalid(ImportError, raw: [UInt8])
+}
+
+/// Reads the rows of one input in either format and converts each into an event or
+/// a reason it is invalid. Whole-file problems (unreadable, a CSV header without a
+/// client column, …) are thrown as ``ImportError``.
+struct RowReader: Sendable {
+    /// The file name used in messages.
+    let file: String
+    let format: ImportFormat
+    let converter: RowConverter
+
+    /// Calls `body` with each non-blank row and its line number, in file order.
+    /// `header` receives a CSV file's header row as written.
+    func forEach(_ input: ImportInput, header: ([UInt8]) throws -> Void = { _ in },
+                 _ body: (RowOutcome, Int) throws -> Void) throws {
+        switch format {
+        case .ndjson: try ndjson(input, body)
+        case .csv: try csv(input, header, body)
+        }
+    }
+
+    private func ndjson(_ input: ImportInput, _ body: (RowOutcome, Int) throws -> Void) throws {
+        var lines = LineReader(input)
+        try lines.forEach({ line, n in
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
+            let parsed: Result<JSONValue, JSONSyntaxError> = Result { () throws(JSONSyntaxError) in try JSONReader.parse(line) }
+            let json: JSONValue
+            switch parsed {
+            case .success(let v): json = v
+            case .failure(let error):
+                try body(.invalid(ImportError(file: file, line: n, column: error.offset + 1, message: "malformed JSON: \(error.message)"),
+                                  raw: Array(line)), n)
+                return
+            }
+            let pairs: [(String, JSONValue)]
+            if case .object(let object) = json {
+                pairs = object.map { (converter.field(forColumn: $0.0), $0.1) }
+            } else {
+                try body(.invalid(ImportError(file: file, line: n, column: 1, message: "the line is not a JSON object"), raw: Array(line)), n)
+                return
+            }
+            switch convert(pairs) {
+            case .success(let event): try body(.event(event), n)
+            case .failure(let error):
+                let column = NDJSONReader.column(of: converter.column(ofField: error.field), in: line)
+                try body(.invalid(ImportError(file: file, line: n, column: column, message: describe(error)), raw: Array(line)), n)
+            }
+        }, tooLong: { n, count in
+            try body(.invalid(ImportError(file: file, line: n, column: nil,
+                                          message: "the line is \(count) bytes, over the limit of \(Limits.line) (1 MiB)"), raw: []), n)
+        })
+    }
+
+    private func csv(_ input: ImportInput, _ onHeader: ([UInt8]) throws -> Void,
+                     _ body: (RowOutcome, Int) throws -> Void) throws {
+        var reader = CSVReader(input, maxRecordBytes: Limits.line)
+        var headerRecord: CSVRecord?
+        while headerRecord == nil {
+            do {
+                guard let record = try reader.next() else { return }
+                headerRecord = record
+            } catch let p as CSVProblem {
+                throw ImportError(file: file, line: p.line, column: p.column, message: "the header row: \(p.message)")
+            }
+        }
+        guard let header = headerRecord else { return }
+        let originals = header.fields.map { $0.trimmingWhitespace() }
+        let names = originals.map { converter.field(forColumn: $0) }
+        try checkHeader(names: names, originals: originals, header: header)
+        try onHeader(header.raw)
+        let optionalLast = names.last == RowConverter.reasonColumn
+        while true {
+            let record: CSVRecord
+            do {
+                guard let r = try reader.next() else { break }
+                record = r
+            } catch let p as CSVProblem {
+                try body(.invalid(ImportError(file: file, line: p.line, column: p.column, message: p.message), raw: p.raw), p.line)
+                continue
+            }
+            let count = record.fields.count
+            if count != names.count && !(optionalLast && count == names.count - 1) {
+                let column = count > names.count ? record.columns[names.count] : record.columns.last
+                let line = count > names.count ? record.lines[names.count] : (record.lines.last ?? record.line)
+                try body(.invalid(ImportError(file: file, line: line, column: column,
+                                              message: "\(count) field\(count == 1 ? "" : "s") where the header has \(names.count)"),
+                                  raw: record.raw), record.line)
+                continue
+            }
+            var pairs: [(String, JSONValue)] = []
+            pairs.reserveCapacity(count)
+            for i in 0..<count { pairs.append((names[i], .string(record.fields[i]))) }
+            switch convert(pairs) {
+            case .success(let event): try body(.event(event), record.line)
+            case .failure(let error):
+                let top = error.field.split(separator: "[").first.map(String.init) ?? error.field
+                let i = names.firstIndex(of: top)
+                let line = i.map { record.lines[$0] } ?? record.line
+                try body(.invalid(ImportError(file: file, line: line, column: i.map { record.columns[$0] }, message: describe(error)),
+                                  raw: record.raw), record.line)
+            }
+        }
+    }
+
+    private func checkHeader(names: [String], originals: [String], header: CSVRecord) throws {
+        func fail(_ message: String) -> ImportError {
+            ImportError(file: file, line: header.line, column: nil, message: "the header row: " + message)
+        }
+        for (i, n) in names.enumerated() {
+            if let j = names[..<i].firstIndex(of: n) {
+                throw ImportError(file: file, line: header.lines[i], column: header.columns[i],
+                                  message: "the header row: columns \(j + 1) and \(i + 1) are both \"\(n)\"")
+            }
+        }
+        let shown = originals.map { "\"\($0)\"" }.joined(separator: ", ")
+        for required in ["client", "at"] where !names.contains(required) {
+            throw fail("no \(required) column (the columns are \(shown)); name it with --map \"Your Column=\(required)\"")
+        }
+        if !names.contains("type") && converter.options.type == nil {
+            throw fail("no type column; give every row's type with --type (e.g. --type purchase)")
+        }
+    }
+
+    private func convert(_ pairs: [(String, JSONValue)]) -> Result<Event, EventValidationError> {
+        Result { () throws(EventValidationError) in try converter.event(pairs) }
+    }
+
+    /// The validation message, naming the input column when `--map` renamed it.
+    private func describe(_ error: EventValidationError) -> String {
+        let column = converter.column(ofField: error.field)
+        let top = error.field.split(separator: "[").first.map(String.init) ?? error.field
+        return column == top ? error.description : "\(error.description) (column \"\(column)\")"
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import Testing
+@testable import Patron
+
+/// Bad input of every kind: the exact message, and a database left byte for byte as it was.
+@Suite struct ImportBadInputTests {
+    /// A database holding a few events, in its own directory (so its files can be compared).
+    static func seeded() throws -> (TempDir, Database) {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("clinic.patron"))
+        try db.appendAndWait([
+            Event(client: "a", at: ms("2025-01-01"), payload: .visit(Visit(services: ["facial"]))),
+            Event(client: "a", at: ms("2025-01-02"), payload: .purchase(Purchase(amount: Money(dollars: 80)))),
+        ])
+        return (dir, db)
+    }
+
+    /// Imports `bytes` as `name`; returns every message (the first 20), checking that
+    /// nothing of the database changed.
+    static func rejected(_ name: String, _ bytes: [UInt8], _ options: ImportOptions = ImportOptions(),
+                         sourceLocation: SourceLocation = #_sourceLocation) throws -> [String] {
+        let (dir, db) = try seeded()
+        let inputs = TempDir()
+        let path = inputs.path(name)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let before = try dir.allFiles().map(\.1)
+        var messages: [String] = []
+        do {
+            try db.importFile(path, options: options)
+            Issue.record("\(name) was imported", sourceLocation: sourceLocation)
+        } catch let f as ImportFailure {
+            messages = f.errors.map { $0.description.replacingOccurrences(of: inputs.url.path + "/", with: "") }
+        } catch let e as ImportError {
+            messages = [e.description.replacingOccurrences(of: inputs.url.path + "/", with: "")]
+        }
+        #expect(try dir.allFiles().map(\.1) == before, "the database files changed", sourceLocation: sourceLocation)
+        #expect(try db.lastPosition == 2, sourceLocation: sourceLocation)
+        #expect(try db.verify().isOK, sourceLocation: sourceLocation)
+        return messages
+    }
+
+    static func rejected(_ name: String, _ text: String, _ options: ImportOptions = ImportOptions(),
+                         sourceLocation: SourceLocation = #_sourceLocation) throws -> [String] {
+        try rejected(name, Array(text.utf8), options, sourceLocation: sourceLocation)
+    }
+
+    static let head = "type,client,at,amount,score\n"
+
+    @Test func wrongColumnCount() throws {
+        #expect(try Self.rejected("x.csv", Self.head + "purchase,b,2025-02-01,10,,extra\npurchase,b,2025-02-01\n") == [
+            "x.csv:2:27: 6 fields where the header has 5",
+            "x.csv:3:12: 3 fields where the header has 5",
+        ])
+    }
+
+    @Test func unterminatedQuote() throws {
+        #expect(try Self.rejected("x.csv", Self.head + "purchase,b,2025-02-01,10,\npurchase,\"b,2025-02-01,10,\n") == [
+            "x.csv:3:10: unterminated quoted field (the quote opened here is never closed)",
+        ])
+    }
+
+    @Test func invalidUTF8() throws {
+        var bytes = Array((Self.head + "purchase,b,2025-02-01,10,\nvisit,b").utf8)
+        bytes.append(0xFF)
+        bytes += Array(",2025-02-02,,\n".utf8)
+        #expect(try Self.rejected("x.csv", bytes) == ["x.csv:3:8: invalid UTF-8 (byte 0xff)"])
+    }
+
+    @Test func unknownTypeAndMissingClientOrDate() throws {
+        #expect(try Self.rejected("x.csv", Self.head + "massage,b,2025-02-01,,\nvisit,,2025-02-01,,\nvisit,b,,,\n") == [
+            "x.csv:2:1: type \"massage\": is not a known type (client, visit, purchase, refund, reward, tier, membership, feedback, forget, merge)",
+            "x.csv:3:7: client: is missing",
+            "x.csv:4:9: at: is missing",
+        ])
+    }
+
+    @Test func unparseableDateAndMoneyAndNegativeAmounts() throws {
+        #expect(try Self.rejected("x.csv", Self.head + "purchase,b,2025-02-30,10,\npurchase,b,2025-02-01,ten,\nrefund,b,2025-02-01,-5,\n") == [
+            "x.csv:2:12: at \"2025-02-30\": is not an ISO-8601 date or date-time",
+            "x.csv:3:23: amount \"ten\": is not an amount of money (write 450, 450.50 or \"$450.50\"; at most 2 decimals)",
+            "x.csv:4:21: amount \"-$5.00\": must not be negative",
+        ])
+    }
+
+    @Test func scoresOutsideOneToFive() throws {
+        #expect(try Self.rejected("x.csv", Self.head + "feedback,b,2025-02-01,,0\nfeedback,b,2025-02-01,,6\n") == [
+            "x.csv:2:24: score \"0\": must be an integer from 1 to 5",
+            "x.csv:3:24: score \"6\": must be an integer from 1 to 5",
+        ])
+    }
+
+    @Test func fieldsOverTheSizeLimits() throws {
+        let key = String(repeating: "k", count: Limits.key + 1)
+        let messages = try Self.rejected("x.ndjson", "{\"type\":\"visit\",\"client\":\"\(key)\",\"at\":\"2025-02-01\"}\n")
+        #expect(messages == ["x.ndjson:1:17: client \"\(String(key.prefix(57)))…\": is \(Limits.key + 1) bytes, over the limit of \(Limits.key)"])
+    }
+
+    @Test func aLineOverOneMebibyte() throws {
+        let long = String(repeating: "y", count: Limits.line)
+        let line = "{\"type\":\"visit\",\"client\":\"b\",\"at\":\"2025-02-01\",\"note\":\"\(long)\"}"
+        #expect(try Self.rejected("x.ndjson", line + "\n") == [
+            "x.ndjson:1: the line is \(line.utf8.count) bytes, over the limit of \(Limits.line) (1 MiB)",
+        ])
+        let csv = try Self.rejected("x.csv", Self.head + "purchase,b,2025-02-01,\"\(long)\",\n")
+        let record = "purchase,b,2025-02-01,\"\(long)\","
+        #expect(csv == ["x.csv:2:1: the record is \(record.utf8.count) bytes, over the limit of \(Limits.line) (1 MiB)"])
+    }
+
+    @Test func emptyAndBinaryFiles() throws {
+        #expect(try Self.rejected("x.csv", "") == ["x.csv: the input file is empty"])
+        #expect(try Self.rejected("x.ndjson", " \n\n") == ["x.ndjson: the input file is empty"])
+        #expect(try Self.rejected("x.csv", Self.head) == ["x.csv: the input has no rows"])
+        var rng = SeededRandom(seed: 7)
+        let noise = (0..<5000).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        #expect(try Self.rejected("x.csv", noise) == ["x.csv: this is not a CSV or NDJSON file (it holds binary data)"])
+        #expect(try Self.rejected("x.csv", [0x1f, 0x8b, 0x08, 0x00, 0x00]) .first?.hasPrefix("x.csv") == true)
+    }
+
+    @Test func theFirstTwentyProblemsThenACount() throws {
+        let rows = (1...25).map { "feedback,b,2025-02-01,,\($0 + 5)" }.joined(separator: "\n")
+        let (_, db) = try Self.seeded()
+        let dir = TempDir()
+        let path = dir.path("many.csv")
+        try Data((Self.head + rows + "\n").utf8).write(to: URL(fileURLWithPath: path))
+        do { try db.importFile(path); Issue.record("accepted") } catch let f as ImportFailure {
+            #expect(f.errors.count == 20 && f.total == 25)
+            #expect(f.description.contains("… and 5 more invalid rows"))
+            #expect(f.description.hasSuffix("\(path): 25 invalid rows; nothing of this file was imported (--skip-invalid imports the valid rows)"))
+        }
+    }
+
+    @Test func skipInvalidWritesTheRejectedRowsAndTheFixedFileCompletesTheData() throws {
+        let dir = TempDir()
+        let text = Self.head + """
+            purchase,b,2025-02-01,10,
+            purchase,"c,2025-02-01,20,
+            feedback,b,2025-02-02,,9
+            purchase,d,2025-02-03,30,
+            """ + "\n"
+        let path = dir.path("in.csv")
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        let db = try Database(path: dir.path("db"))
+        var options = ImportOptions()
+        options.skipInvalid = true
+        options.batchSize = 1
+        let report = try db.importFile(path, options: options)
+        #expect(report.appended == 1 && report.rejected == 1)
+        // The unterminated quote swallows the rest of the file: one rejected record.
+        let rejected = try String(contentsOfFile: path + ".rejected", encoding: .utf8)
+        #expect(rejected.hasPrefix("type,client,at,amount,score,rejected_reason\n"))
+
+        // A file whose bad rows are fixed in FILE.rejected imports as it is.
+        let bad = Self.head + "purchase,b,2025-02-01,10,\nfeedback,b,2025-02-02,,9\npurchase,d,2025-02-03,30,\n"
+        let second = dir.path("second.csv")
+        try Data(bad.utf8).write(to: URL(fileURLWithPath: second))
+        let db2 = try Database(path: dir.path("db2"))
+        #expect(try db2.importFile(second, options: options).rejected == 1)
+        let r = try String(contentsOfFile: second + ".rejected", encoding: .utf8)
+        #expect(r == "type,client,at,amount,score,rejected_reason\nfeedback,b,2025-02-02,,9,\"\(second):3:24: score \"\"9\"\": must be an integer from 1 to 5\"\n")
+        try Data(r.replacingOccurrences(of: ",,9,", with: ",,4,").utf8).write(to: URL(fileURLWithPath: second + ".rejected"))
+        let fixedReport = try db2.importFile(second + ".rejected", options: ImportOptions())
+        #expect(fixedReport.appended == 1)
+        #expect(try db2.client("b", today: day("2025-03-01"))?.satisfaction == 4)
+        #expect(try db2.lastPosition == 3)
+        // Importing the original file again adds nothing: the fixed row is a new fact, the others are stored.
+        #expect(try db2.importFile(second, options: options).appended == 0)
+    }
+
+    @Test func ndjsonRejectedRowsCarryTheReason() throws {
+        let dir = TempDir()
+        let path = dir.path("in.ndjson")
+        try Data("{\"type\":\"visit\",\"client\":\"a\",\"at\":\"2025-01-01\"}\n{\"type\":\"visit\",\"client\":\"a\"}\nnot json\n".utf8)
+            .write(to: URL(fileURLWithPath: path))
+        let db = try Database(path: dir.path("db"))
+        var options = ImportOptions()
+        options.skipInvalid = true
+        #expect(try db.importFile(path, options: options).rejected == 2)
+        let lines = try String(contentsOfFile: path + ".rejected", encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines == [
+            "{\"rejected_reason\":\"\(path):2: at: is missing\",\"type\":\"visit\",\"client\":\"a\"}",
+            "{\"rejected_reason\":\"\(path):3:1: malformed JSON: expected null\",\"rejected_line\":\"not json\"}",
+        ])
+    }
+}
