@@ -70,19 +70,25 @@ public struct TransactionModel: Sendable, Codable, Equatable {
         return (Double(xx), t, TT)
     }
 
-    /// The pieces of one client's log-likelihood: ln A₁A₂, ln A₃ and ln A₄ (−∞ when the
-    /// "dropped out at t_x" branch is impossible: BG/NBD with x = 0).
-    private func logTerms(x: Double, tx: Double, T: Double) -> (base: Double, alive: Double, dead: Double) {
+    /// ln A₁A₂ of one client's likelihood (the part that does not depend on t_x or T).
+    private func logBase(x: Double) -> Double {
         let a1 = SpecialFunctions.logGamma(r + x) - SpecialFunctions.logGamma(r) + r * log(alpha)
         let shift = kind == .bgnbd ? 0.0 : 1.0
-        let a2 = SpecialFunctions.logGamma(a + b) + SpecialFunctions.logGamma(b + x + shift) - SpecialFunctions.logGamma(b) - SpecialFunctions.logGamma(a + b + x + shift)
+        let a2 = SpecialFunctions.logGamma(a + b) + SpecialFunctions.logGamma(b + x + shift) - SpecialFunctions.logGamma(b)
+            - SpecialFunctions.logGamma(a + b + x + shift)
+        return a1 + a2
+    }
+
+    /// ln A₃ and ln A₄ of one client's likelihood (ln A₄ = −∞ when the "dropped out at t_x"
+    /// branch is impossible: BG/NBD with x = 0).
+    private func logBranches(x: Double, tx: Double, T: Double) -> (alive: Double, dead: Double) {
         let alive = -(r + x) * log(alpha + T)
         let dead: Double
         switch kind {
         case .bgnbd: dead = x > 0 ? log(a) - log(b + x - 1) - (r + x) * log(alpha + tx) : -.infinity
         case .mbgnbd: dead = log(a) - log(b + x) - (r + x) * log(alpha + tx)
         }
-        return (a1 + a2, alive, dead)
+        return (alive, dead)
     }
 
     /// One client's log-likelihood ln L(r, α, a, b | x, t_x, T).
@@ -96,9 +102,9 @@ public struct TransactionModel: Sendable, Codable, Equatable {
     public func logLikelihood(x: Int, tx: Double, T: Double) -> Double {
         guard isValid else { return .nan }
         let c = Self.clean(x: x, tx: tx, T: T)
-        let t = logTerms(x: c.x, tx: c.tx, T: c.T)
+        let t = logBranches(x: c.x, tx: c.tx, T: c.T)
         let d = t.dead - t.alive
-        return t.base + t.alive + (d == -.infinity ? 0 : SpecialFunctions.softplus(d))
+        return logBase(x: c.x) + t.alive + (d == -.infinity ? 0 : SpecialFunctions.softplus(d))
     }
 
     /// The log-likelihood of a set of clients (the sum over clients).
@@ -115,7 +121,7 @@ public struct TransactionModel: Sendable, Codable, Equatable {
     public func pAlive(x: Int, tx: Double, T: Double) -> Double {
         guard isValid else { return .nan }
         let c = Self.clean(x: x, tx: tx, T: T)
-        let t = logTerms(x: c.x, tx: c.tx, T: c.T)
+        let t = logBranches(x: c.x, tx: c.tx, T: c.T)
         if t.dead == -.infinity { return 1 }
         return SpecialFunctions.sigmoid(t.alive - t.dead)
     }
