@@ -11,7 +11,7 @@ import Testing
         let imported = try runProduct("patron", ["import", example, "--db", db])
         #expect(imported.status == 0)
         #expect(imported.out.isEmpty, "results only on stdout")
-        #expect(imported.err.contains("22 appended"))
+        #expect(imported.err.contains("22 rows read, 22 events stored"))
         let stats = try runProduct("patron", ["stats", "--db", db])
         #expect(stats.status == 0 && stats.out.contains("events") && stats.out.contains("22"))
         let verify = try runProduct("patron", ["verify"], environment: ["PATRON_DB": db])
