@@ -52,7 +52,7 @@ struct MetaCommand: Sendable {
                     example: ".timer on") { shell, args, _ in
             shell.timer = try onOff(args, ".timer")
         },
-        MetaCommand(name: ".chart", usage: ".chart on|off", summary: "a bar beside the first number of each group in grouped results",
+        MetaCommand(name: ".chart", usage: ".chart on|off", summary: "a bar beside the first number of each group in grouped results, and cohort heatmaps",
                     example: ".chart off") { shell, args, _ in
             shell.chart = try onOff(args, ".chart")
         },
