@@ -32,7 +32,7 @@ public enum Completion {
         }
         if words.isEmpty {
             if word.hasPrefix(".") { return matching(MetaCommand.all.map(\.name) + [".exit", ".mode"]) }
-            return matching(QueryVocabulary.entities + ["save", "run", "queries", "drop"])
+            return matching(QueryVocabulary.entities + QueryVocabulary.statements)
         }
         if words.first?.hasPrefix(".") == true {
             if words.count == 1, ["format", "mode", "last"].contains(where: { words[0] == "." + $0 }) {
@@ -50,6 +50,9 @@ public enum Completion {
            valueSources[field] != nil {
             return matching(values(field).map { $0.contains(" ") || $0.isEmpty ? "\"\($0)\"" : $0 })
         }
+        if let clauses = QueryVocabulary.analyticClauses(words[0]) {
+            return analytic(words, clauses: clauses, word: word, matching: matching, values: values)
+        }
         if let dot = word.firstIndex(of: ".") {
             let head = word[..<dot].lowercased()
             let fields: [String]
@@ -66,5 +69,33 @@ public enum Completion {
         }
         let fields = QueryVocabulary.fields(of: entity)?.map(\.name) ?? QueryVocabulary.fields(of: "clients")?.map(\.name) ?? []
         return matching(fields + QueryVocabulary.keywords + QueryVocabulary.functions + QueryVocabulary.entities)
+    }
+
+    /// Candidates inside an analytic statement (`words[0]` is `clv`, `cohorts`,
+    /// `paths` or `fit`): its clause words not yet written, the fixed choices after
+    /// `cohorts by`/`show`, services after `paths from`, and client fields in
+    /// `clv by` and `where` expressions.
+    static func analytic(_ words: [String], clauses: [String], word: String, matching: ([String]) -> [String],
+                         values: (String) -> [String]) -> [String] {
+        let statement = words[0]
+        let last = words.last ?? ""
+        if words.count > 1, let choices = QueryVocabulary.analyticChoices(statement, after: last) { return matching(choices) }
+        let written = clauses.lastIndex(where: { words.dropFirst().contains($0) }) ?? -1
+        let later = Array(clauses[(written + 1)...])
+        if statement == "paths" {
+            switch words.count {
+            case 1: return matching(["from"])
+            case 2 where last == "from": return matching(values("services").map { $0.contains(" ") || $0.isEmpty ? "\"\($0)\"" : $0 })
+            case 3: return matching(["within"])
+            default: return []
+            }
+        }
+        // After `clv`/`cohorts` alone, or a cohorts choice: the clause words still possible.
+        if words.count == 1 || (QueryVocabulary.analyticChoices(statement, after: words[words.count - 2]) != nil) {
+            return matching(later)
+        }
+        // Inside an expression (`clv by …`, `… where …`): client fields, and what may follow.
+        let fields = QueryVocabulary.fields(of: "clients")?.map(\.name) ?? []
+        return matching(fields + QueryVocabulary.keywords + QueryVocabulary.functions + later)
     }
 }

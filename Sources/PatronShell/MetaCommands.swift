@@ -52,7 +52,7 @@ struct MetaCommand: Sendable {
                     example: ".timer on") { shell, args, _ in
             shell.timer = try onOff(args, ".timer")
         },
-        MetaCommand(name: ".chart", usage: ".chart on|off", summary: "a bar beside the first number of each group in grouped results",
+        MetaCommand(name: ".chart", usage: ".chart on|off", summary: "a bar beside the first number of each group in grouped results, and cohort heatmaps",
                     example: ".chart off") { shell, args, _ in
             shell.chart = try onOff(args, ".chart")
         },
@@ -130,7 +130,8 @@ struct MetaCommand: Sendable {
         }
         let width = all.map(\.usage.count).max() ?? 0
         var out = "Statements end with ; or a blank line (a complete one-line statement runs at Enter).\n"
-        out += "Queries: clients where lapsed > 90d and tier = gold   (see README, grammar/)\n\n"
+        out += "Queries: clients where lapsed > 90d and tier = gold   (see README, grammar/)\n"
+        out += "Analytics: clv by source; cohorts by quarter show revenue; paths from botox within 90d\n\n"
         for c in all {
             out += c.usage.padding(toLength: width + 2, withPad: " ", startingAt: 0) + c.summary + "\n"
         }

@@ -132,8 +132,10 @@ public final class Shell {
             columns.insert(Column(name: "", kind: .string), at: bars.after + 1)
             for i in rows.indices { rows[i].insert(.string(bars.bars[i]), at: bars.after + 1) }
         }
+        let heatmap = chart && terminal.color && (mode == .table || mode == .box) && Heatmap.applies(columns)
         let text: String
         switch mode {
+        case .table where heatmap, .box where heatmap: text = Heatmap.render(columns: columns, rows: rows, box: mode == .box)
         case .table: text = renderResult(columns: columns, rows: rows, format: .table, style: .plain)
         case .box: text = renderResult(columns: columns, rows: rows, format: .table, style: .box)
         case .vertical: text = Self.vertical(columns: columns, rows: rows)

@@ -217,9 +217,9 @@ import Testing
             #"query:1:15: error: "p_alive" needs a fitted model, and model fields are not available yet (BG/NBD, Gamma-Gamma and RFM come with fit)"#,
             #"  clients where p_alive > 0.5"#,
             #"                ^~~~~~~"#)),
-        Case(query: "clv", expected: lines(
-            #"query:1:1: error: "clv" is an analytic statement that this version does not run yet (it comes with the analytics models)"#,
-            #"  clv"#,
+        Case(query: "fit", expected: lines(
+            #"query:1:1: error: "fit" is an analytic statement that this version does not run yet (it comes with the analytics models)"#,
+            #"  fit"#,
             #"  ^~~"#)),
 
         // Missing parameters.

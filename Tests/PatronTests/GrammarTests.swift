@@ -182,6 +182,8 @@ import Testing
             "token plus", "token minus", "token star", "token slash", "token percent", "comment",
             "statement query", "statement save", "statement run", "statement queries", "statement drop",
             "analytic clv", "analytic cohorts", "analytic paths", "analytic fit",
+            "clv by", "clv where", "cohorts by month", "cohorts by quarter", "cohorts by year",
+            "cohorts show retention", "cohorts show revenue", "cohorts where", "paths within",
             "where", "group by", "show", "show alias", "sort by", "sort desc", "sort asc", "top", "top %", "limit", "as of",
             "literal number", "literal money", "literal duration", "literal date", "literal string", "literal bool", "literal null",
             "today", "name", "path", "parameter", "parameter default", "not", "negate",
@@ -208,6 +210,18 @@ import Testing
             for (_, e) in args { collect(e, into: &seen) }
         case .queries: seen.insert("statement queries")
         case .drop: seen.insert("statement drop")
+        case .clv(let c):
+            seen.insert("analytic clv")
+            if let by = c.by { seen.insert("clv by"); collect(by, into: &seen) }
+            if let f = c.filter { seen.insert("clv where"); collect(f, into: &seen) }
+        case .cohorts(let c):
+            seen.insert("analytic cohorts")
+            seen.insert("cohorts by \(c.period.rawValue)")
+            seen.insert("cohorts show \(c.measure.rawValue)")
+            if let f = c.filter { seen.insert("cohorts where"); collect(f, into: &seen) }
+        case .paths(let p):
+            seen.insert("analytic paths")
+            if p.within != nil { seen.insert("paths within") }
         case .analytic(let k, _): seen.insert("analytic \(k.rawValue)")
         }
     }

@@ -128,6 +128,39 @@ final class CapturedOutput: ShellOutput {
         #expect(out.err.contains("3 rows in all, 1 shown"))
     }
 
+    @Test func cohortsAreAHeatmapOnAColourTerminalOnly() throws {
+        let dir = TempDir()
+        defer { withExtendedLifetime(dir) {} }
+        let shade = "\u{1B}[48;5;"
+        // A colour terminal: shaded cells, retention as percentages; 2024-01 ran 1 of 1 in p3.
+        let (tty, out) = try Self.shell(dir, terminal: Self.tty)
+        tty.execute("cohorts")
+        #expect(out.out.contains(shade) && out.out.contains("100.0%") && out.out.contains("┌"))
+        #expect(out.out.contains("(3 rows)"))
+        out.out = ""
+        tty.execute("cohorts by quarter show revenue")
+        #expect(out.out.contains(shade) && out.out.contains("$"))
+        // Plain in the machine formats, with the raw numbers.
+        out.out = ""
+        tty.execute(".mode csv")
+        tty.execute("cohorts by year")
+        #expect(!out.out.contains("\u{1B}") && out.out.hasPrefix("cohort,clients,p0,p1,p2\n2023,1,1,1,0\n"))
+        // .chart off turns the shading off too.
+        out.out = ""
+        tty.execute(".mode table")
+        tty.execute(".chart off")
+        tty.execute("cohorts by year")
+        #expect(!out.out.contains("\u{1B}") && !out.out.contains("%"))
+        // No colour (a pipe, or NO_COLOR): the ordinary table.
+        let plainDir = TempDir()
+        defer { withExtendedLifetime(plainDir) {} }
+        let noColour = TerminalInfo(interactive: true, outputIsTerminal: true, color: false, unicode: false)
+        let (plain, plainOut) = try Self.shell(plainDir, terminal: noColour)
+        plain.execute("cohorts by year")
+        #expect(!plainOut.out.contains("\u{1B}"))
+        #expect(plainOut.out.contains("2023        1   1   1   0"), "\(plainOut.out)")
+    }
+
     @Test func completion() {
         func complete(_ before: String, _ word: String) -> [String] {
             Completion.candidates(before: before, word: word, savedQueries: { ["lapsed_vips", "top_spenders"] },
@@ -142,6 +175,19 @@ final class CapturedOutput: ShellOutput {
         #expect(complete("visits where provider = ", "") == ["\"Dr. Kim\"", "Maya"])
         #expect(complete("visits where ", "client.ti") == ["client.tier"])
         #expect(complete(".mode ", "ve") == ["vertical"])
+        // Analytic statements and their clauses.
+        #expect(complete("", "co") == ["cohorts"])
+        #expect(complete("", "pa") == ["paths"])
+        #expect(complete("clv ", "") == ["by", "where"])
+        #expect(complete("clv by ", "sou") == ["source"])
+        #expect(complete("clv by source ", "wh") == ["where"])
+        #expect(complete("cohorts ", "") == ["by", "show", "where"])
+        #expect(complete("cohorts by ", "q") == ["quarter"])
+        #expect(complete("cohorts by month ", "") == ["show", "where"])
+        #expect(complete("cohorts show ", "re") == ["retention", "revenue"])
+        #expect(complete("cohorts where ", "laps") == ["lapsed"])
+        #expect(complete("paths ", "") == ["from"])
+        #expect(complete("paths from botox ", "") == ["within"])
     }
 }
 

@@ -143,6 +143,39 @@ enum AnalyticKind: String, Equatable {
     case clv, cohorts, paths, fit
 }
 
+/// `clv [by <expr>] [where <client expr>]` (SPEC 3.7, 3.11).
+struct CLVStatement: Equatable {
+    /// The grouping expression over clients, if any.
+    var by: Expr?
+    /// The client condition, if any.
+    var filter: Expr?
+    /// The whole statement.
+    var range: SourceRange
+}
+
+/// `cohorts [by month|quarter|year] [show retention|revenue] [where <client expr>]`.
+struct CohortsStatement: Equatable {
+    /// The calendar period of a cohort and of its columns.
+    enum Period: String, Equatable, CaseIterable { case month, quarter, year }
+    /// What a cell holds.
+    enum Measure: String, Equatable, CaseIterable { case retention, revenue }
+
+    var period: Period = .month
+    var measure: Measure = .retention
+    var filter: Expr?
+    var range: SourceRange
+}
+
+/// `paths from "<service>" [within <duration>]`.
+struct PathsStatement: Equatable {
+    /// The service the paths start from, as written.
+    var from: String
+    var fromRange: SourceRange
+    /// The window in days (nil: unlimited).
+    var within: Double?
+    var range: SourceRange
+}
+
 /// A statement: a query, a saved-query command, or an analytic statement.
 enum Statement: Equatable {
     case query(Query)
@@ -152,6 +185,10 @@ enum Statement: Equatable {
     case run(name: String, arguments: [(String, Expr)], range: SourceRange)
     case queries
     case drop(name: String, range: SourceRange)
+    case clv(CLVStatement)
+    case cohorts(CohortsStatement)
+    case paths(PathsStatement)
+    /// `fit` (reserved: parsed, not run here).
     case analytic(AnalyticKind, SourceRange)
 
     static func == (a: Statement, b: Statement) -> Bool {
@@ -162,6 +199,9 @@ enum Statement: Equatable {
             n1 == n2 && a1.count == a2.count && zip(a1, a2).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         case (.queries, .queries): true
         case (.drop(let x, _), .drop(let y, _)): x == y
+        case (.clv(let x), .clv(let y)): x.by == y.by && x.filter == y.filter
+        case (.cohorts(let x), .cohorts(let y)): x.period == y.period && x.measure == y.measure && x.filter == y.filter
+        case (.paths(let x), .paths(let y)): x.from == y.from && x.within == y.within
         case (.analytic(let x, _), .analytic(let y, _)): x == y
         default: false
         }

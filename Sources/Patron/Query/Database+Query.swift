@@ -40,7 +40,9 @@ extension Database {
     /// ```
     ///
     /// - Parameters:
-    ///   - text: a query (SPEC 3.1) or a statement: `save NAME as QUERY`, `run NAME [k=v …]`, `queries`, `drop NAME`.
+    ///   - text: a query (SPEC 3.1) or a statement: `save NAME as QUERY`, `run NAME [k=v …]`, `queries`, `drop NAME`,
+    ///     or an analytic statement (SPEC 3.7): `clv [by E] [where C]`, `cohorts [by month|quarter|year]
+    ///     [show retention|revenue] [where C]`, `paths from "service" [within D]`.
     ///   - parameters: values for `$name` placeholders (bound as values, never spliced into the text).
     ///   - today: the day answers are computed for (default: the current date in the database time zone).
     /// - Throws: ``QueryError`` for a malformed or ill-typed query (render it with
@@ -86,6 +88,18 @@ extension Database {
             try columns([Column(name: "name", kind: .string), Column(name: "parameters", kind: .list), Column(name: "query", kind: .string)])
             for q in try savedQueries() {
                 try row([.string(q.name), .list(q.parameters.map { p in p.defaultText.map { "$\(p.name) = \($0)" } ?? "$\(p.name)" }), .string(q.text)])
+            }
+        case .clv(let s):
+            try analytic(source: text, parameters: parameters, today: day) { run in
+                try CLVReport(statement: s, run: run).execute(columns: columns, row: row)
+            }
+        case .cohorts(let s):
+            try analytic(source: text, parameters: parameters, today: day) { run in
+                try CohortsReport(statement: s, run: run).execute(columns: columns, row: row)
+            }
+        case .paths(let s):
+            try analytic(source: text, parameters: parameters, today: day) { run in
+                try PathsReport(statement: s, run: run).execute(columns: columns, row: row)
             }
         case .analytic(let kind, let range):
             throw QueryError("\"\(kind.rawValue)\" is an analytic statement that this version does not run yet (it comes with the analytics models)",

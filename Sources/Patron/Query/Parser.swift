@@ -189,9 +189,18 @@ struct Parser {
             _ = next()
             let name = try savedName()
             return .drop(name: name.0, range: name.1)
-        case "clv", "cohorts", "paths", "fit":
+        case "clv":
             _ = next()
-            // Analytic statements are reserved here; their clauses come with the analytics issue.
+            return .clv(try clvStatement(t))
+        case "cohorts":
+            _ = next()
+            return .cohorts(try cohortsStatement(t))
+        case "paths":
+            _ = next()
+            return .paths(try pathsStatement(t))
+        case "fit":
+            _ = next()
+            // `fit` is reserved here; its clauses come with the models.
             while peek.kind != .end && peek.kind != .semicolon { _ = next() }
             return .analytic(AnalyticKind(rawValue: w) ?? .fit, t.range)
         default:

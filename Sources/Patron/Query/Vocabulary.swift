@@ -4,6 +4,31 @@ public enum QueryVocabulary {
     /// Keywords (`where`, `group`, `by`, …).
     public static var keywords: [String] { Catalog.keywords + ["save", "run", "queries", "drop"] }
 
+    /// The words that start a statement other than a query (`save`, `clv`, …).
+    public static let statements = ["save", "run", "queries", "drop", "clv", "cohorts", "paths", "fit"]
+
+    /// The clause words of an analytic statement, in the order they are written
+    /// (`clv` → `by`, `where`), or nil for a word that is not one (SPEC 3.7).
+    public static func analyticClauses(_ statement: String) -> [String]? {
+        switch statement.lowercased() {
+        case "clv": ["by", "where"]
+        case "cohorts": ["by", "show", "where"]
+        case "paths": ["from", "within"]
+        case "fit": []
+        default: nil
+        }
+    }
+
+    /// The words that may follow a clause word of an analytic statement when they are
+    /// a fixed choice (`cohorts by` → `month`, `quarter`, `year`), else nil.
+    public static func analyticChoices(_ statement: String, after clause: String) -> [String]? {
+        switch (statement.lowercased(), clause.lowercased()) {
+        case ("cohorts", "by"): CohortsStatement.Period.allCases.map(\.rawValue)
+        case ("cohorts", "show"): CohortsStatement.Measure.allCases.map(\.rawValue)
+        default: nil
+        }
+    }
+
     /// Entity names, plural (`clients`, `visits`, …).
     public static var entities: [String] { Entity.allCases.map(\.rawValue) }
 
