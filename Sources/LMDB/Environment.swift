@@ -220,6 +220,15 @@ public final class Environment: @unchecked Sendable {
         if usedSize * 10 > size * 7 { try resize(to: size * 2) }
     }
 
+    /// Grows the map, if needed, so that `bytes` more than what is in use fit.
+    public func reserve(_ bytes: Int) throws {
+        let size = mapSize, need = usedSize + bytes
+        guard need > size * 7 / 10 else { return }
+        var grown = size
+        while grown * 7 / 10 < need { grown *= 2 }
+        try resize(to: grown)
+    }
+
     /// Sets the map size, waiting until no transaction of this process is open.
     public func resize(to bytes: Int) throws {
         pthread_rwlock_wrlock(resizeLock)

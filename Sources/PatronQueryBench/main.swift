@@ -210,7 +210,7 @@ guard config.duckdb else { exit(0) }
 // DuckDB over the same events, exported as NDJSON.
 let ndjson = config.dir + "/clinic-\(config.clients).ndjson"
 if !(config.reuse && FileManager.default.fileExists(atPath: ndjson)) {
-    FileManager.default.createFile(atPath: ndjson, contents: nil)
+    _ = FileManager.default.createFile(atPath: ndjson, contents: nil)
     guard let out = FileHandle(forWritingAtPath: ndjson) else { fatalError("cannot write \(ndjson)") }
     var buffer = [UInt8]()
     try db.exportNDJSON(to: { line in

@@ -42,41 +42,51 @@ import Testing
         #expect(lastCount > 0, "the appender never committed; the kills came too early")
     }
 
-    /// `patron import` killed with SIGKILL at random moments: the database holds
-    /// whole batches only, verifies, and importing the file again completes it.
-    @Test func killedImportLeavesWholeBatchesAndReimportCompletes() throws {
+    /// `patron import` killed with SIGKILL at random moments. By default a file is one
+    /// transaction: the database holds none of it or all of it. With --skip-invalid,
+    /// whole batches. Either way it verifies, and importing again completes it.
+    @Test func killedImportLeavesTheFileOrWholeBatches() throws {
         let dir = TempDir()
-        let path = dir.path("db")
         let file = dir.path("big.csv")
         var text = "type,client,at,amount,services\n"
         for i in 0..<40_000 {
-            text += i % 3 == 0 ? "visit,c\(i % 997),2024-\(String(format: "%02d", i % 12 + 1))-\(String(format: "%02d", i % 28 + 1)),,facial;peel\n"
-                : "purchase,c\(i % 997),2024-\(String(format: "%02d", i % 12 + 1))-\(String(format: "%02d", i % 28 + 1)),\(i % 400).50,\n"
+            let at = "2024-\(String(format: "%02d", i % 12 + 1))-\(String(format: "%02d", i % 28 + 1))"
+            text += i % 3 == 0 ? "visit,c\(i % 997),\(at),,facial;peel\n" : "purchase,c\(i % 997),\(at),\(i % 400).50,\n"
         }
         try Data(text.utf8).write(to: URL(fileURLWithPath: file))
         let size = 700
         var rng = SeededRandom(seed: 5)
-        for round in 0..<4 {
-            let p = Process()
-            p.executableURL = productsDirectory.appendingPathComponent("patron")
-            p.arguments = ["import", file, "--db", path, "--batch-size", String(size)]
-            p.standardError = FileHandle.nullDevice
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
-            usleep(UInt32.random(in: 100_000...700_000, using: &rng))
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
+        for skipInvalid in [false, true] {
+            let path = dir.path(skipInvalid ? "batches" : "whole")
+            var completed = false
+            for round in 0..<4 {
+                let p = Process()
+                p.executableURL = productsDirectory.appendingPathComponent("patron")
+                p.arguments = ["import", file, "--db", path, "--batch-size", String(size)] + (skipInvalid ? ["--skip-invalid"] : [])
+                p.standardError = FileHandle.nullDevice
+                p.standardOutput = FileHandle.nullDevice
+                try p.run()
+                usleep(UInt32.random(in: 100_000...900_000, using: &rng))
+                kill(p.processIdentifier, SIGKILL)
+                p.waitUntilExit()
+                let db = try Database(path: path)
+                let count = try Int(db.lastPosition)
+                if skipInvalid {
+                    // Every batch but the file's last one holds `size` new events.
+                    #expect(count % size == 0 || count == 40_000, "round \(round): \(count) events is not whole batches")
+                } else {
+                    #expect(count == 0 || count == 40_000, "round \(round): \(count) events is part of the file")
+                }
+                completed = completed || count == 40_000
+                let report = try db.verify()
+                #expect(report.isOK, "round \(round): \(report.problems.prefix(5))")
+            }
             let db = try Database(path: path)
-            let count = try Int(db.lastPosition)
-            // Every batch but the file's last one holds `size` new events.
-            #expect(count % size == 0 || count == 40_000, "round \(round): \(count) events is not whole batches")
-            let report = try db.verify()
-            #expect(report.isOK, "round \(round): \(report.problems.prefix(5))")
+            try db.importFile(file)
+            #expect(try db.lastPosition == 40_000)
+            #expect(try db.verify().isOK)
+            _ = completed
         }
-        let db = try Database(path: path)
-        try db.importFile(file)
-        #expect(try db.lastPosition == 40_000)
-        #expect(try db.verify().isOK)
     }
 
     /// A second process appends while this one reads: every snapshot is consistent.

@@ -22,9 +22,7 @@ extension Event {
         guard case .object(let pairs) = json else {
             throw EventValidationError(field: "line", value: nil, problem: "must be a JSON object")
         }
-        var fields: [String: JSONValue] = [:]
-        for (k, v) in pairs where v != .null { fields[k] = v }
-        let f = JSONFields(fields: fields)
+        let f = JSONFields(pairs: pairs)
         guard let typeName = try f.string("type") else {
             throw EventValidationError(field: "type", value: nil, problem: "is missing")
         }
@@ -147,11 +145,21 @@ extension JSONValue {
 }
 
 /// Typed access to an event's JSON fields, each failure naming the field and value.
+/// An event has a handful of fields, so a linear scan beats hashing every name; the
+/// last non-null occurrence of a name wins, as in a dictionary built in order.
 private struct JSONFields {
-    let fields: [String: JSONValue]
+    let pairs: [(String, JSONValue)]
+
+    subscript(name: String) -> JSONValue? {
+        for (k, v) in pairs.reversed() where k == name {
+            if v == .null { continue }
+            return v
+        }
+        return nil
+    }
 
     func string(_ name: String) throws(EventValidationError) -> String? {
-        switch fields[name] {
+        switch self[name] {
         case nil: return nil
         case .string(let s): return s
         case .number(let n): return n
@@ -162,7 +170,7 @@ private struct JSONFields {
 
     /// Keys and ids: strings, or numbers taken as their text.
     func key(_ name: String) throws(EventValidationError) -> String? {
-        switch fields[name] {
+        switch self[name] {
         case nil: return nil
         case .string(let s): return s
         case .number(let n): return n
@@ -171,7 +179,7 @@ private struct JSONFields {
     }
 
     func money(_ name: String) throws(EventValidationError) -> Money? {
-        try Self.money(fields[name], field: name)
+        try Self.money(self[name], field: name)
     }
 
     static func money(_ value: JSONValue?, field: String) throws(EventValidationError) -> Money? {
@@ -190,7 +198,7 @@ private struct JSONFields {
     }
 
     func integer(_ name: String) throws(EventValidationError) -> Int64? {
-        try Self.integer(fields[name], field: name)
+        try Self.integer(self[name], field: name)
     }
 
     static func integer(_ value: JSONValue?, field: String) throws(EventValidationError) -> Int64? {
@@ -206,7 +214,7 @@ private struct JSONFields {
     }
 
     func stringList(_ name: String) throws(EventValidationError) -> [String] {
-        switch fields[name] {
+        switch self[name] {
         case nil: return []
         case .string(let s):
             return s.split(separator: ";").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
@@ -224,7 +232,7 @@ private struct JSONFields {
     }
 
     func items() throws(EventValidationError) -> [PurchaseItem] {
-        guard let value = fields["items"] else { return [] }
+        guard let value = self["items"] else { return [] }
         guard case .array(let list) = value else {
             throw EventValidationError(field: "items", value: value.text, problem: "must be a list of {name, category, quantity, amount}")
         }

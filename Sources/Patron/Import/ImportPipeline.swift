@@ -63,7 +63,6 @@ extension Database {
         let format = try Self.format(of: source, named: file, options: options)
         let reader = RowReader(file: file, format: format, converter: RowConverter(options: options, zone: timeZone))
 
-        var report = ImportReport()
         if !options.skipInvalid {
             var errors: [ImportError] = []
             var total = 0, rows = 0
@@ -86,45 +85,87 @@ extension Database {
         }
 
         let rejectedPath = (path == "-" ? "stdin" : path) + ".rejected"
-        let pipe = ImportPipe()
-        let producer = Thread { [timeZone, source] in
-            Self.produce(source: source, reader: reader, options: options, zone: timeZone,
-                         rejectedPath: rejectedPath, pipe: pipe)
+        let zone = timeZone
+        let input = source
+        /// One reading of the file, appending each batch through `append`.
+        @Sendable func consume(_ append: ([Event]) throws -> (appended: Int, duplicates: Int)) throws -> ImportReport {
+            var report = ImportReport()
+            let pipe = ImportPipe()
+            let producer = Thread {
+                Self.produce(source: input, reader: reader, options: options, zone: zone, rejectedPath: rejectedPath, pipe: pipe)
+            }
+            producer.stackSize = 8 << 20
+            producer.start()
+            var lastTick = Date()
+            do {
+                while let item = pipe.receive() {
+                    switch item {
+                    case .batch(let events, let rows, let bytes, let total):
+                        if !events.isEmpty {
+                            let r = try append(events)
+                            report.appended += r.appended
+                            report.duplicates += r.duplicates
+                        }
+                        report.read = rows
+                        if let progress, -lastTick.timeIntervalSinceNow > 0.1 {
+                            lastTick = Date()
+                            progress(ImportProgress(bytes: bytes, totalBytes: total, rows: rows, stored: report.appended,
+                                                    seconds: -started.timeIntervalSinceNow))
+                        }
+                    case .done(let rows, let rejected, let wroteRejected):
+                        report.read = rows
+                        report.rejected = rejected
+                        report.rejectedFile = wroteRejected ? rejectedPath : nil
+                        if rows == 0 { throw ImportError(file: file, line: nil, column: nil, message: "the input has no rows") }
+                    case .failed(let error):
+                        throw error
+                    }
+                }
+            } catch {
+                pipe.cancel()
+                while pipe.receive() != nil {}
+                throw error
+            }
+            return report
         }
-        producer.stackSize = 8 << 20
-        producer.start()
-        var lastTick = Date()
-        do {
-            while let item = pipe.receive() {
-                switch item {
-                case .batch(let events, let rows, let bytes, let total):
-                    if !events.isEmpty {
-                        let r = try appendAndWait(events)
-                        report.appended += r.appended
-                        report.duplicates += r.duplicates
+
+        var report: ImportReport
+        if options.skipInvalid {
+            // Each batch commits on its own: a kill leaves whole batches.
+            report = try consume { events in
+                let r = try appendAndWait(events)
+                return (r.appended, r.duplicates)
+            }
+        } else {
+            // The whole file in one transaction: all of it commits or none, even if the
+            // process is killed half-way. Client states are written out every
+            // `flushEvery` events so memory stays bounded.
+            if store.readOnly { throw PatronError.readOnly("import") }
+            try reserveMap(for: source)
+            let flushEvery = max(options.batchSize, 200_000)
+            report = try writer.exclusive { context in
+                var pending = 0
+                return try consume { events in
+                    let r = try context.apply(AppendRequest(events: events, expectedVersions: [:]))
+                    pending += events.count
+                    if pending >= flushEvery {
+                        try context.flush()
+                        pending = 0
                     }
-                    report.read = rows
-                    if let progress, -lastTick.timeIntervalSinceNow > 0.1 {
-                        lastTick = Date()
-                        progress(ImportProgress(bytes: bytes, totalBytes: total, rows: rows, stored: report.appended,
-                                                seconds: -started.timeIntervalSinceNow))
-                    }
-                case .done(let rows, let rejected, let wroteRejected):
-                    report.read = rows
-                    report.rejected = rejected
-                    report.rejectedFile = wroteRejected ? rejectedPath : nil
-                    if rows == 0 { throw ImportError(file: file, line: nil, column: nil, message: "the input has no rows") }
-                case .failed(let error):
-                    throw error
+                    return (r.appended, r.duplicates)
                 }
             }
-        } catch {
-            pipe.cancel()
-            while pipe.receive() != nil {}
-            throw error
         }
         report.seconds = -started.timeIntervalSinceNow
         return report
+    }
+
+    /// Grows the map ahead of a one-transaction import, so it need not grow (and the
+    /// file be read again) half-way: about four bytes of database per input byte.
+    private func reserveMap(for source: String) throws {
+        let input = try ImportInput.open(source)
+        guard let size = input.totalBytes else { return }
+        try store.env.reserve(size * (input.isCompressed ? 24 : 4))
     }
 
     /// The producer side: reads rows, gives content ids, sends batches; writes rejected rows.

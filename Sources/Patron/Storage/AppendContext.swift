@@ -153,8 +153,22 @@ final class AppendContext {
         return position
     }
 
+    /// Writes the changed client states so far and lets go of them (and of the
+    /// per-transaction id memo), so a long transaction holds bounded memory.
+    func flush() throws {
+        try writeStates()
+        folding = ProjectionFolding(load: { [store, txn] n in try store.state(n, txn: txn) })
+        idsInTxn.removeAll(keepingCapacity: true)
+        if interned.count > 1 << 20 { interned.removeAll() }
+    }
+
     /// Writes every changed client state; call once, after the last request.
     func finish() throws {
+        try writeStates()
+        try store.keys.sync()
+    }
+
+    private func writeStates() throws {
         var rows: [(UInt32, [UInt8])] = []
         rows.reserveCapacity(folding.dirty.count)
         for n in folding.dirty.sorted() {
@@ -163,7 +177,6 @@ final class AppendContext {
             try txn.put(schema.details, key: n, value: s.encodeDetail())
         }
         try RowChunks.write(rows, table: schema.rows, txn: txn)
-        try store.keys.sync()
     }
 }
 

@@ -12,6 +12,8 @@ final class Writer: Sendable {
     private struct Pending {
         var request: AppendRequest
         var complete: @Sendable (Result<AppendResult, any Error>) -> Void
+        /// A job that has the writer to itself (a long import transaction) instead of a request.
+        var exclusive: (@Sendable () -> Void)?
     }
 
     private struct Queue {
@@ -33,7 +35,7 @@ final class Writer: Sendable {
     /// Queues a request; `complete` runs on the writer's thread after the commit.
     func submit(_ request: AppendRequest, complete: @escaping @Sendable (Result<AppendResult, any Error>) -> Void) {
         let start = queue.withLock { q in
-            q.pending.append(Pending(request: request, complete: complete))
+            q.pending.append(Pending(request: request, complete: complete, exclusive: nil))
             if q.draining { return false }
             q.draining = true
             return true
@@ -70,8 +72,65 @@ final class Writer: Sendable {
                 return b
             }
             if batch.isEmpty { return }
-            commit(batch)
+            // Requests queued before an exclusive job commit before it, and those after, after.
+            var group: [Pending] = []
+            for p in batch {
+                if let job = p.exclusive {
+                    if !group.isEmpty { commit(group) }
+                    group.removeAll()
+                    job()
+                } else {
+                    group.append(p)
+                }
+            }
+            if !group.isEmpty { commit(group) }
         }
+    }
+
+    /// Runs `body` with a write transaction of its own, in the writer's order: one
+    /// transaction however many events it appends through the context (a whole
+    /// import file: all of it commits or none). `body` may run more than once when the
+    /// map has to grow mid-way, so it must start over each time.
+    func exclusive<R: Sendable>(_ body: @escaping @Sendable (AppendContext) throws -> R) throws -> R {
+        let done = DispatchSemaphore(value: 0)
+        let box = Mutex<Result<R, any Error>?>(nil)
+        let job: @Sendable () -> Void = { [store, onCommit] in
+            let recorded = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+            var newStrings: [String: UInt32] = [:]
+            var newClients: [String: UInt32] = [:]
+            let outcome: Result<(R, UInt64), any Error> = Result {
+                try store.env.write { txn in
+                    let context = try AppendContext(store: store, txn: txn, recorded: recorded)
+                    let value = try body(context)
+                    try context.finish()
+                    newStrings = context.newStrings
+                    newClients = context.newClients
+                    return (value, context.lastPosition)
+                }
+            }
+            switch outcome {
+            case .success(let (value, last)):
+                store.stringCache.withLock { $0.merge(newStrings) { a, _ in a } }
+                store.stringValueCache.withLock { c in for (s, id) in newStrings { c[id] = s } }
+                store.clientCache.withLock { $0.merge(newClients) { a, _ in a } }
+                box.withLock { $0 = .success(value) }
+                onCommit(last)
+            case .failure(let error):
+                store.keys.discardPending()
+                box.withLock { $0 = .failure(error) }
+            }
+            done.signal()
+        }
+        let start = queue.withLock { q in
+            q.pending.append(Pending(request: AppendRequest(events: [], expectedVersions: [:]), complete: { _ in }, exclusive: job))
+            if q.draining { return false }
+            q.draining = true
+            return true
+        }
+        if start { thread.async { self.drain() } }
+        done.wait()
+        guard let result = box.withLock({ $0 }) else { throw PatronError.io("the write finished without a result") }
+        return try result.get()
     }
 
     private func commit(_ batch: [Pending]) {
