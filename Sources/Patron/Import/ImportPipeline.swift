@@ -40,8 +40,9 @@ extension Database {
     /// Imports one file of events, CSV or NDJSON, plain or gzipped, or stdin (`-`),
     /// in bounded memory.
     ///
-    /// By default the file is checked whole first and a file with any invalid row
-    /// imports nothing (``ImportFailure`` lists the problems). With
+    /// By default the whole file is one write transaction, read once: a file with any
+    /// invalid row imports nothing (the transaction is dropped; ``ImportFailure`` lists
+    /// the problems), and neither does a process killed half-way. With
     /// ``ImportOptions/skipInvalid`` the valid rows are stored and each invalid one is
     /// written, with its reason in a `rejected_reason` column, to `FILE.rejected`
     /// (re-importable once fixed). Events are appended in batches of
@@ -62,27 +63,6 @@ extension Database {
         let file = path == "-" ? "stdin" : path
         let format = try Self.format(of: source, named: file, options: options)
         let reader = RowReader(file: file, format: format, converter: RowConverter(options: options, zone: timeZone))
-
-        if !options.skipInvalid {
-            var errors: [ImportError] = []
-            var total = 0, rows = 0
-            let input = try ImportInput.open(source)
-            var lastTick = Date()
-            try reader.forEach(input) { outcome, _ in
-                rows += 1
-                if case .invalid(let e, _) = outcome {
-                    total += 1
-                    if errors.count < options.reportLimit { errors.append(e) }
-                }
-                if let progress, rows & 4095 == 0, -lastTick.timeIntervalSinceNow > 0.1 {
-                    lastTick = Date()
-                    progress(ImportProgress(bytes: input.bytesRead, totalBytes: input.totalBytes, rows: rows,
-                                            seconds: -started.timeIntervalSinceNow, checking: true))
-                }
-            }
-            if total > 0 { throw ImportFailure(file: file, errors: errors, total: total) }
-            if rows == 0 { throw ImportError(file: file, line: nil, column: nil, message: "the input has no rows") }
-        }
 
         let rejectedPath = (path == "-" ? "stdin" : path) + ".rejected"
         let zone = timeZone
@@ -178,6 +158,7 @@ extension Database {
             batch.reserveCapacity(options.batchSize)
             var rows = 0, rejected = 0
             var rejects: RejectedWriter?
+            var errors: [ImportError] = []
             if options.skipInvalid { unlink(rejectedPath) }
             var header: [UInt8] = []
             try reader.forEach(input, header: { header = $0 }) { outcome, _ in
@@ -188,6 +169,8 @@ extension Database {
                         let content = event.jsonLine(zone: .utc)
                         event.id = NDJSONReader.contentID(content, occurrence: occurrences.next(content))
                     }
+                    // After a problem (default mode) nothing more is sent: the transaction will be dropped.
+                    guard errors.isEmpty else { break }
                     batch.append(event)
                     if batch.count >= options.batchSize {
                         guard pipe.send(.batch(batch, rows: rows, bytes: input.bytesRead, total: input.totalBytes)) else {
@@ -197,15 +180,25 @@ extension Database {
                     }
                 case .invalid(let error, let raw):
                     rejected += 1
-                    if rejects == nil {
-                        rejects = try RejectedWriter(path: rejectedPath, format: reader.format, header: header)
+                    if options.skipInvalid {
+                        if rejects == nil {
+                            rejects = try RejectedWriter(path: rejectedPath, format: reader.format, header: header)
+                        }
+                        try rejects?.write(raw: raw, reason: error.description)
+                    } else {
+                        // The file will not be stored: only read on, to report every problem.
+                        if errors.count < options.reportLimit { errors.append(error) }
+                        batch.removeAll()
                     }
-                    try rejects?.write(raw: raw, reason: error.description)
                 }
             }
             try rejects?.close()
-            _ = pipe.send(.batch(batch, rows: rows, bytes: input.bytesRead, total: input.totalBytes))
-            _ = pipe.send(.done(rows: rows, rejected: rejected, wroteRejected: rejects != nil))
+            if !errors.isEmpty {
+                _ = pipe.send(.failed(ImportFailure(file: reader.file, errors: errors, total: rejected)))
+            } else {
+                _ = pipe.send(.batch(batch, rows: rows, bytes: input.bytesRead, total: input.totalBytes))
+                _ = pipe.send(.done(rows: rows, rejected: rejected, wroteRejected: rejects != nil))
+            }
         } catch is CancellationError {
         } catch {
             _ = pipe.send(.failed(error))
