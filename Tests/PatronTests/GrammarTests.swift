@@ -181,7 +181,7 @@ import Testing
             "token eq", "token ne", "token lt", "token le", "token gt", "token ge",
             "token plus", "token minus", "token star", "token slash", "token percent", "comment",
             "statement query", "statement save", "statement run", "statement queries", "statement drop",
-            "analytic clv", "analytic cohorts", "analytic paths", "analytic fit",
+            "analytic clv", "analytic cohorts", "analytic paths", "analytic fit", "statement set",
             "where", "group by", "show", "show alias", "sort by", "sort desc", "sort asc", "top", "top %", "limit", "as of",
             "literal number", "literal money", "literal duration", "literal date", "literal string", "literal bool", "literal null",
             "today", "name", "path", "parameter", "parameter default", "not", "negate",
@@ -209,6 +209,8 @@ import Testing
         case .queries: seen.insert("statement queries")
         case .drop: seen.insert("statement drop")
         case .analytic(let k, _): seen.insert("analytic \(k.rawValue)")
+        case .fit: seen.insert("analytic fit")
+        case .set: seen.insert("statement set")
         }
     }
 

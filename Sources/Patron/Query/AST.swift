@@ -153,6 +153,10 @@ enum Statement: Equatable {
     case queries
     case drop(name: String, range: SourceRange)
     case analytic(AnalyticKind, SourceRange)
+    /// `fit`: fits and stores the lifetime-value models (SPEC 3.7, 5).
+    case fit(SourceRange)
+    /// `set NAME = VALUE` (the `model` setting, SPEC 5.1); the ranges of the name and value.
+    case set(name: String, value: String, nameRange: SourceRange, valueRange: SourceRange)
 
     static func == (a: Statement, b: Statement) -> Bool {
         switch (a, b) {
@@ -163,6 +167,8 @@ enum Statement: Equatable {
         case (.queries, .queries): true
         case (.drop(let x, _), .drop(let y, _)): x == y
         case (.analytic(let x, _), .analytic(let y, _)): x == y
+        case (.fit, .fit): true
+        case (.set(let n1, let v1, _, _), .set(let n2, let v2, _, _)): n1 == n2 && v1 == v2
         default: false
         }
     }
