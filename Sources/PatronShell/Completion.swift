@@ -32,7 +32,7 @@ public enum Completion {
         }
         if words.isEmpty {
             if word.hasPrefix(".") { return matching(MetaCommand.all.map(\.name) + [".exit", ".mode"]) }
-            return matching(QueryVocabulary.entities + ["save", "run", "queries", "drop"])
+            return matching(QueryVocabulary.entities + ["save", "run", "queries", "drop", "fit", "set"])
         }
         if words.first?.hasPrefix(".") == true {
             if words.count == 1, ["format", "mode", "last"].contains(where: { words[0] == "." + $0 }) {

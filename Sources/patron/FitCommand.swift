@@ -17,7 +17,7 @@ extension PatronCommand {
                 Examples:
                   patron fit --db clinic.db
                   patron fit --today 1997-09-30 --format csv
-                  patron query "set model = bgnbd" && patron fit
+                  patron query "set model = bgnbd"    # p_alive, expected(D): BG/NBD, not MBG/NBD
                 """)
         @OptionGroup var options: DatabaseOptions
         @OptionGroup var result: ResultOptions
