@@ -110,6 +110,7 @@ public struct ModelFits: Sendable {
             let note: String
             if converged {
                 note = "converged in \(iterations) iterations, \(ModelNotes.seconds(seconds)), \(ModelNotes.grouped(clients)) clients"
+                    + (written ? "" : " (read-only database: kept for this session, not stored)")
             } else {
                 note = "did not converge: \(reason ?? "unknown reason"); "
                     + (previous ? "the stored parameters are kept" : "no parameters are stored for this model")
