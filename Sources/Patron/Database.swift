@@ -40,6 +40,8 @@ public final class Database: Sendable {
     let commits: CommitSignal
     let clientTables = ClientTableCache()
     let eventTables = EventTableCache()
+    /// The notice hook and in-memory model state (Database+Models.swift).
+    let modelState = ModelState()
     /// The path of the database file.
     public var path: String { store.path }
     /// The database's time zone: days are calendar days here.

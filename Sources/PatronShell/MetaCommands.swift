@@ -131,7 +131,8 @@ struct MetaCommand: Sendable {
         let width = all.map(\.usage.count).max() ?? 0
         var out = "Statements end with ; or a blank line (a complete one-line statement runs at Enter).\n"
         out += "Queries: clients where lapsed > 90d and tier = gold   (see README, grammar/)\n"
-        out += "Analytics: clv by source; cohorts by quarter show revenue; paths from botox within 90d\n\n"
+        out += "Analytics: clv by source; cohorts by quarter show revenue; paths from botox within 90d\n"
+        out += "Models:  fit; set model = bgnbd|mbgnbd; clients where p_alive < 0.3 and spend > $2000\n\n"
         for c in all {
             out += c.usage.padding(toLength: width + 2, withPad: " ", startingAt: 0) + c.summary + "\n"
         }

@@ -27,7 +27,7 @@ public struct StatementBuffer: Sendable {
     /// Words that begin a statement: a line starting with one, or with a meta-command,
     /// ends a complete pending statement first.
     static let starters = Set(QueryVocabulary.entities + ["client", "visit", "purchase", "item", "refund", "reward", "tier",
-                                                           "membership", "event", "save", "run", "queries", "drop"])
+                                                           "membership", "event", "save", "run", "queries", "drop", "fit", "set"])
 
     /// Adds one line; returns what is ready to run, in order, with the line each
     /// starts on (counting the lines added, from 1).

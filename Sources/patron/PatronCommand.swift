@@ -21,7 +21,7 @@ struct PatronCommand: ParsableCommand {
               patron -f examples/lapsed_vips.pql --format csv
               echo "clients top 10 by spend" | patron --db clinic.db
             """,
-        subcommands: [ShellCommand.self, Query.self, Run.self, Queries.self, Save.self, Drop.self, Import.self, Export.self, Stats.self, Verify.self, Rebuild.self, Backup.self, Forget.self, Merge.self, Demo.self],
+        subcommands: [ShellCommand.self, Query.self, Run.self, Queries.self, Save.self, Drop.self, Import.self, Export.self, Stats.self, Verify.self, Rebuild.self, Backup.self, Forget.self, Merge.self, Demo.self, Fit.self],
         defaultSubcommand: ShellCommand.self
     )
 

@@ -92,7 +92,8 @@ extension PatronCommand {
             for p in parameters where !p.contains("=") {
                 throw ValidationError("parameter \"\(p)\" must be written name=value")
             }
-            let db = try options.open(readOnly: true)
+            // Writable when the file exists: a saved query using p_alive may store a first fit.
+            let db = try options.open(readOnly: !FileManager.default.fileExists(atPath: options.path))
             let today = try result.day()
             var values: [String: Value] = [:]
             for p in parameters {

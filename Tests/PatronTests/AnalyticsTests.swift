@@ -486,8 +486,6 @@ import Testing
             #"  paths from "botx" within 30d"#,
             #"             ^~~~~~"#,
             #"  hint: did you mean "Botox"?"#))
-        // `fit` stays reserved and does not run here.
-        #expect(Self.failure(h.db, "fit").contains("\"fit\" is an analytic statement that this version does not run yet"))
         // An unfinished statement is incomplete for the shell, not wrong.
         #expect(StatementStatus(of: "paths from") == .incomplete)
         #expect(StatementStatus(of: "cohorts by") == .incomplete)

@@ -212,15 +212,20 @@ import Testing
             #"  clients where at > 2025-01-01"#,
             #"                ^~"#)),
 
-        // A model field before models exist; an analytic statement.
-        Case(query: "clients where p_alive > 0.5", expected: lines(
-            #"query:1:15: error: "p_alive" needs a fitted model, and model fields are not available yet (BG/NBD, Gamma-Gamma and RFM come with fit)"#,
-            #"  clients where p_alive > 0.5"#,
-            #"                ^~~~~~~"#)),
-        Case(query: "fit", expected: lines(
-            #"query:1:1: error: "fit" is an analytic statement that this version does not run yet (it comes with the analytics models)"#,
-            #"  fit"#,
-            #"  ^~~"#)),
+        // Model fields with a bad argument; an analytic statement.
+        Case(query: "clients where expected(90) > 1", expected: lines(
+            #"query:1:24: error: expected() needs a duration, but "90" is a number"#,
+            #"  clients where expected(90) > 1"#,
+            #"                         ^~"#,
+            #"  hint: write 90d for 90 days"#)),
+        Case(query: "clients where expected() > 1", expected: lines(
+            #"query:1:15: error: expected() takes one duration, e.g. expected(90d)"#,
+            #"  clients where expected() > 1"#,
+            #"                ^~~~~~~~~~"#)),
+        Case(query: "fit now", expected: lines(
+            #"query:1:5: error: expected end of statement, found "now""#,
+            #"  fit now"#,
+            #"      ^~~"#)),
 
         // Missing parameters.
         Case(query: "clients where lapsed > $days", expected: lines(

@@ -183,7 +183,7 @@ import Testing
             "statement query", "statement save", "statement run", "statement queries", "statement drop",
             "analytic clv", "analytic cohorts", "analytic paths", "analytic fit",
             "clv by", "clv where", "cohorts by month", "cohorts by quarter", "cohorts by year",
-            "cohorts show retention", "cohorts show revenue", "cohorts where", "paths within",
+            "cohorts show retention", "cohorts show revenue", "cohorts where", "paths within", "statement set",
             "where", "group by", "show", "show alias", "sort by", "sort desc", "sort asc", "top", "top %", "limit", "as of",
             "literal number", "literal money", "literal duration", "literal date", "literal string", "literal bool", "literal null",
             "today", "name", "path", "parameter", "parameter default", "not", "negate",
@@ -222,7 +222,8 @@ import Testing
         case .paths(let p):
             seen.insert("analytic paths")
             if p.within != nil { seen.insert("paths within") }
-        case .analytic(let k, _): seen.insert("analytic \(k.rawValue)")
+        case .fit: seen.insert("analytic fit")
+        case .set: seen.insert("statement set")
         }
     }
 

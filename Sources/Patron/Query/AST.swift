@@ -138,11 +138,6 @@ struct Query: Equatable {
     }
 }
 
-/// Analytic statements (SPEC 3.7), parsed so their names are reserved.
-enum AnalyticKind: String, Equatable {
-    case clv, cohorts, paths, fit
-}
-
 /// `clv [by <expr>] [where <client expr>]` (SPEC 3.7, 3.11).
 struct CLVStatement: Equatable {
     /// The grouping expression over clients, if any.
@@ -188,8 +183,10 @@ enum Statement: Equatable {
     case clv(CLVStatement)
     case cohorts(CohortsStatement)
     case paths(PathsStatement)
-    /// `fit` (reserved: parsed, not run here).
-    case analytic(AnalyticKind, SourceRange)
+    /// `fit`: fits and stores the lifetime-value models (SPEC 3.7, 5).
+    case fit(SourceRange)
+    /// `set NAME = VALUE` (the `model` setting, SPEC 5.1); the ranges of the name and value.
+    case set(name: String, value: String, nameRange: SourceRange, valueRange: SourceRange)
 
     static func == (a: Statement, b: Statement) -> Bool {
         switch (a, b) {
@@ -202,7 +199,8 @@ enum Statement: Equatable {
         case (.clv(let x), .clv(let y)): x.by == y.by && x.filter == y.filter
         case (.cohorts(let x), .cohorts(let y)): x.period == y.period && x.measure == y.measure && x.filter == y.filter
         case (.paths(let x), .paths(let y)): x.from == y.from && x.within == y.within
-        case (.analytic(let x, _), .analytic(let y, _)): x == y
+        case (.fit, .fit): true
+        case (.set(let n1, let v1, _, _), .set(let n2, let v2, _, _)): n1 == n2 && v1 == v2
         default: false
         }
     }

@@ -14,8 +14,14 @@ enum Catalog {
         ("provider", .string),
     ]
 
-    /// Model-based client fields: their names are reserved until models can be fitted.
-    static let modelFields: Set<String> = ["p_alive", "expected", "predicted_clv", "r", "f", "m", "rfm", "segment"]
+    /// Model-based client fields (SPEC 3.5, 5): `expected` and `predicted_clv` also take a
+    /// duration (`expected(90d)`, `predicted_clv(1y)`). See ModelFields.swift.
+    static let modelFields: [(String, ValueKind)] = [
+        ("p_alive", .number), ("expected", .number), ("predicted_clv", .money),
+        ("r", .number), ("f", .number), ("m", .number), ("rfm", .string), ("segment", .string),
+    ]
+
+    static let modelFieldKinds: [String: ValueKind] = Dictionary(uniqueKeysWithValues: modelFields)
 
     static let clientKinds: [String: ValueKind] = Dictionary(uniqueKeysWithValues: clientFields)
 
@@ -49,7 +55,7 @@ enum Catalog {
 
     /// Every field of an entity's rows.
     static func fields(_ e: Entity) -> [(String, ValueKind)] {
-        e == .clients ? clientFields : commonEventFields + ownFields(e)
+        e == .clients ? clientFields + modelFields : commonEventFields + ownFields(e)
     }
 
     /// Columns shown when a query has no `show`.

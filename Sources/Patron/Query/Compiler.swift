@@ -20,6 +20,8 @@ struct Compiled {
     var fastField: FastField?
     /// A grouping code on the scope's unit index (equal codes, equal keys).
     var code: ((Int) -> Int32)?
+    /// Expensive per row (a model prediction): `and`/`or` test it after the cheap parts.
+    var costly = false
 
     static func constant(_ v: V, _ kind: ValueKind, _ range: SourceRange) -> Compiled {
         Compiled(kind: kind, eval: { _ in v }, range: range, isConstant: true)
@@ -103,8 +105,8 @@ struct Compiler {
 
     func fieldNames() -> [String] {
         switch scope {
-        case .client: return Catalog.clientFields.map(\.0)
-        case .event(let e, let fallback): return Catalog.fields(e).map(\.0) + (fallback ? Catalog.clientFields.map(\.0) : [])
+        case .client: return Catalog.fields(.clients).map(\.0)
+        case .event(let e, let fallback): return Catalog.fields(e).map(\.0) + (fallback ? Catalog.fields(.clients).map(\.0) : [])
         case .group: return aliases.map(\.name) + groupKeys.map(\.text)
         }
     }
@@ -127,7 +129,7 @@ struct Compiler {
             return error("\"\(w)\" is neither a group key nor an aggregate", r,
                          hint: "add group by \(w), or use an aggregate such as " + (numeric ? "avg(\(w))" : "count() or max(\(w))"))
         }
-        if case .event = scope, Catalog.clientKinds[w.lowercased()] != nil {
+        if case .event = scope, Catalog.clientKinds[w.lowercased()] != nil || Catalog.modelFieldKinds[w.lowercased()] != nil {
             return error("unknown field \"\(w)\" for \(entityName())", r, hint: "did you mean \"client.\(w.lowercased())\"?")
         }
         let names = fieldNames() + Entity.allCases.map(\.rawValue)
@@ -169,7 +171,9 @@ struct Compiler {
             let c = try condition(x, what: "\"not\"")
             let f = c.eval
             let fast = c.fast.map { p in { (i: Int) in !p(i) } }
-            return Compiled(kind: .boolean, eval: { .bool(!f($0).isTrue) }, range: r, perItem: c.perItem, hasAggregate: c.hasAggregate, fast: fast)
+            var out = Compiled(kind: .boolean, eval: { .bool(!f($0).isTrue) }, range: r, perItem: c.perItem, hasAggregate: c.hasAggregate, fast: fast)
+            out.costly = c.costly
+            return out
         case .negate(let x):
             let c = try resolved(x)
             guard [.number, .money, .duration, .null].contains(c.kind) else {
@@ -199,7 +203,10 @@ struct Compiler {
                 for operand in operands { parts.append(try condition(operand, what: "\"\(op.rawValue)\"")) }
                 let fs = parts.map(\.eval)
                 let aggregate = parts.contains { $0.hasAggregate }
-                let fasts = parts.compactMap(\.fast)
+                // Cheap tests first: the answer is the same, and a model prediction is
+                // computed only for rows the cheap parts let through.
+                let fasts = (parts.filter { !$0.costly } + parts.filter(\.costly)).compactMap(\.fast)
+                let costly = parts.contains(where: \.costly)
                 var fast: ((Int) -> Bool)?
                 if fasts.count == parts.count {
                     if fasts.count == 2 {
@@ -212,12 +219,16 @@ struct Compiler {
                 if fs.count == 2 {
                     let f = fs[0], g = fs[1]
                     let eval: (Row) -> V = op == .and ? { .bool(f($0).isTrue && g($0).isTrue) } : { .bool(f($0).isTrue || g($0).isTrue) }
-                    return Compiled(kind: .boolean, eval: eval, range: r, hasAggregate: aggregate, fast: fast)
+                    var out = Compiled(kind: .boolean, eval: eval, range: r, hasAggregate: aggregate, fast: fast)
+                    out.costly = costly
+                    return out
                 }
                 let eval: (Row) -> V = op == .and
                     ? { row in .bool(fs.allSatisfy { $0(row).isTrue }) }
                     : { row in .bool(fs.contains { $0(row).isTrue }) }
-                return Compiled(kind: .boolean, eval: eval, range: r, hasAggregate: aggregate, fast: fast)
+                var out = Compiled(kind: .boolean, eval: eval, range: r, hasAggregate: aggregate, fast: fast)
+                out.costly = costly
+                return out
             }
             if op.isComparison { return try comparison(op, a, b, r) }
             return try arithmetic(op, a, b, r)
@@ -405,7 +416,7 @@ struct Compiler {
             }
         }
         let f = a.eval, g = b.eval
-        let c: Compiled
+        var c: Compiled
         if b.isConstant {
             let k = g(Row())
             c = Compiled(kind: .boolean, eval: { .bool(Ops.compare(op, f($0), k)) }, range: r, perItem: a.perItem, hasAggregate: a.hasAggregate,
@@ -414,6 +425,7 @@ struct Compiler {
             c = Compiled(kind: .boolean, eval: { .bool(Ops.compare(op, f($0), g($0))) }, range: r,
                          perItem: a.perItem || b.perItem, hasAggregate: a.hasAggregate || b.hasAggregate)
         }
+        c.costly = a.costly || b.costly
         return anyItem(c)
     }
 
@@ -456,18 +468,15 @@ struct Compiler {
             return c
         case .client:
             if let c = clientField(w, r) { return c }
+            if let c = try modelField(w, args: nil, r) { return c }
         case .event(let entity, let fallback):
             if let c = eventField(entity, w, r) { return c }
             if fallback, let c = clientField(w, r) { return c }
+            if fallback, let c = try modelField(w, args: nil, r) { return c }
         }
-        if Catalog.modelFields.contains(w) { throw modelField(w, r) }
         var c = Compiled.constant(.str(raw), .string, r)
         c.bare = raw
         return c
-    }
-
-    func modelField(_ w: String, _ r: SourceRange) -> QueryError {
-        error("\"\(w)\" needs a fitted model, and model fields are not available yet (BG/NBD, Gamma-Gamma and RFM come with fit)", r)
     }
 
     func path(_ parts: [String], _ r: SourceRange) throws(QueryError) -> Compiled {
@@ -479,8 +488,11 @@ struct Compiler {
                 throw error("\"client.\(field)\" is for event rows; on clients write \(field)", r)
             }
             if let c = clientField(field, r) { return c }
-            if Catalog.modelFields.contains(field) { throw modelField(field, r) }
-            let hint = Suggest.nearest(field, in: Catalog.clientFields.map(\.0)).map { "did you mean \"client.\($0)\"?" }
+            if field == "expected" {
+                throw error("expected(D) is not reachable from \(entityName()) rows; use it in a clients query, e.g. clients show expected(90d)", r)
+            }
+            if let c = try modelField(field, args: nil, r) { return c }
+            let hint = Suggest.nearest(field, in: Catalog.fields(.clients).map(\.0)).map { "did you mean \"client.\($0)\"?" }
             throw error("unknown client field \"\(parts[1])\"", r, hint: hint)
         }
         if head == "items" || head == "item" {
@@ -564,7 +576,16 @@ struct Compiler {
         case "count", "sum", "avg", "min", "max", "median", "percentile", "share":
             return try rowAggregate(name, args, r)
         case "expected", "predicted_clv":
-            throw modelField(name, r)
+            switch scope {
+            case .client, .event(_, clientFallback: true):
+                if let c = try modelField(name, args: args, r) { return c }
+            case .group:
+                throw error("\"\(text(r))\" is neither a group key nor an aggregate", r,
+                            hint: "add it to group by, or use an aggregate such as avg(\(text(r)))")
+            case .event:
+                break
+            }
+            throw error("\(name)(D) is a client field: use it in a clients query, e.g. clients show \(name)(90d)", r)
         case "returned":
             return try returned(args, r)
         default:

@@ -43,6 +43,9 @@ extension Database {
     ///   - text: a query (SPEC 3.1) or a statement: `save NAME as QUERY`, `run NAME [k=v …]`, `queries`, `drop NAME`,
     ///     or an analytic statement (SPEC 3.7): `clv [by E] [where C]`, `cohorts [by month|quarter|year]
     ///     [show retention|revenue] [where C]`, `paths from "service" [within D]`.
+    ///     `fit` (fits and stores the models: ``fit(today:)``), `set model = bgnbd|mbgnbd`.
+    ///     A query using `p_alive`, `expected(D)` or `predicted_clv` when no model is
+    ///     stored fits the models first (as of `today`) and says so through ``notices``.
     ///   - parameters: values for `$name` placeholders (bound as values, never spliced into the text).
     ///   - today: the day answers are computed for (default: the current date in the database time zone).
     /// - Throws: ``QueryError`` for a malformed or ill-typed query (render it with
@@ -64,7 +67,10 @@ extension Database {
         let day = today ?? self.today
         switch statement {
         case .query(let q):
-            try Executor(database: self, query: q, source: text, parameters: parameters, baseToday: day).run(columns: columns, row: row)
+            try withModels(today: day) { autoFit in
+                try Executor(database: self, query: q, source: text, parameters: parameters, baseToday: day, autoFit: autoFit)
+                    .run(columns: columns, row: row)
+            }
         case .run(let name, let arguments, let range):
             guard let saved = try savedQuery(name) else {
                 let names = try savedQueries().map(\.name)
@@ -101,9 +107,21 @@ extension Database {
             try analytic(source: text, parameters: parameters, today: day) { run in
                 try PathsReport(statement: s, run: run).execute(columns: columns, row: row)
             }
-        case .analytic(let kind, let range):
-            throw QueryError("\"\(kind.rawValue)\" is an analytic statement that this version does not run yet (it comes with the analytics models)",
-                             at: range, source: text)
+        case .fit:
+            let result = try fit(today: day).result
+            try columns(result.columns)
+            for r in result.rows { try row(r) }
+        case .set(let name, let value, let nameRange, let valueRange):
+            guard name == "model" else {
+                throw QueryError("unknown setting \"\(name)\"", at: nameRange, hint: "the settings: model (set model = bgnbd or mbgnbd)", source: text)
+            }
+            guard let kind = TransactionModelKind(rawValue: value.lowercased()) else {
+                throw QueryError("the model is bgnbd or mbgnbd, not \"\(value)\"", at: valueRange,
+                                 hint: Suggest.nearest(value, in: TransactionModelKind.allCases.map(\.rawValue)).map { "did you mean \"\($0)\"?" },
+                                 source: text)
+            }
+            try setTransactionModelKind(kind)
+            try columns([])
         }
     }
 
@@ -152,7 +170,10 @@ extension Database {
             throw QueryError("saved query \"\(saved.name)\" needs a value for " + missing.map { "$" + $0 }.joined(separator: ", "),
                              at: at, hint: "its parameters: \(list); e.g. run \(saved.name) \(missing[0])=…", source: saved.text)
         }
-        try Executor(database: self, query: q, source: saved.text, parameters: parameters, baseToday: today).run(columns: columns, row: row)
+        try withModels(today: today) { autoFit in
+            try Executor(database: self, query: q, source: saved.text, parameters: parameters, baseToday: today, autoFit: autoFit)
+                .run(columns: columns, row: row)
+        }
     }
 
     /// Evaluates a `run` argument: a literal, a date expression, or a bare word (a string).

@@ -16,6 +16,9 @@ struct Executor {
     let source: String
     let parameters: [String: Value]
     let baseToday: Day
+    /// Whether a query using a model none is stored for throws ``NeedsModelFit``
+    /// (before its first row) instead of answering null.
+    var autoFit = false
 
     /// A `show` item, `sort by` key or `top` expression ready to evaluate.
     struct Output {
@@ -76,6 +79,7 @@ struct Executor {
         }
         let sortKeys = try query.sortBy.map { k throws(QueryError) in (try orderExpr(k.expr, compiler, outputs), k.descending) }
         let topKey = try query.top.map { t throws(QueryError) in try orderExpr(t.by, compiler, outputs) }
+        try checkModels(env)
         try columns(outputs.map { Column(name: $0.name, kind: $0.compiled.kind == .null ? .string : $0.compiled.kind) })
 
         let ordered = !sortKeys.isEmpty || topKey != nil
@@ -107,6 +111,11 @@ struct Executor {
             row.item = kept[k].item
             try emit(evals.map { $0(row).output })
         }
+    }
+
+    /// Throws ``NeedsModelFit`` when the compiled query uses a model none is stored for.
+    private func checkModels(_ env: QueryEnv) throws {
+        if autoFit && env.modelCache.missing { throw NeedsModelFit() }
     }
 
     /// Whether an expression calls a row aggregate (`count()`, `avg(x)`, …) outside
@@ -343,6 +352,7 @@ struct Executor {
         }
         let sortKeys = try query.sortBy.map { k throws(QueryError) in (try groupOrderExpr(k.expr, out, input), k.descending) }
         let topKey = try query.top.map { t throws(QueryError) in try groupOrderExpr(t.by, out, input) }
+        try checkModels(env)
         try columns(keyColumns + outputs.map { Column(name: $0.name, kind: $0.compiled.kind == .null ? .string : $0.compiled.kind) })
 
         // Feed the groups (state in a class: no closure-captured boxes per row).

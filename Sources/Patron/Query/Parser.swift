@@ -32,7 +32,7 @@ struct Parser {
         "is", "null", "contains", "asc", "desc", "has", "no", "true", "false", "today", "last",
     ]
     static let clauseKeywords = ["where", "group", "show", "sort", "top", "limit", "as"]
-    static let statementKeywords = ["save", "run", "queries", "drop", "clv", "cohorts", "paths", "fit"]
+    static let statementKeywords = ["save", "run", "queries", "drop", "clv", "cohorts", "paths", "fit", "set"]
     static let functions: Set<String> = [
         "count", "sum", "avg", "min", "max", "median", "percentile", "share",
         "day", "week", "month", "quarter", "year", "expected", "predicted_clv", "returned",
@@ -189,6 +189,20 @@ struct Parser {
             _ = next()
             let name = try savedName()
             return .drop(name: name.0, range: name.1)
+        case "fit":
+            _ = next()
+            return .fit(t.range)
+        case "set":
+            _ = next()
+            guard peek.kind == .word else { throw unexpected(expected: "a setting's name after \"set\" (model)", suggestions: ["model"]) }
+            let name = next()
+            _ = try expect(.eq, "\"=\" and a value after \"set \(text(name))\"")
+            guard peek.kind == .word || peek.kind == .string else {
+                throw unexpected(expected: "a value for \"\(text(name))\" (e.g. set model = bgnbd)")
+            }
+            let value = next()
+            return .set(name: text(name).lowercased(), value: value.kind == .string ? unquote(value) : text(value),
+                        nameRange: name.range, valueRange: value.range)
         case "clv":
             _ = next()
             return .clv(try clvStatement(t))
@@ -198,11 +212,6 @@ struct Parser {
         case "paths":
             _ = next()
             return .paths(try pathsStatement(t))
-        case "fit":
-            _ = next()
-            // `fit` is reserved here; its clauses come with the models.
-            while peek.kind != .end && peek.kind != .semicolon { _ = next() }
-            return .analytic(AnalyticKind(rawValue: w) ?? .fit, t.range)
         default:
             return .query(try query())
         }

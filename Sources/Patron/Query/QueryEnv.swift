@@ -20,6 +20,8 @@ final class QueryEnv {
     private var clientEventIndex: ClientEvents?
     private var decodedCache: (Int, EventCodec.Decoded?)?
     private var poolValues: [V] = []
+    /// Model-field values computed once per query (ModelFields.swift).
+    let modelCache = ModelCache()
     /// The first error met while evaluating (rows keep going; the query then fails with it).
     var failure: (any Error)?
     let database: Database

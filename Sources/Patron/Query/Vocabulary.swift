@@ -2,7 +2,7 @@
 /// kept here so they cannot drift from the parser and the catalog of fields.
 public enum QueryVocabulary {
     /// Keywords (`where`, `group`, `by`, …).
-    public static var keywords: [String] { Catalog.keywords + ["save", "run", "queries", "drop"] }
+    public static var keywords: [String] { Catalog.keywords + ["save", "run", "queries", "drop", "fit", "set", "model", "bgnbd", "mbgnbd"] }
 
     /// The words that start a statement other than a query (`save`, `clv`, …).
     public static let statements = ["save", "run", "queries", "drop", "clv", "cohorts", "paths", "fit"]
@@ -34,10 +34,11 @@ public enum QueryVocabulary {
 
     /// Functions and aggregates (`count`, `month`, …).
     public static let functions = ["count", "sum", "avg", "min", "max", "median", "percentile", "share",
-                                   "day", "week", "month", "quarter", "year", "returned"]
+                                   "day", "week", "month", "quarter", "year", "returned", "expected", "predicted_clv"]
 
     /// The fields of an entity's rows with their kinds (nil for an unknown entity);
-    /// accepts singular names (`visit`).
+    /// accepts singular names (`visit`). Clients include the model fields `p_alive`,
+    /// `expected` (written `expected(D)`), `predicted_clv`, `r`, `f`, `m`, `rfm`, `segment`.
     public static func fields(of entity: String) -> [(name: String, kind: ValueKind)]? {
         guard let e = Entity.named(entity) else { return nil }
         return Catalog.fields(e).map { ($0.0, $0.1) }
