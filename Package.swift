@@ -50,6 +50,8 @@ let package = Package(
         .executableTarget(name: "patron-bench", dependencies: ["Patron"], path: "Sources/PatronBench"),
         // Release-built query benchmark with the DuckDB comparison (`make bench-queries`).
         .executableTarget(name: "patron-querybench", dependencies: ["Patron"], path: "Sources/PatronQueryBench"),
+        // Release-built model benchmark: fit and model-field query times (`scripts/bench-models`).
+        .executableTarget(name: "patron-modelbench", dependencies: ["Patron"], path: "Sources/PatronModelBench"),
         // Helper process for crash-safety and multi-process tests.
         .executableTarget(name: "patron-testproc", dependencies: ["Patron"], path: "Sources/PatronTestProcess"),
         // examples/LibraryDemo: a small program that links the library (run by the tests).

@@ -119,15 +119,20 @@ extension Database {
         var numbers: [String: UInt32] = [:]
         // Erasure holds whatever `today` says (SPEC 3.5): a later forget still counts.
         let forgottenLater = records.contains { _, d in d.event.type == .forget && store.zone.day(of: d.event.at) > day }
-        for (p, d) in records where store.zone.day(of: d.event.at) <= day {
-            numbers[d.event.client] = d.clientNumber
+        // A merge joins two keys whatever day it was recorded on (they are one person),
+        // so one after `day` still joins them, without counting as that day's event.
+        for (p, d) in records {
+            let eventDay = store.zone.day(of: d.event.at)
             var into: UInt32?
             if case .merge(let m) = d.event.payload {
                 into = try numbers[m.into] ?? store.clientNumber(m.into, txn: txn)
+            } else if eventDay > day {
+                continue
             }
-            try folding.apply(d.event, position: p, day: store.zone.day(of: d.event.at), owner: d.clientNumber,
+            numbers[d.event.client] = d.clientNumber
+            try folding.apply(d.event, position: p, day: min(eventDay, day), owner: d.clientNumber,
                               into: into, personal: store.personal(d, position: p),
-                              intern: { try store.stringID($0, txn: txn) ?? 0 })
+                              intern: { try store.stringID($0, txn: txn) ?? 0 }, identityOnly: eventDay > day)
         }
         var r = root
         var hops = 0

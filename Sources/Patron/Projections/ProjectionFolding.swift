@@ -60,9 +60,12 @@ struct ProjectionFolding {
     ///   - personal: which personal fields the event carries (nil when none are stored).
     /// - Returns: client numbers whose keys must be destroyed (a forget, or a merge
     ///   that joins a forgotten person).
+    ///   - identityOnly: a merge after the day of a time-travel replay: it joins the two
+    ///     people (identity holds whenever it was recorded) without counting as an event.
     @discardableResult
     mutating func apply(_ event: Event, position: UInt64, day: Day, owner: UInt32, into: UInt32?,
-                        personal: PersonalData?, intern: (String) throws -> UInt32) throws -> [UInt32] {
+                        personal: PersonalData?, intern: (String) throws -> UInt32,
+                        identityOnly: Bool = false) throws -> [UInt32] {
         try update(owner) { $0.streamVersion += 1 }
         let target = try root(owner)
         switch event.payload {
@@ -70,9 +73,11 @@ struct ProjectionFolding {
             guard let into else { return [] }
             let other = try root(into)
             // Count the merge itself under the surviving root, like any other event.
-            try update(other) { s in
-                s.eventCount += 1
-                s.maxDay = max(s.maxDay ?? day, day)
+            if !identityOnly {
+                try update(other) { s in
+                    s.eventCount += 1
+                    s.maxDay = max(s.maxDay ?? day, day)
+                }
             }
             guard other != target else { return [] }
             let absorbed = try state(target)
