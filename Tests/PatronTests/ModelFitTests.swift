@@ -4,16 +4,8 @@ import Testing
 
 // MARK: - Helpers
 
-/// A small deterministic random source for the simulations (SplitMix64).
-private struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Samplers for the simulations, on the suite's seeded generator.
+extension SeededRandom {
     /// Uniform in (0, 1).
     mutating func uniform() -> Double { (Double(next() >> 11) + 0.5) / 9_007_199_254_740_992 }
     mutating func normal() -> Double {
@@ -45,7 +37,7 @@ private struct SplitMix64 {
 /// Simulates clients of a BG/NBD or MBG/NBD population with T uniform in [minT, maxT] weeks.
 private func simulateTransactions(_ truth: TransactionModel, clients: Int, seed: UInt64, minT: Double = 10,
                                   maxT: Double = 70) -> [ClientSummary] {
-    var rng = SplitMix64(state: seed)
+    var rng = SeededRandom(seed: seed)
     var out: [ClientSummary] = []
     out.reserveCapacity(clients)
     for _ in 0..<clients {
@@ -241,7 +233,7 @@ struct ModelFitTests {
     @Test("Parameter recovery: simulated Gamma-Gamma values are fitted back within sampling error")
     func gammaGammaRecovery() throws {
         let truth = GammaGammaModel(p: 6, q: 4, gamma: 15)
-        var rng = SplitMix64(state: 99)
+        var rng = SeededRandom(seed: 99)
         var clients: [ClientSummary] = []
         for _ in 0..<10_000 {
             let x = 1 + Int(rng.uniform() * 8)
@@ -328,7 +320,7 @@ struct ModelFitTests {
             #expect(finite(forced) && forced.standardErrors == nil)
         }
         // Gamma-Gamma: zero-value and refund-dominated clients are left out of the fit.
-        var rng = SplitMix64(state: 5)
+        var rng = SeededRandom(seed: 5)
         var money: [ClientSummary] = (0..<400).map { _ in
             ClientSummary(x: 2, tx: 1, T: 2, monetary: 5 + 30 * rng.uniform())
         }

@@ -250,27 +250,10 @@ struct Executor {
         let row = Row()
         let test = filter?.eval
         if query.entity == .clients {
-            let fast = filter?.fast
-            if fast != nil { FastPaths.taken?.add("filter") }
-            let table = env.table
-            let today = env.today
-            let passes: (Int) -> Bool = fast ?? { _ in true }
-            for i in 0..<table.count {
-                if i & 0x3FFF == 0 { try QueryCancellation.checkpoint() }
-                if table.i32(.maxDay, i) <= today {
-                    if fast != nil {
-                        guard passes(i) else { continue }
-                    } else if let test {
-                        row.i = i
-                        guard test(row).isTrue else { continue }
-                    }
-                } else {
-                    guard env.exists(i) else { continue }
-                    row.i = i
-                    if let test, !test(row).isTrue { continue }
-                }
+            if filter?.fast != nil { FastPaths.taken?.add("filter") }
+            try env.forEachClientRow(filter, row: row) { i in
                 row.i = i
-                guard try body(row) else { return }
+                return try body(row)
             }
             return
         }

@@ -95,6 +95,32 @@ final class QueryEnv {
         return env
     }
 
+    /// Calls `body` with each client row in the world of the query (on or before
+    /// `today`) that passes `filter`, until it returns false: rows with nothing after
+    /// `today` are tested on the columns (the typed fast path when there is one), the
+    /// others only if they exist as of `today`. `row` is the evaluation row to use.
+    func forEachClientRow(_ filter: Compiled?, row: Row, _ body: (Int) throws -> Bool) throws {
+        let fast = filter?.fast
+        let test = filter?.eval
+        let passes: (Int) -> Bool = fast ?? { _ in true }
+        for i in 0..<table.count {
+            if i & 0x3FFF == 0 { try QueryCancellation.checkpoint() }
+            if table.i32(.maxDay, i) <= today {
+                if fast != nil {
+                    guard passes(i) else { continue }
+                } else if let test {
+                    row.i = i
+                    guard test(row).isTrue else { continue }
+                }
+            } else {
+                guard exists(i) else { continue }
+                row.i = i
+                if let test, !test(row).isTrue { continue }
+            }
+            guard try body(i) else { return }
+        }
+    }
+
     /// The key of the client row a client key counts under now (itself, or the key it
     /// was merged into); nil for an unknown key.
     func survivingKey(_ key: String) -> String? {

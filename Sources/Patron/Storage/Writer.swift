@@ -94,31 +94,9 @@ final class Writer: Sendable {
     func exclusive<R: Sendable>(_ body: @escaping @Sendable (AppendContext) throws -> R) throws -> R {
         let done = DispatchSemaphore(value: 0)
         let box = Mutex<Result<R, any Error>?>(nil)
-        let job: @Sendable () -> Void = { [store, onCommit] in
-            let recorded = Int64((Date().timeIntervalSince1970 * 1000).rounded())
-            var newStrings: [String: UInt32] = [:]
-            var newClients: [String: UInt32] = [:]
-            let outcome: Result<(R, UInt64), any Error> = Result {
-                try store.env.write { txn in
-                    let context = try AppendContext(store: store, txn: txn, recorded: recorded)
-                    let value = try body(context)
-                    try context.finish()
-                    newStrings = context.newStrings
-                    newClients = context.newClients
-                    return (value, context.lastPosition)
-                }
-            }
-            switch outcome {
-            case .success(let (value, last)):
-                store.stringCache.withLock { $0.merge(newStrings) { a, _ in a } }
-                store.stringValueCache.withLock { c in for (s, id) in newStrings { c[id] = s } }
-                store.clientCache.withLock { $0.merge(newClients) { a, _ in a } }
-                box.withLock { $0 = .success(value) }
-                onCommit(last)
-            case .failure(let error):
-                store.keys.discardPending()
-                box.withLock { $0 = .failure(error) }
-            }
+        let job: @Sendable () -> Void = { [self] in
+            let outcome = transaction(body)
+            box.withLock { $0 = outcome }
             done.signal()
         }
         let start = queue.withLock { q in
@@ -134,36 +112,52 @@ final class Writer: Sendable {
     }
 
     private func commit(_ batch: [Pending]) {
+        let outcome = transaction { context in
+            var results: [Result<AppendResult, any Error>] = []
+            results.reserveCapacity(batch.count)
+            for p in batch {
+                do { results.append(.success(try context.apply(p.request))) } catch let e as PatronError {
+                    results.append(.failure(e))
+                }
+            }
+            return results
+        }
+        switch outcome {
+        case .success(let results):
+            for (p, r) in zip(batch, results) { p.complete(r) }
+        case .failure(let error):
+            for p in batch { p.complete(.failure(error)) }
+        }
+    }
+
+    /// One write transaction through an ``AppendContext``: commits, then (only then)
+    /// caches the new string and client numbers and reports the last position; on
+    /// failure drops the keys it created. Runs on the writer's thread.
+    private func transaction<R>(_ body: (AppendContext) throws -> R) -> Result<R, any Error> {
         let recorded = Int64((Date().timeIntervalSince1970 * 1000).rounded())
         var newStrings: [String: UInt32] = [:]
         var newClients: [String: UInt32] = [:]
-        let outcome: Result<([Result<AppendResult, any Error>], UInt64), any Error> = Result {
+        let outcome: Result<(R, UInt64), any Error> = Result {
             try store.env.write { txn in
                 let context = try AppendContext(store: store, txn: txn, recorded: recorded)
-                var results: [Result<AppendResult, any Error>] = []
-                results.reserveCapacity(batch.count)
-                for p in batch {
-                    do { results.append(.success(try context.apply(p.request))) } catch let e as PatronError {
-                        results.append(.failure(e))
-                    }
-                }
+                let value = try body(context)
                 try context.finish()
                 newStrings = context.newStrings
                 newClients = context.newClients
-                return (results, context.lastPosition)
+                return (value, context.lastPosition)
             }
         }
         switch outcome {
-        case .success(let (results, last)):
+        case .success(let (value, last)):
             // Only now are the new mappings committed, so only now may they be cached.
             store.stringCache.withLock { $0.merge(newStrings) { a, _ in a } }
             store.stringValueCache.withLock { c in for (s, id) in newStrings { c[id] = s } }
             store.clientCache.withLock { $0.merge(newClients) { a, _ in a } }
-            for (p, r) in zip(batch, results) { p.complete(r) }
             onCommit(last)
+            return .success(value)
         case .failure(let error):
             store.keys.discardPending()
-            for p in batch { p.complete(.failure(error)) }
+            return .failure(error)
         }
     }
 }

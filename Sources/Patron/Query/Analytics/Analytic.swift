@@ -24,26 +24,9 @@ struct AnalyticRun {
     /// Calls `body` with each client row in the world of the query that passes
     /// `filter` (the same walk as a `clients where …` query).
     func forEachClient(_ filter: Compiled?, _ body: (Int) throws -> Void) throws {
-        let table = env.table
-        let today = env.today
-        let fast = filter?.fast
-        let test = filter?.eval
-        let row = Row()
-        for i in 0..<table.count {
-            if i & 0x3FFF == 0 { try QueryCancellation.checkpoint() }
-            if table.i32(.maxDay, i) <= today {
-                if let fast {
-                    guard fast(i) else { continue }
-                } else if let test {
-                    row.i = i
-                    guard test(row).isTrue else { continue }
-                }
-            } else {
-                guard env.exists(i) else { continue }
-                row.i = i
-                if let test, !test(row).isTrue { continue }
-            }
+        try env.forEachClientRow(filter, row: Row()) { i in
             try body(i)
+            return true
         }
     }
 
