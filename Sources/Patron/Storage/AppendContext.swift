@@ -55,6 +55,7 @@ final class AppendContext {
     /// Applies one request, or throws ``PatronError/wrongExpectedVersion`` having
     /// written nothing of it.
     func apply(_ request: AppendRequest) throws -> AppendResult {
+        if request.expectedVersions.isEmpty { return try applyInOrder(request.events) }
         // 1. Ids: skip events already stored; assign ids to events without one.
         var positions = [UInt64](repeating: 0, count: request.events.count)
         var ids = [String](repeating: "", count: request.events.count)
@@ -94,6 +95,31 @@ final class AppendContext {
             positions[i] = positions[Int(positions[i] & ~(1 << 63))]
         }
         return AppendResult(positions: positions, ids: ids, appended: fresh.count)
+    }
+
+    /// Appends events one by one when no stream version is expected (nothing to check
+    /// before writing): an id already stored, by an earlier transaction or earlier in
+    /// this one, is a duplicate.
+    private func applyInOrder(_ events: [Event]) throws -> AppendResult {
+        var positions = [UInt64](repeating: 0, count: events.count)
+        var ids = [String](repeating: "", count: events.count)
+        var appended = 0
+        for (i, e) in events.enumerated() {
+            var event = e
+            if let id = e.id {
+                ids[i] = id
+                if let v = try txn.get(schema.ids, key: id) {
+                    positions[i] = v.load(at: 0)
+                    continue
+                }
+            } else {
+                ids[i] = store.idGenerator.next(now: recorded)
+                event.id = ids[i]
+            }
+            positions[i] = try append(event)
+            appended += 1
+        }
+        return AppendResult(positions: positions, ids: ids, appended: appended)
     }
 
     /// Events in the stream of `key` as of this transaction.
