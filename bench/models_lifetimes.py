@@ -310,8 +310,8 @@ def report(args):
     out = []
     out.append("| data set | clients with activity | model | clients fitted | Patron `db.fit` per model "
                "(first / best of rest) | Patron from the same summaries (incl. merging) | lifetimes fit | "
-               "speed-up | lifetimes with weights (incl. groupby) | Patron parameters | lifetimes parameters | "
-               "max rel. diff |")
+               "speed-up (vs `db.fit` / vs from summaries) | lifetimes with weights (incl. groupby) | "
+               "Patron parameters | lifetimes parameters | max rel. diff |")
     out.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---|---|---:|")
     totals = []
     for name, p, lt in sets:
@@ -339,8 +339,9 @@ def report(args):
                         else f"{fmt_s(lfit['seconds'])} ({lfit['note']})"
                 else:
                     lsec = fmt_s(lfit["seconds"])
-                    base = m_sum if m_sum is not None else m_best
-                    speed = f"{lfit['seconds'] / base:,.0f}×" if base > 0 else "–"
+                    def ratio(base):
+                        return f"{lfit['seconds'] / base:,.0f}×" if base else "–"
+                    speed = ratio(m_best) + (f" / {ratio(m_sum)}" if m_sum is not None else "")
                 if lfit.get("params"):
                     lp = {n: lfit["params"][LIFETIMES_NAME.get(n, n)] for n in names}
                     lparams = fmt_p(lp, names)
@@ -379,6 +380,7 @@ def report(args):
     checks = [(name, lt.get("cdnow_check")) for name, _, lt in sets if lt and lt.get("cdnow_check")]
     for name, c in checks:
         out.append(f"{name}: lifetimes on the exported summaries against the published CDNOW fits: {c}")
+    out.extend(args.note)
     print("\n".join(out))
 
 
@@ -404,6 +406,7 @@ def main():
     r = sub.add_parser("report")
     r.add_argument("--set", action="append", required=True, help="NAME|patron.json|lifetimes.json")
     r.add_argument("--cold", action="append", help="NAME=text of the cold query time")
+    r.add_argument("--note", action="append", default=[], help="a line to print under the tables")
     r.set_defaults(run=report)
     args = ap.parse_args()
     args.run(args)

@@ -68,14 +68,15 @@ func gammaGammaJSON(_ f: FitOutcome<GammaGammaModel>) -> [String: Any] {
      "log_likelihood": f.logLikelihood, "reason": f.reason ?? "",
      "params": ["p": f.model.p, "q": f.model.q, "gamma": f.model.gamma]]
 }
+func padded(_ s: String) -> String { s.count >= 10 ? s : s + String(repeating: " ", count: 10 - s.count) }
 func describe(_ name: String, _ f: FitOutcome<TransactionModel>) -> String {
-    String(format: "  %-10@ %8.3f s  %3d it  %@  r=%.6g alpha=%.6g a=%.6g b=%.6g  LL=%.3f  (%@ clients)",
-           name, f.seconds, f.iterations, f.converged ? "ok " : "NOT", f.model.r, f.model.alpha, f.model.a, f.model.b,
+    String(format: "  %@ %8.3f s  %3d it  %@  r=%.6g alpha=%.6g a=%.6g b=%.6g  LL=%.3f  (%@ clients)",
+           padded(name), f.seconds, f.iterations, f.converged ? "ok " : "NOT", f.model.r, f.model.alpha, f.model.a, f.model.b,
            f.logLikelihood, f.clients.formatted())
 }
 func describe(_ name: String, _ f: FitOutcome<GammaGammaModel>) -> String {
-    String(format: "  %-10@ %8.3f s  %3d it  %@  p=%.6g q=%.6g gamma=%.6g  LL=%.3f  (%@ clients)",
-           name, f.seconds, f.iterations, f.converged ? "ok " : "NOT", f.model.p, f.model.q, f.model.gamma,
+    String(format: "  %@ %8.3f s  %3d it  %@  p=%.6g q=%.6g gamma=%.6g  LL=%.3f  (%@ clients)",
+           padded(name), f.seconds, f.iterations, f.converged ? "ok " : "NOT", f.model.p, f.model.q, f.model.gamma,
            f.logLikelihood, f.clients.formatted())
 }
 
