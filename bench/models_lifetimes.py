@@ -19,10 +19,13 @@ refund on a day without a visit or purchase belongs to no activity day. The mone
 value is the mean value of the repeat activity days (all but the first); 0 when x = 0.
 """
 import argparse
+import contextlib
 import csv
 import datetime as dt
+import io
 import json
 import math
+import re
 import signal
 import sys
 import time
@@ -154,14 +157,30 @@ def _timed_fit_once(fit, timeout):
     old = signal.signal(signal.SIGALRM, alarm)
     signal.alarm(int(timeout))
     began = time.perf_counter()
+    printed = io.StringIO()  # lifetimes prints scipy's OptimizeResult when it gives up
     try:
-        fitter = fit()
+        with contextlib.redirect_stdout(printed):
+            fitter = fit()
         seconds = time.perf_counter() - began
         return seconds, fitter, ""
     except Stopped:
         return time.perf_counter() - began, None, "stopped"
     except Exception as e:  # a ConvergenceError and the like: report it
-        return time.perf_counter() - began, None, f"failed: {type(e).__name__}: {str(e).strip()[:200]}"
+        seconds = time.perf_counter() - began
+        text = printed.getvalue()
+        print(text, file=sys.stderr)
+        why = f"{type(e).__name__}"
+        m = re.search(r"message: (.*)", text)
+        if m:
+            why += f" (scipy: {m.group(1).strip()})"
+        x = re.search(r"\bx: \[([^\]]*)\]", text)
+        if x:
+            try:
+                point = [math.exp(float(v)) for v in x.group(1).split()]
+                why += "; its last point, exp(x): " + " ".join(f"{v:.4g}" for v in point)
+            except ValueError:
+                pass
+        return seconds, None, why
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
@@ -178,6 +197,9 @@ def fit(args):
     df = pd.read_csv(args.summaries, dtype={"client": str})
     if args.limit and len(df) > args.limit:
         df = df.sample(n=args.limit, random_state=1).reset_index(drop=True)
+        sampled = True
+    else:
+        sampled = False
     freq = df["x"].to_numpy()
     rec = df["tx"].to_numpy()
     T = df["T"].to_numpy()
@@ -190,7 +212,7 @@ def fit(args):
             "pandas": pd.__version__, "scipy": __import__("scipy").__version__,
             "autograd": _version("autograd"),
         },
-        "rows": int(len(df)), "gg_rows": int(len(gg)), "models": {},
+        "rows": int(len(df)), "gg_rows": int(len(gg)), "sampled": sampled, "models": {},
     }
 
     def record(key, fitter_name, timing, names, clients):
@@ -308,12 +330,33 @@ def report(args):
         sets.append((name, p, lt))
 
     out = []
-    out.append("| data set | clients with activity | model | clients fitted | Patron `db.fit` per model "
-               "(first / best of rest) | Patron from the same summaries (incl. merging) | lifetimes fit | "
-               "speed-up (vs `db.fit` / vs from summaries) | lifetimes with weights (incl. groupby) | "
-               "Patron parameters | lifetimes parameters | max rel. diff |")
-    out.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---|---|---:|")
+    out.append("| data set | clients with activity | model | clients fitted | Patron `db.fit`, the model's fit "
+               "(first run / best of the others) | Patron from the summaries file (incl. merging identical rows) | "
+               "lifetimes, per-client rows | lifetimes, weights= (incl. the groupby) | "
+               "speed-up vs lifetimes per-client (`db.fit` / from file) | speed-up vs lifetimes weights= "
+               "(`db.fit` / from file) | Patron parameters | lifetimes parameters | max rel. diff |")
+    out.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|")
     totals = []
+
+    def lifetimes_time(entry):
+        if entry is None:
+            return "–"
+        if not entry.get("note"):
+            return fmt_s(entry["seconds"])
+        if entry["note"] == "stopped":
+            return f"> {entry['seconds']:.0f} s (stopped)"
+        return f"{fmt_s(entry['seconds'])}, {entry['note']}"
+
+    def speedups(entry, m_best, m_sum):
+        if entry is None or entry.get("note"):
+            return "–"
+        def ratio(base):
+            if not base:
+                return "–"
+            r = entry["seconds"] / base
+            return f"{r:,.0f}×" if r >= 10 else f"{r:.1f}×"
+        return ratio(m_best) + (f" / {ratio(m_sum)}" if m_sum is not None else "")
+
     for name, p, lt in sets:
         runs = p["fit_runs"]
         first, rest = runs[0], runs[1:] or runs[:1]
@@ -329,50 +372,40 @@ def report(args):
             conv = all(r[model]["converged"] for r in runs)
             lfit = (lt or {}).get("models", {}).get(model)
             lw = (lt or {}).get("models", {}).get(model + "+weights")
-            lsec = "–"
-            speed = "–"
-            lparams = "–"
-            diff = "–"
-            if lfit is not None:
-                if lfit.get("note"):
-                    lsec = f"> {lfit['seconds']:.0f} s ({lfit['note']})" if lfit["note"] == "stopped" \
-                        else f"{fmt_s(lfit['seconds'])} ({lfit['note']})"
-                else:
-                    lsec = fmt_s(lfit["seconds"])
-                    def ratio(base):
-                        return f"{lfit['seconds'] / base:,.0f}×" if base else "–"
-                    speed = ratio(m_best) + (f" / {ratio(m_sum)}" if m_sum is not None else "")
-                if lfit.get("params"):
-                    lp = {n: lfit["params"][LIFETIMES_NAME.get(n, n)] for n in names}
-                    lparams = fmt_p(lp, names)
+            lparams, diff = "–", "–"
+            for entry, tag in ((lfit, ""), (lw, " (weights=)")):
+                if entry is not None and entry.get("params"):
+                    lp = {n: entry["params"][LIFETIMES_NAME.get(n, n)] for n in names}
+                    lparams = fmt_p(lp, names) + tag
                     diff = f"{max(abs(pp[n] - lp[n]) / abs(lp[n]) for n in names):.1e}"
-                if (lt or {}).get("rows") not in (None, clients) and model != "gammagamma":
-                    lparams += f" (on a sample of {lt['rows']:,})"
-            lwsec = "–"
-            if lw is not None:
-                lwsec = fmt_s(lw["seconds"]) if not lw.get("note") else (
-                    f"> {lw['seconds']:.0f} s (stopped)" if lw["note"] == "stopped" else f"{lw['note']}")
+                    break
+            if lt and lt.get("sampled") and model != "gammagamma":
+                lparams += f" (on a sample of {lt['rows']:,})"
             fitted = runs[-1][model]["clients"]
             out.append(f"| {name} | {clients:,} | {MODEL_NAME[model]}{'' if conv else ' (NOT converged)'} | "
-                       f"{fitted:,} | {fmt_s(m_first)} / {fmt_s(m_best)} | {fmt_s(m_sum)} | {lsec} | {speed} | "
-                       f"{lwsec} | {fmt_p(pp, names)} | {lparams} | {diff} |")
+                       f"{fitted:,} | {fmt_s(m_first)} / {fmt_s(m_best)} | {fmt_s(m_sum)} | {lifetimes_time(lfit)} | "
+                       f"{lifetimes_time(lw)} | {speedups(lfit, m_best, m_sum)} | {speedups(lw, m_best, m_sum)} | "
+                       f"{fmt_p(pp, names)} | {lparams} | {diff} |")
     out.append("")
     out.append("| data set | clients with activity | `db.fit` end to end, first run in the process | "
                "best of the other runs | runs |")
     out.append("|---|---:|---:|---:|---:|")
     for name, clients, w1, wb, n in totals:
         out.append(f"| {name} | {clients:,} | {fmt_s(w1)} | {fmt_s(wb) if n > 1 else '–'} | {n} |")
-    queries = [(name, p["query"]) for name, p, _ in sets if "query" in p]
+    queries = [(name, q) for name, p, _ in sets for q in p.get("queries", [p["query"]] if "query" in p else [])]
     if queries:
         out.append("")
         out.append("| data set | query | model | first run after the fit | min | median | max | runs | rows | "
                    "cold `patron query` (new process) |")
         out.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
         cold = dict(c.split("=", 1) for c in (args.cold or []))
+        shown = set()
         for name, q in queries:
+            # The cold process ran the first query only.
+            c = cold.get(name, "–") if name not in shown else "–"
+            shown.add(name)
             out.append(f"| {name} | `{q['text']}` | {q['model']} | {q['first_ms']:.1f} ms | {q['min_ms']:.1f} ms | "
-                       f"{q['median_ms']:.1f} ms | {q['max_ms']:.1f} ms | {q['runs']} | {q['rows']:,} | "
-                       f"{cold.get(name, '–')} |")
+                       f"{q['median_ms']:.1f} ms | {q['max_ms']:.1f} ms | {q['runs']} | {q['rows']:,} | {c} |")
     versions = next((lt["versions"] for _, _, lt in sets if lt), None)
     if versions:
         out.append("")

@@ -12,8 +12,9 @@
 // 2. With --summaries (a CSV `client,x,tx,T,monetary`, the very file the lifetimes side
 //    fits): the public fits from `[ClientSummary]` on those rows, which include the
 //    aggregation of identical triples (TransactionModel.fit(_:to:), GammaGammaModel.fit(to:)).
-// 3. With --query: the query once (first run after the fit, in this process), then
-//    --query-runs more times; min and median milliseconds and the row count.
+// 3. With --query (repeatable): each query once (the first right after the fit, in this
+//    process), then --query-runs more times; min and median milliseconds and the row count.
+//    --fit-runs 0 skips the fit (the stored models are used).
 //
 // Prints a human-readable report; --json writes the figures for the script.
 import Foundation
@@ -24,7 +25,7 @@ struct Config {
     var today = ""
     var fitRuns = 3
     var summaries: String?
-    var query: String?
+    var queries: [String] = []
     var queryRuns = 20
     var json: String?
 }
@@ -42,9 +43,9 @@ while let a = args.next() {
     switch a {
     case "--db": config.db = args.next() ?? ""
     case "--today": config.today = args.next() ?? ""
-    case "--fit-runs": config.fitRuns = max(1, Int(args.next() ?? "") ?? config.fitRuns)
+    case "--fit-runs": config.fitRuns = max(0, Int(args.next() ?? "") ?? config.fitRuns)
     case "--summaries": config.summaries = args.next()
-    case "--query": config.query = args.next()
+    case "--query": if let q = args.next() { config.queries.append(q) }
     case "--query-runs": config.queryRuns = max(1, Int(args.next() ?? "") ?? config.queryRuns)
     case "--json": config.json = args.next()
     default: usage()
@@ -135,8 +136,9 @@ if let path = config.summaries {
     report["summary_rows"] = summaries.count
 }
 
-// 3. The query, warm (the models are stored by the fit above).
-if let text = config.query {
+// 3. The queries, warm (the models are stored by the fit above).
+var queryReports: [[String: Any]] = []
+for text in config.queries {
     let s = now()
     let first = try db.query(text, today: today)
     let firstSeconds = now() - s
@@ -150,10 +152,12 @@ if let text = config.query {
     print(String(format: "query (%@): first %.1f ms, then %d runs: min %.1f ms, median %.1f ms, max %.1f ms; %@ rows: %@",
                  model, firstSeconds * 1000, times.count, (times.min() ?? .nan) * 1000, median(times) * 1000,
                  (times.max() ?? .nan) * 1000, first.rows.count.formatted(), text))
-    report["query"] = ["text": text, "model": model, "first_ms": firstSeconds * 1000, "runs": times.count,
+    queryReports.append(["text": text, "model": model, "first_ms": firstSeconds * 1000, "runs": times.count,
                        "min_ms": (times.min() ?? .nan) * 1000, "median_ms": median(times) * 1000,
-                       "max_ms": (times.max() ?? .nan) * 1000, "rows": first.rows.count]
+                       "max_ms": (times.max() ?? .nan) * 1000, "rows": first.rows.count])
 }
+if let first = queryReports.first { report["query"] = first }
+report["queries"] = queryReports
 
 if let out = config.json {
     let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
