@@ -9,7 +9,10 @@ import Synchronization
 /// it needs (4 or 8 bytes per client each).
 final class ClientTable: @unchecked Sendable {
     /// The LMDB transaction id of the snapshot the table was read from.
-    let txnID: Int
+    /// What the rows were read from: the log's last position and the projection
+    /// epoch (``Store/projectionVersion(txn:)``). Writes that append nothing (saved
+    /// queries, fitted models, settings) leave it, and the table, as they were.
+    let version: Store.ProjectionVersion
     /// Client numbers, in key order (clients merged into another are left out).
     let numbers: [UInt32]
     /// Client keys, same order.
@@ -109,7 +112,7 @@ final class ClientTable: @unchecked Sendable {
 
     /// A table with the rows of `base` and other column values (owned by the new table).
     init(derivedFrom base: ClientTable, c32: UnsafeMutablePointer<UInt32>, c64: UnsafeMutablePointer<Int64>) {
-        txnID = base.txnID
+        version = base.version
         numbers = base.numbers
         keys = base.keys
         n = base.n
@@ -130,7 +133,7 @@ final class ClientTable: @unchecked Sendable {
 
     /// Reads every projection row of the snapshot.
     init(store: Store, txn: Transaction) throws {
-        txnID = txn.id
+        version = try store.projectionVersion(txn: txn)
         var rowNumbers: [UInt32] = []
         var raw: [UInt8] = []
         var merged: [(UInt32, UInt32)] = []
@@ -204,10 +207,11 @@ final class ClientTableCache: Sendable {
     private let current = Mutex<ClientTable?>(nil)
 
     func table(store: Store, txn: Transaction) throws -> ClientTable {
-        if let t = current.withLock({ $0 }), t.txnID == txn.id { return t }
+        let version = try store.projectionVersion(txn: txn)
+        if let t = current.withLock({ $0 }), t.version == version { return t }
         let t = try ClientTable(store: store, txn: txn)
         current.withLock { c in
-            if (c?.txnID ?? -1) <= t.txnID { c = t }
+            if c.map({ $0.version <= t.version }) ?? true { c = t }
         }
         return t
     }

@@ -244,6 +244,7 @@ extension Database {
                 try txn.put(s.details, key: n, value: state.encodeDetail())
             }
             try RowChunks.write(rows, table: s.rows, txn: txn)
+            try store.bumpProjectionEpoch(txn: txn)
             return count
         }
     }

@@ -123,6 +123,28 @@ final class Store: Sendable {
         return try ClientState(detail: d)
     }
 
+    /// A snapshot's projection rows, named: the log's last position and an epoch that
+    /// `rebuild` bumps (it may renumber clients without appending). Equal versions mean
+    /// equal rows.
+    struct ProjectionVersion: Equatable, Comparable, Sendable {
+        var position: UInt64
+        var epoch: UInt64
+        static func < (a: Self, b: Self) -> Bool { (a.epoch, a.position) < (b.epoch, b.position) }
+    }
+
+    static let epochKey = "projection-epoch"
+
+    func projectionVersion(txn: Transaction) throws -> ProjectionVersion {
+        let epoch: UInt64 = try txn.get(schema.meta, key: Self.epochKey).map { $0.count == 8 ? $0.load(at: 0) : 0 } ?? 0
+        return ProjectionVersion(position: try lastPosition(txn: txn), epoch: epoch)
+    }
+
+    /// Marks every cached projection stale (rebuild).
+    func bumpProjectionEpoch(txn: Transaction) throws {
+        var next = try projectionVersion(txn: txn).epoch + 1
+        try withUnsafeBytes(of: &next) { try txn.put(schema.meta, key: Self.epochKey, value: Array($0)) }
+    }
+
     func lastPosition(txn: Transaction) throws -> UInt64 {
         try txn.withCursor(schema.log) { c in try c.last().map { $0.key.load(at: 0) as UInt64 } ?? 0 }
     }
