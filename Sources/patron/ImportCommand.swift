@@ -11,12 +11,13 @@ extension PatronCommand {
                 .json, each maybe .gz), else the first byte ({ is NDJSON). A CSV file has a
                 header row naming the fields; list fields (services) are split on ';'.
 
-                Each file is checked whole before anything of it is stored: a file with an
-                invalid row imports nothing, and each problem is reported as
-                file:line:column (the first 20, then a count). --skip-invalid stores the
-                valid rows and writes the others, each with its reason, to FILE.rejected.
-                Rows without an id get one derived from their content, so re-importing an
-                overlapping export stores each fact once (--no-dedupe turns this off).
+                Each file is one transaction: a file with an invalid row imports nothing,
+                and each problem is reported as file:line:column (the first 20, then a
+                count); a killed import leaves none of the file. --skip-invalid stores the
+                valid rows in batches and writes the others, each with its reason, to
+                FILE.rejected. Rows without an id get one derived from their content, so
+                re-importing an overlapping export stores each fact once (--no-dedupe
+                turns this off).
 
                 Examples:
                   patron import examples/clinic.ndjson --db clinic.db
@@ -35,7 +36,7 @@ extension PatronCommand {
         @Option(help: ArgumentHelp("Namespace this source's client keys and ids as NAME:key.", valueName: "NAME")) var system: String?
         @Flag(name: .long, help: "Do not derive ids from content for rows without one.") var noDedupe = false
         @Flag(name: .long, help: "Import the valid rows; write the invalid ones to FILE.rejected.") var skipInvalid = false
-        @Option(help: "Events per transaction.") var batchSize = 10_000
+        @Option(help: "Events per batch (per transaction with --skip-invalid).") var batchSize = 10_000
 
         func validate() throws {
             guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
@@ -103,7 +104,7 @@ extension PatronCommand {
         /// One progress line: a bar when the size is known, bytes and rows per second, ETA.
         static func progressLine(_ name: String, _ p: ImportProgress) -> String {
             let s = max(p.seconds, 0.001)
-            var line = name + (p.checking ? " checking " : " ")
+            var line = name + " "
             if let total = p.totalBytes, total > 0 {
                 let fraction = min(1, Double(p.bytes) / Double(total))
                 let filled = Int(fraction * 25)

@@ -30,7 +30,8 @@ public struct ImportOptions: Sendable {
     public var dedupe = true
     /// `--skip-invalid`: import the valid rows and write the others to `FILE.rejected`.
     public var skipInvalid = false
-    /// Events per write transaction.
+    /// Events per batch handed from the reading thread to the writer; with
+    /// ``skipInvalid``, events per write transaction.
     public var batchSize = 10_000
     /// How many bad rows are reported one by one before only counting them.
     public var reportLimit = 20

@@ -32,8 +32,6 @@ public struct ImportProgress: Sendable {
     public var stored = 0
     /// Seconds since the file was opened.
     public var seconds = 0.0
-    /// True while the file is being checked before anything is stored.
-    public var checking = false
 }
 
 extension Database {
