@@ -146,16 +146,40 @@ final class ClientTable: @unchecked Sendable {
             rowNumbers.append(n)
             raw.append(contentsOf: row)
         }
-        var keyOf: [String] = []
-        keyOf.reserveCapacity(rowNumbers.count)
-        for n in rowNumbers { keyOf.append(try store.clientKey(n, txn: txn) ?? "#\(n)") }
-        let order = keyOf.indices.sorted { a, b in
-            let x = keyOf[a], y = keyOf[b]
-            return x != y ? x.utf8.lexicographicallyPrecedes(y.utf8) : a < b
+        // The key index is a B-tree ordered by the keys' bytes: walking it gives the rows
+        // in key order without sorting (or looking up) a million strings.
+        let maxRowNumber = Int(rowNumbers.max() ?? 0)
+        var slotOf = [Int32](repeating: -1, count: maxRowNumber + 1)
+        for (j, num) in rowNumbers.enumerated() { slotOf[Int(num)] = Int32(j) }
+        var order: [Int] = []
+        var sortedKeys: [String] = []
+        order.reserveCapacity(rowNumbers.count)
+        sortedKeys.reserveCapacity(rowNumbers.count)
+        try txn.withCursor(store.schema.clientKeys) { c in
+            var entry = try c.first()
+            while let (k, v) = entry {
+                if v.count == 4 {
+                    let num = Int(v.load(at: 0) as UInt32)
+                    if num <= maxRowNumber, slotOf[num] >= 0 {
+                        order.append(Int(slotOf[num]))
+                        sortedKeys.append(String(decoding: k, as: UTF8.self))
+                        slotOf[num] = -1
+                    }
+                }
+                entry = try c.next()
+            }
+        }
+        // A row without a key entry (never written so) still shows, named by its number.
+        let unnamed = rowNumbers.indices.filter { slotOf[Int(rowNumbers[$0])] >= 0 }
+        if !unnamed.isEmpty {
+            var pairs = Array(zip(order, sortedKeys)) + unnamed.map { ($0, "#\(rowNumbers[$0])") }
+            pairs.sort { $0.1.utf8.lexicographicallyPrecedes($1.1.utf8) }
+            order = pairs.map(\.0)
+            sortedKeys = pairs.map(\.1)
         }
         let n = order.count
         numbers = order.map { rowNumbers[$0] }
-        keys = order.map { keyOf[$0] }
+        keys = sortedKeys
         self.n = n
         let c32 = UnsafeMutablePointer<UInt32>.allocate(capacity: max(1, Col32.allCases.count * n))
         let c64 = UnsafeMutablePointer<Int64>.allocate(capacity: max(1, Col64.allCases.count * n))

@@ -81,7 +81,9 @@ struct StringPool {
         let span = spans[Int(id)]
         guard span.count == b.count else { return false }
         return arena.withUnsafeBytes { a in
-            b.count == 0 || memcmp(a.baseAddress! + span.lowerBound, b.baseAddress!, b.count) == 0
+            guard b.count > 0 else { return true }
+            guard let base = a.baseAddress, let other = b.baseAddress else { return false }
+            return memcmp(base + span.lowerBound, other, b.count) == 0
         }
     }
 
