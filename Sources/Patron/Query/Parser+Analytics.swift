@@ -19,21 +19,11 @@ extension Parser {
     mutating func cohortsStatement(_ start: Token) throws(QueryError) -> CohortsStatement {
         var s = CohortsStatement(range: start.range)
         var hasBy = false, hasShow = false
-        if accept("by") != nil {
-            let names = CohortsStatement.Period.allCases.map(\.rawValue)
-            guard let w = word(peek), let p = CohortsStatement.Period(rawValue: w) else {
-                throw unexpected(expected: Suggest.list(names) + " after \"by\" (cohorts by quarter)", suggestions: names)
-            }
-            _ = next()
+        if let p: CohortsStatement.Period = try choice(after: "by", example: "cohorts by quarter") {
             s.period = p
             hasBy = true
         }
-        if accept("show") != nil {
-            let names = CohortsStatement.Measure.allCases.map(\.rawValue)
-            guard let w = word(peek), let m = CohortsStatement.Measure(rawValue: w) else {
-                throw unexpected(expected: Suggest.list(names) + " after \"show\" (cohorts show revenue)", suggestions: names)
-            }
-            _ = next()
+        if let m: CohortsStatement.Measure = try choice(after: "show", example: "cohorts show revenue") {
             s.measure = m
             hasShow = true
         }
@@ -42,6 +32,19 @@ extension Parser {
                         endsWithExpression: s.filter != nil)
         s.range = SourceRange(start.range.start, tokens[max(index - 1, 0)].range.end)
         return s
+    }
+
+    /// After `keyword` (when present), one of a clause's fixed words, with a
+    /// "did you mean" for a misspelling; nil when the keyword is absent.
+    private mutating func choice<C: RawRepresentable & CaseIterable>(after keyword: String, example: String)
+        throws(QueryError) -> C? where C.RawValue == String {
+        guard accept(keyword) != nil else { return nil }
+        let names = C.allCases.map(\.rawValue)
+        guard let w = word(peek), let value = C(rawValue: w) else {
+            throw unexpected(expected: Suggest.list(names) + " after \"\(keyword)\" (\(example))", suggestions: names)
+        }
+        _ = next()
+        return value
     }
 
     /// `paths …` after the word `paths`.
