@@ -423,6 +423,66 @@ struct ModelQueryTests {
         }
     }
 
+    @Test("The mean repeat-day value on random histories with merges, refunds on and off activity days, and past days",
+          arguments: [1, 2, 3, 4] as [UInt64])
+    func monetaryOnRandomHistories(seed: UInt64) async throws {
+        var rng = SeededRandom(seed: seed)
+        let keys = (0..<12).map { "k\($0)" }
+        var events: [Event] = []
+        for _ in 0..<400 {
+            let key = keys[Int.random(in: 0..<keys.count, using: &rng)]
+            let at = ms("2025-01-01") + Int64.random(in: 0..<120, using: &rng) * 86_400_000 + Int64.random(in: 0..<20, using: &rng) * 3_600_000
+            switch Int.random(in: 0..<4, using: &rng) {
+            case 0: events.append(Event(client: key, at: at, payload: .visit(Visit())))
+            case 1, 2: events.append(Event(client: key, at: at, payload: .purchase(Purchase(amount: Money(cents: Int64.random(in: 0..<40_000, using: &rng))))))
+            default: events.append(Event(client: key, at: at, payload: .refund(Refund(amount: Money(cents: Int64.random(in: 1..<9_000, using: &rng))))))
+            }
+        }
+        var owner: [String: String] = [:]
+        for (from, to) in [("k1", "k2"), ("k3", "k2"), ("k5", "k6")] {
+            owner[from] = to
+            events.append(Event(client: from, at: ms("2025-02-15"), payload: .merge(Merge(into: to))))
+        }
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"), options: .init(durable: false))
+        try await db.append(events)
+        for todayText in ["2025-02-10", "2025-03-20", "2025-06-01"] {
+            let today = day(todayText)
+            // By hand: each person's day values up to today, then the mean over all days but the first.
+            var values: [String: [Day: Int64]] = [:]
+            var active: [String: Set<Day>] = [:]
+            for e in events {
+                let d = Zone.utc.day(of: e.at)
+                guard d <= today else { continue }
+                let person = owner[e.client] ?? e.client
+                switch e.payload {
+                case .visit: active[person, default: []].insert(d)
+                case .purchase(let p):
+                    active[person, default: []].insert(d)
+                    values[person, default: [:]][d, default: 0] += p.amount.cents
+                case .refund(let r): values[person, default: [:]][d, default: 0] -= r.amount.cents
+                default: break
+                }
+            }
+            var expected: [String: Double] = [:]
+            for (person, days) in active where days.count >= 2 {
+                let repeatDays = days.sorted().dropFirst()
+                let total = repeatDays.reduce(Int64(0)) { $0 + (values[person]?[$1] ?? 0) }
+                expected[person] = Double(total) / Double(repeatDays.count) / 100
+            }
+            try db.store.env.read { txn in
+                let table = try db.clientTables.table(store: db.store, txn: txn)
+                var env = QueryEnv(database: db, txn: txn, table: table, today: today)
+                if let r = env.recomputedForToday(tallies: false) { env = r }
+                let m = ModelInputs.monetary(env)
+                for i in 0..<table.count {
+                    let key = table.keys[i]
+                    #expect(abs(m[i] - (expected[key] ?? 0)) < 1e-9, "seed \(seed) \(todayText) \(key): \(m[i]) vs \(expected[key] ?? 0)")
+                }
+            }
+        }
+    }
+
     @Test("Model and RFM fields are null for clients without an activity day; bad arguments are errors")
     func nullsAndErrors() async throws {
         let dir = TempDir()
