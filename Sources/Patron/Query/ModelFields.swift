@@ -80,62 +80,48 @@ enum ModelInputs {
     /// before today but the first), in dollars; 0 with fewer than two. A day's value is
     /// the purchases minus the refunds of that day (SPEC 5.2); a refund on a day
     /// without a visit or purchase belongs to no activity day and is left out.
-    ///
-    /// One pass over the log, read in place (no event table): the sum over the repeat
-    /// days is all purchases up to today, less those of the first activity day (a
-    /// column), less the refunds that fall on a later activity day. Only clients with
-    /// a refund need their activity days remembered, and only to place the refunds.
     static func monetary(_ env: QueryEnv) -> [Double] {
         let rows = env.table.count
         var out = [Double](repeating: 0, count: rows)
+        let t = env.events
+        let c = env.clientEvents
         let today = env.today
-        // Rows with a repeat activity day: their first day; others stay at Int32.max.
-        var first = [Int32](repeating: Int32.max, count: rows)
-        var repeats = [Int](repeating: 0, count: rows)
-        var tracked = [Bool](repeating: false, count: rows)
+        let type = t.type.base, dayOf = t.day.base, num = t.num.base, events = c.events.base, days = c.days.base
+        let purchase = EventType.purchase.code, refund = EventType.refund.code
+        let null = EventTable.null
         for i in 0..<rows {
-            guard let s = summary(env, i), s.x > 0, let f = env.day(.firstSeen, i) else { continue }
-            first[i] = Int32(f)
-            repeats[i] = s.x
-            tracked[i] = env.u32(.refunds, i) > 0
-        }
-        var purchases = [Int64](repeating: 0, count: rows)
-        var refunds: [(row: Int32, day: Int32, cents: Int64)] = []
-        var activity = Set<UInt64>()
-        let zone = env.store.zone
-        let table = env.table
-        do {
-            try env.txn.withCursor(env.store.schema.log) { c in
-                var entry = try c.first()
-                while let (k, v) = entry {
-                    entry = try c.next()
-                    let view = try EventView(position: k.load(at: 0), bytes: v)
-                    guard view.type == .purchase || view.type == .visit || view.type == .refund,
-                          let row = table.row(ofNumber: view.clientNumber), first[row] != Int32.max else { continue }
-                    let day = zone.day(of: view.at)
-                    guard day <= today else { continue }
-                    switch view.type {
-                    case .purchase:
-                        if day > first[row] { purchases[row] &+= view.amount?.cents ?? 0 }
-                        if tracked[row] { activity.insert(UInt64(UInt32(row)) << 32 | UInt64(UInt32(bitPattern: day))) }
-                    case .visit:
-                        if tracked[row] { activity.insert(UInt64(UInt32(row)) << 32 | UInt64(UInt32(bitPattern: day))) }
-                    default:
-                        if day > first[row] { refunds.append((Int32(row), day, view.amount?.cents ?? 0)) }
-                    }
+            let range = c.dayRange(i)
+            guard range.count >= 2 else { continue }
+            let end = upperBound(days, range, today)
+            let n = end - range.lowerBound
+            guard n >= 2 else { continue }
+            let first = days[range.lowerBound]
+            var total: Int64 = 0
+            for j in c.range(i) {
+                let k = Int(events[j])
+                let d = dayOf[k]
+                guard d > first, d <= today, num[k] != null else { continue }
+                if type[k] == purchase {
+                    total &+= num[k]
+                } else if type[k] == refund {
+                    // Only a refund on an activity day counts (the day after `first` up to today).
+                    let at = upperBound(days, range.lowerBound..<end, d)
+                    if at > range.lowerBound && days[at - 1] == d { total &-= num[k] }
                 }
             }
-        } catch {
-            env.failure = env.failure ?? error
-            return out
-        }
-        for r in refunds where activity.contains(UInt64(UInt32(r.row)) << 32 | UInt64(UInt32(bitPattern: r.day))) {
-            purchases[Int(r.row)] &-= r.cents
-        }
-        for i in 0..<rows where repeats[i] > 0 {
-            out[i] = Double(purchases[i]) / Double(repeats[i]) / 100
+            out[i] = Double(total) / Double(n - 1) / 100
         }
         return out
+    }
+
+    /// The first position in `range` of the ascending `days` whose day is after `day`.
+    @inline(__always) static func upperBound(_ days: UnsafeMutablePointer<Int32>, _ range: Range<Int>, _ day: Int32) -> Int {
+        var lo = range.lowerBound, hi = range.upperBound
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if days[mid] <= day { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
     }
 
     /// RFM scores over the clients with an activity day as of `env.today` (SPEC 5.3):
