@@ -90,9 +90,16 @@ public struct Money: Sendable, Hashable, Comparable, CustomStringConvertible {
 
 extension String {
     func trimmingWhitespace() -> String {
+        // Most values have no surrounding space at all: answer them from the bytes.
+        let u = utf8
+        if let f = u.first, let l = u.last, !Self.mayBeSpace(f), !Self.mayBeSpace(l) { return self }
         var s = Substring(self)
         while let f = s.first, f.isWhitespace { s.removeFirst() }
         while let l = s.last, l.isWhitespace { s.removeLast() }
         return String(s)
     }
+
+    /// False for a byte that can be neither an ASCII space nor part of a non-ASCII
+    /// whitespace character.
+    private static func mayBeSpace(_ b: UInt8) -> Bool { b <= 0x20 || b >= 0x80 }
 }

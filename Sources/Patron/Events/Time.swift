@@ -121,7 +121,11 @@ func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
 public enum TimestampParser {
     /// Parses `text`; nil when it is not one of the accepted forms or not a real date.
     public static func parse(_ text: String, zone: Zone) -> Int64? {
-        let b = Array(text.utf8)
+        var t = text
+        return t.withUTF8 { parse(bytes: $0, zone: zone) }
+    }
+
+    private static func parse(bytes b: UnsafeBufferPointer<UInt8>, zone: Zone) -> Int64? {
         var i = 0
         func digits(_ n: Int) -> Int? {
             guard i + n <= b.count else { return nil }

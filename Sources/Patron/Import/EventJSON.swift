@@ -151,9 +151,12 @@ private struct JSONFields {
     let pairs: [(String, JSONValue)]
 
     subscript(name: String) -> JSONValue? {
-        for (k, v) in pairs.reversed() where k == name {
-            if v == .null { continue }
-            return v
+        var i = pairs.count
+        while i > 0 {
+            i -= 1
+            guard pairs[i].0 == name else { continue }
+            if case .null = pairs[i].1 { continue }
+            return pairs[i].1
         }
         return nil
     }
