@@ -154,7 +154,10 @@ public final class Environment: @unchecked Sendable {
             var outcome: Result<R, any Error>
             do {
                 let value = try body(txn)
-                try check(mdb_txn_commit(txn.handle), "mdb_txn_commit")
+                // mdb_txn_commit frees the transaction whether it succeeds or not.
+                let rc = mdb_txn_commit(txn.handle)
+                txn.finished = true
+                try check(rc, "mdb_txn_commit")
                 outcome = .success(value)
             } catch {
                 if !txn.finished { mdb_txn_abort(txn.handle) }

@@ -39,7 +39,7 @@ extension PatronCommand {
         @Option(help: "Events per batch (per transaction with --skip-invalid).") var batchSize = 10_000
 
         func validate() throws {
-            guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+            guard (1...1_000_000).contains(batchSize) else { throw ValidationError("--batch-size must be from 1 to 1,000,000") }
             _ = try importOptions()
             if options.readOnly { throw ValidationError("--read-only cannot be used with import: it writes") }
             if files.filter({ $0 == "-" }).count > 1 { throw ValidationError("stdin (-) can be read only once") }

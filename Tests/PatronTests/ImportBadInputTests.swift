@@ -116,6 +116,46 @@ import Testing
         #expect(try Self.rejected("x.csv", [0x1f, 0x8b, 0x08, 0x00, 0x00]) .first?.hasPrefix("x.csv") == true)
     }
 
+    @Test func aRejectedFileWithAForgetErasesNothing() throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        try db.appendAndWait([Event(client: "ava", at: ms("2025-01-01"), payload: .client(ClientDetails(name: "Ava Stone", email: "ava@x.com")))])
+        let path = dir.path("f.ndjson")
+        try Data(("{\"type\":\"forget\",\"client\":\"ava\",\"at\":\"2025-02-01\"}\n"
+            + "{\"type\":\"visit\",\"client\":\"ava\",\"at\":\"nope\"}\n").utf8).write(to: URL(fileURLWithPath: path))
+        var options = ImportOptions()
+        options.batchSize = 1
+        #expect(throws: ImportFailure.self) { try db.importFile(path, options: options) }
+        // The forget was never committed, so its key was not destroyed.
+        #expect(try db.client("ava", today: day("2025-03-01"))?.name == "Ava Stone")
+        #expect(try db.verify().isOK)
+        // A committed forget still erases.
+        try db.forget("ava")
+        #expect(try db.client("ava", today: day("2025-03-01"))?.name == nil)
+    }
+
+    @Test func itemAmountsThatOverflowAreAnErrorNotACrash() throws {
+        let big = "{\"type\":\"purchase\",\"client\":\"b\",\"at\":\"2025-02-01\",\"items\":[{\"amount\":90000000000000000},{\"amount\":90000000000000000}]}\n"
+        let messages = try Self.rejected("x.ndjson", big)
+        #expect(messages.count == 1 && messages[0].contains("amount") && messages[0].contains("too large"), "\(messages)")
+    }
+
+    @Test func aPipeIsReadWhole() throws {
+        let dir = TempDir()
+        let file = dir.path("many.ndjson")
+        let lines = (0..<20_000).map { "{\"type\":\"visit\",\"client\":\"c\($0 % 300)\",\"at\":\"2025-01-\(String(format: "%02d", $0 % 28 + 1))\",\"services\":[\"s\($0)\"]}" }
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: file))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        let patron = productsDirectory.appendingPathComponent("patron").path
+        p.arguments = ["-c", "'\(patron)' import <(cat '\(file)') --format ndjson --db '\(dir.path("db"))'"]
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(try Database(path: dir.path("db"), readOnly: true).lastPosition == 20_000)
+    }
+
     @Test func theFirstTwentyProblemsThenACount() throws {
         let rows = (1...25).map { "feedback,b,2025-02-01,,\($0 + 5)" }.joined(separator: "\n")
         let (_, db) = try Self.seeded()

@@ -171,7 +171,11 @@ public struct Purchase: Sendable, Equatable {
     /// A purchase of `amount`, or of the items' summed amounts when `amount` is nil.
     public init(amount: Money? = nil, items: [PurchaseItem] = [], location: String? = nil,
                 provider: String? = nil, channel: String? = nil) {
-        self.amount = amount ?? Money(cents: items.reduce(0) { $0 + ($1.amount?.cents ?? 0) })
+        // Saturating: a sum past the money limit is then rejected by validation, never a trap.
+        self.amount = amount ?? Money(cents: items.reduce(Int64(0)) { sum, item in
+            let (v, overflow) = sum.addingReportingOverflow(item.amount?.cents ?? 0)
+            return overflow ? (sum < 0 ? Int64.min : Int64.max) : v
+        })
         self.items = items
         self.location = location
         self.provider = provider

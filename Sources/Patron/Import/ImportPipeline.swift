@@ -53,12 +53,14 @@ extension Database {
         var source = path
         var spool: String?
         defer { if let spool { unlink(spool) } }
-        if path == "-" {
-            let copy = try Self.spoolStandardInput()
+        let file = path == "-" ? "stdin" : path
+        if path == "-" || !Self.isRegularFile(path) {
+            // A pipe (stdin, `<(…)`, a FIFO) can be read only once; the import reads
+            // its input more than once (format, map size, rows), so it reads a copy.
+            let copy = try Self.spool(path, named: file)
             spool = copy
             source = copy
         }
-        let file = path == "-" ? "stdin" : path
         let format = try Self.format(of: source, named: file, options: options)
         let reader = RowReader(file: file, format: format, converter: RowConverter(options: options, zone: timeZone))
 
@@ -153,7 +155,7 @@ extension Database {
             let input = try ImportInput.open(source)
             var occurrences = OccurrenceCounter()
             var batch: [Event] = []
-            batch.reserveCapacity(options.batchSize)
+            batch.reserveCapacity(min(options.batchSize, 1_000_000))
             var rows = 0, rejected = 0
             var rejects: RejectedWriter?
             var errors: [ImportError] = []
@@ -220,30 +222,41 @@ extension Database {
         return first == UInt8(ascii: "{") ? .ndjson : .csv
     }
 
-    /// Copies stdin (decompressing gzip) to a private temporary file, so it can be read twice.
-    private static func spoolStandardInput() throws -> String {
-        let input = try ImportInput.open("-")
-        let path = NSTemporaryDirectory() + "patron-stdin-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+    /// True for a path naming a regular file (not a pipe, FIFO or device).
+    private static func isRegularFile(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    }
+
+    /// Copies an input that can be read only once (decompressing gzip) to a private
+    /// temporary file, removed again on any error.
+    private static func spool(_ path: String, named file: String) throws -> String {
+        let copy = NSTemporaryDirectory() + "patron-input-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(copy, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard fd >= 0 else {
-            throw ImportError(file: "stdin", line: nil, column: nil, message: "cannot make a temporary copy of stdin at \(path): \(String(cString: strerror(errno)))")
+            throw ImportError(file: file, line: nil, column: nil, message: "cannot make a temporary copy at \(copy): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 18)
-        while true {
-            let n = try buffer.withUnsafeMutableBytes { try input.read(into: $0) }
-            if n == 0 { break }
-            var off = 0
-            while off < n {
-                let w = buffer.withUnsafeBytes { write(fd, $0.baseAddress?.advanced(by: off), n - off) }
-                guard w > 0 else {
-                    unlink(path)
-                    throw ImportError(file: "stdin", line: nil, column: nil, message: "cannot write the temporary copy of stdin: \(String(cString: strerror(errno)))")
+        do {
+            let input = try ImportInput.open(path)
+            var buffer = [UInt8](repeating: 0, count: 1 << 18)
+            while true {
+                let n = try buffer.withUnsafeMutableBytes { try input.read(into: $0) }
+                if n == 0 { break }
+                var off = 0
+                while off < n {
+                    let w = buffer.withUnsafeBytes { write(fd, $0.baseAddress?.advanced(by: off), n - off) }
+                    guard w > 0 else {
+                        throw ImportError(file: file, line: nil, column: nil, message: "cannot write the temporary copy: \(String(cString: strerror(errno)))")
+                    }
+                    off += w
                 }
-                off += w
             }
+        } catch {
+            unlink(copy)
+            throw error
         }
-        return path
+        return copy
     }
 }
 

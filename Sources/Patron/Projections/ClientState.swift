@@ -166,7 +166,7 @@ struct ClientState: Equatable {
             if let p = v.provider { providers.count(try intern(p), stamp) }
         case .purchase(let p):
             purchases += 1
-            purchasedCents += p.amount.cents
+            purchasedCents = Self.saturating(purchasedCents, p.amount.cents)
             addActivityDay(day)
             for item in p.items {
                 if let n = item.name { items.insert(try intern(n)) }
@@ -174,7 +174,7 @@ struct ClientState: Equatable {
             }
         case .refund(let r):
             refunds += 1
-            refundedCents += r.amount.cents
+            refundedCents = Self.saturating(refundedCents, r.amount.cents)
         case .reward(let r):
             points += r.points
         case .tier(let t):
@@ -217,8 +217,8 @@ struct ClientState: Equatable {
         visits += o.visits
         purchases += o.purchases
         refunds += o.refunds
-        purchasedCents += o.purchasedCents
-        refundedCents += o.refundedCents
+        purchasedCents = Self.saturating(purchasedCents, o.purchasedCents)
+        refundedCents = Self.saturating(refundedCents, o.refundedCents)
         points += o.points
         feedbackCount += o.feedbackCount
         feedbackSum += o.feedbackSum
@@ -281,4 +281,13 @@ extension Stamp {
 
 private func >= (a: (UInt32, Stamp), b: (UInt32, Stamp)) -> Bool {
     a.0 != b.0 ? a.0 > b.0 : a.1 >= b.1
+}
+
+extension ClientState {
+    /// `a + b`, held at the Int64 bounds instead of trapping: a client's totals can
+    /// only get there through thousands of purchases each near the money limit.
+    static func saturating(_ a: Int64, _ b: Int64) -> Int64 {
+        let (v, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b < 0 ? Int64.min : Int64.max) : v
+    }
 }

@@ -39,6 +39,10 @@ final class AppendContext {
     private var interned: [String: UInt32] = [:]
     private var idsInTxn: [String: UInt64] = [:]
     private var folding: ProjectionFolding
+    /// Clients whose keys a `forget` (or a merge with a forgotten person) destroys: the
+    /// writer destroys them after the commit, so a transaction that is dropped — a
+    /// rejected import, a failed commit, a killed process — erases nothing.
+    private(set) var erased: Set<UInt32> = []
     /// The last position this transaction has written.
     var lastPosition: UInt64 { nextPosition - 1 }
 
@@ -163,7 +167,7 @@ final class AppendContext {
 
         var personal: PersonalData? = PersonalData(of: event)
         var sealed: [UInt8] = []
-        if let p = personal, !p.isEmpty, let key = store.keys.key(owner) {
+        if let p = personal, !p.isEmpty, !erased.contains(owner), let key = store.keys.key(owner) {
             sealed = p.sealed(key: key, position: position)
         } else {
             personal = nil
@@ -175,7 +179,8 @@ final class AppendContext {
         try schema.putIndexes(id: event.id ?? "", position: position, owner: owner, txn: txn)
         let destroy = try folding.apply(event, position: position, day: store.zone.day(of: event.at), owner: owner,
                                         into: into, personal: personal, intern: intern)
-        for n in destroy { try store.keys.destroy(n) }
+        // Keys are destroyed only once the transaction has committed (see `erased`).
+        erased.formUnion(destroy)
         return position
     }
 

@@ -137,6 +137,7 @@ final class Writer: Sendable {
         let recorded = Int64((Date().timeIntervalSince1970 * 1000).rounded())
         var newStrings: [String: UInt32] = [:]
         var newClients: [String: UInt32] = [:]
+        var erased: Set<UInt32> = []
         let outcome: Result<(R, UInt64), any Error> = Result {
             try store.env.write { txn in
                 let context = try AppendContext(store: store, txn: txn, recorded: recorded)
@@ -144,11 +145,18 @@ final class Writer: Sendable {
                 try context.finish()
                 newStrings = context.newStrings
                 newClients = context.newClients
+                erased = context.erased
                 return (value, context.lastPosition)
             }
         }
         switch outcome {
         case .success(let (value, last)):
+            // The forget is committed: now its keys go, for good.
+            do {
+                for n in erased.sorted() { try store.keys.destroy(n) }
+            } catch {
+                return .failure(error)
+            }
             // Only now are the new mappings committed, so only now may they be cached.
             store.stringCache.withLock { $0.merge(newStrings) { a, _ in a } }
             store.stringValueCache.withLock { c in for (s, id) in newStrings { c[id] = s } }
