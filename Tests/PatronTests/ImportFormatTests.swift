@@ -78,6 +78,33 @@ import Testing
         #expect(try ImportOptions.parseMap("\"Total, USD\"=amount") == ["Total, USD": "amount"])
     }
 
+    @Test func mapEdgeCasesAndUnnamedColumnsAndLeadingBlankLines() throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        // An exact name wins over one that differs only in case.
+        let both = try Self.write(dir, "both.csv", "client,Client,at,type\nk1,Alice,2025-03-14,client\n")
+        #expect(try db.importFile(both, options: Self.options { $0.map = try ImportOptions.parseMap("Client=name") }).appended == 1)
+        #expect(try db.client("k1", today: day("2025-04-01"))?.name == "Alice")
+        do { _ = try ImportOptions.parseMap("Date=at,DATE=location"); Issue.record("accepted") } catch {
+            #expect(error.description == "--map: columns \"Date\" and \"DATE\" differ only in case; name each as the file writes it"
+                || error.description == "--map: columns \"DATE\" and \"Date\" differ only in case; name each as the file writes it")
+        }
+        // Columns without a name (trailing commas from a spreadsheet) are left out.
+        let trailing = try Self.write(dir, "trailing.csv", "type,client,at,,\nvisit,k2,2025-03-14,,\n")
+        #expect(try db.importFile(trailing).appended == 1)
+        // More than 4 KiB of blank lines before the first row is not an empty file.
+        let blank = try Self.write(dir, "blank.ndjson", String(repeating: "\n", count: 4200) + "{\"type\":\"visit\",\"client\":\"k3\",\"at\":\"2025-03-14\"}\n")
+        #expect(try db.importFile(blank).appended == 1)
+        // In NDJSON, a key renamed onto one the object also has would lose a value: an error.
+        let collide = try Self.write(dir, "collide.ndjson", "{\"type\":\"visit\",\"Client ID\":\"k1\",\"client\":\"Alice\",\"at\":\"2025-03-14\"}\n")
+        do {
+            try db.importFile(collide, options: Self.options { $0.map = try ImportOptions.parseMap("Client ID=client") })
+            Issue.record("accepted")
+        } catch let f as ImportFailure {
+            #expect(f.errors.map(\.description) == ["\(collide):1: two keys are both \"client\" after --map"])
+        }
+    }
+
     @Test func dateFormats() throws {
         let us = try DateFormat("%m/%d/%Y")
         #expect(us.iso("03/14/2025") == "2025-03-14")

@@ -64,6 +64,9 @@ public struct ImportOptions: Sendable {
                 throw ImportOptionError("--map: \"\(field)\" is not an event field\(hint)")
             }
             guard pairs[column] == nil else { throw ImportOptionError("--map: column \"\(column)\" is mapped twice") }
+            if let other = pairs.keys.first(where: { $0.lowercased() == column.lowercased() }) {
+                throw ImportOptionError("--map: columns \"\(other)\" and \"\(column)\" differ only in case; name each as the file writes it")
+            }
             pairs[column] = field
         }
         let targets = Array(pairs.values)

@@ -210,7 +210,8 @@ extension Database {
     private static func format(of source: String, named file: String, options: ImportOptions) throws -> ImportFormat {
         let input = try ImportInput.open(source)
         let head = try input.peek(4096)
-        if head.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) {
+        // Empty only if the whole input (not just its first 4 KiB) is blank.
+        if head.count < 4096, head.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) {
             throw ImportError(file: file, line: nil, column: nil, message: "the input file is empty")
         }
         if head.withUnsafeBytes({ ImportInput.looksBinary($0) }) {

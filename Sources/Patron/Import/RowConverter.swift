@@ -5,9 +5,8 @@ struct RowConverter: Sendable {
     let zone: Zone
     /// Field name → the input column it came from (the inverse of `--map`).
     let sourceName: [String: String]
-    /// Input column name → field name, also matched ignoring case.
+    /// Input column name → field name (see ``fields(forColumns:)`` for how it matches).
     private let map: [String: String]
-    private let foldedMap: [String: String]
 
     /// Fields whose values are client keys or event ids (namespaced by `--system`).
     static let keyFields: Set<String> = ["client", "into", "id", "purchase", "visit"]
@@ -18,19 +17,31 @@ struct RowConverter: Sendable {
         self.options = options
         self.zone = zone
         self.map = options.map
-        var folded: [String: String] = [:]
         var source: [String: String] = [:]
-        for (column, field) in options.map {
-            folded[column.lowercased()] = field
-            source[field] = column
-        }
-        self.foldedMap = folded
+        for (column, field) in options.map { source[field] = column }
         self.sourceName = source
     }
 
-    /// The event field an input column name stands for.
-    func field(forColumn name: String) -> String {
-        map[name] ?? foldedMap[name.lowercased()] ?? name
+    /// The event field of each input column of a header (or of an object's keys): a
+    /// `--map` column matches exactly, and only when no column matches it exactly,
+    /// the first that matches ignoring case. Columns with no name are dropped ("").
+    func fields(forColumns names: [String]) -> [String] {
+        var out = names
+        var taken = Set<Int>()
+        for (column, field) in map {
+            if let i = names.firstIndex(of: column) {
+                out[i] = field
+                taken.insert(i)
+            }
+        }
+        for (column, field) in map where !names.contains(column) {
+            let folded = column.lowercased()
+            if let i = names.indices.first(where: { !taken.contains($0) && names[$0].lowercased() == folded }) {
+                out[i] = field
+                taken.insert(i)
+            }
+        }
+        return out
     }
 
     /// The input column an error about `field` (`amount`, `items[2].amount`) points at.
@@ -40,7 +51,7 @@ struct RowConverter: Sendable {
     }
 
     /// The event of a row whose values are given in input order, fields already
-    /// renamed by ``field(forColumn:)``. Empty and null values count as absent.
+    /// renamed by ``fields(forColumns:)``. Empty and null values count as absent.
     func event(_ pairs: [(String, JSONValue)]) throws(EventValidationError) -> Event {
         var out: [(String, JSONValue)] = []
         out.reserveCapacity(pairs.count + 1)
@@ -60,6 +71,8 @@ struct RowConverter: Sendable {
                     v = .string(iso)
                 } else if TimestampParser.parse(text, zone: zone) == nil {
                     throw EventValidationError(field: "at", value: s, problem: "does not match --date-format \(format) (nor ISO-8601)")
+                } else {
+                    v = .string(text)
                 }
             }
             if let system = options.system, Self.keyFields.contains(name) {

@@ -39,9 +39,17 @@ struct RowReader: Sendable {
                                   raw: Array(line)), n)
                 return
             }
-            let pairs: [(String, JSONValue)]
+            var pairs: [(String, JSONValue)]
             if case .object(let object) = json {
-                pairs = object.map { (converter.field(forColumn: $0.0), $0.1) }
+                let fields = converter.fields(forColumns: object.map(\.0))
+                pairs = zip(fields, object).map { ($0, $1.1) }
+                // A key renamed by --map onto a key the object also has: one would be lost.
+                if !converter.options.map.isEmpty, Set(fields).count < fields.count,
+                   let twice = fields.enumerated().first(where: { e in fields[..<e.offset].contains(e.element) })?.element {
+                    try body(.invalid(ImportError(file: file, line: n, column: nil,
+                                                  message: "two keys are both \"\(twice)\" after --map"), raw: Array(line)), n)
+                    return
+                }
             } else {
                 try body(.invalid(ImportError(file: file, line: n, column: 1, message: "the line is not a JSON object"), raw: Array(line)), n)
                 return
@@ -72,7 +80,7 @@ struct RowReader: Sendable {
         }
         guard let header = headerRecord else { return }
         let originals = header.fields.map { $0.trimmingWhitespace() }
-        let names = originals.map { converter.field(forColumn: $0) }
+        let names = converter.fields(forColumns: originals)
         try checkHeader(names: names, originals: originals, header: header)
         try onHeader(header.raw)
         let optionalLast = names.last == RowConverter.reasonColumn
@@ -96,7 +104,7 @@ struct RowReader: Sendable {
             }
             var pairs: [(String, JSONValue)] = []
             pairs.reserveCapacity(count)
-            for i in 0..<count { pairs.append((names[i], .string(record.fields[i]))) }
+            for i in 0..<count where !names[i].isEmpty { pairs.append((names[i], .string(record.fields[i]))) }
             switch convert(pairs) {
             case .success(let event): try body(.event(event), record.line)
             case .failure(let error):
@@ -113,7 +121,7 @@ struct RowReader: Sendable {
         func fail(_ message: String) -> ImportError {
             ImportError(file: file, line: header.line, column: nil, message: "the header row: " + message)
         }
-        for (i, n) in names.enumerated() {
+        for (i, n) in names.enumerated() where !n.isEmpty {
             if let j = names[..<i].firstIndex(of: n) {
                 throw ImportError(file: file, line: header.lines[i], column: header.columns[i],
                                   message: "the header row: columns \(j + 1) and \(i + 1) are both \"\(n)\"")
