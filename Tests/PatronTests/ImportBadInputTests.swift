@@ -206,6 +206,26 @@ import Testing
         #expect(try db2.importFile(second, options: options).appended == 0)
     }
 
+    @Test func aRejectedFileRejectedAgainKeepsOneReasonColumn() throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        let first = dir.path("a.csv")
+        try Data((Self.head + "feedback,b,2025-02-02,,9\npurchase,b,2025-02-01,10,\n").utf8).write(to: URL(fileURLWithPath: first))
+        var options = ImportOptions()
+        options.skipInvalid = true
+        #expect(try db.importFile(first, options: options).rejected == 1)
+        // Still wrong after a first fix: rejected again, with its new reason in place of the old one.
+        let second = dir.path("b.csv")
+        let once = try String(contentsOfFile: first + ".rejected", encoding: .utf8)
+        try Data(once.replacingOccurrences(of: ",,9,", with: ",,8,").utf8).write(to: URL(fileURLWithPath: second))
+        #expect(try db.importFile(second, options: options).rejected == 1)
+        let twice = try String(contentsOfFile: second + ".rejected", encoding: .utf8)
+        #expect(twice == "type,client,at,amount,score,rejected_reason\nfeedback,b,2025-02-02,,8,\"\(second):2:24: score \"\"8\"\": must be an integer from 1 to 5\"\n")
+        try Data(twice.replacingOccurrences(of: ",,8,", with: ",,5,").utf8).write(to: URL(fileURLWithPath: second + ".rejected"))
+        #expect(try db.importFile(second + ".rejected").appended == 1)
+        #expect(try db.client("b", today: day("2025-03-01"))?.satisfaction == 5)
+    }
+
     @Test func ndjsonRejectedRowsCarryTheReason() throws {
         let dir = TempDir()
         let path = dir.path("in.ndjson")

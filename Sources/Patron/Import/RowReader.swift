@@ -82,8 +82,13 @@ struct RowReader: Sendable {
         let originals = header.fields.map { $0.trimmingWhitespace() }
         let names = converter.fields(forColumns: originals)
         try checkHeader(names: names, originals: originals, header: header)
-        try onHeader(header.raw)
-        let optionalLast = names.last == RowConverter.reasonColumn
+        // Re-importing a FILE.rejected: its reason column is replaced, not added again.
+        let reimport = names.last == RowConverter.reasonColumn
+        try onHeader(reimport ? Self.csvLine(header.fields.dropLast()) : header.raw)
+        func rejectedBytes(_ record: CSVRecord) -> [UInt8] {
+            guard reimport, record.fields.count == names.count else { return record.raw }
+            return Self.csvLine(record.fields.dropLast())
+        }
         while true {
             let record: CSVRecord
             do {
@@ -94,12 +99,12 @@ struct RowReader: Sendable {
                 continue
             }
             let count = record.fields.count
-            if count != names.count && !(optionalLast && count == names.count - 1) {
+            if count != names.count && !(reimport && count == names.count - 1) {
                 let column = count > names.count ? record.columns[names.count] : record.columns.last
                 let line = count > names.count ? record.lines[names.count] : (record.lines.last ?? record.line)
                 try body(.invalid(ImportError(file: file, line: line, column: column,
                                               message: "\(count) field\(count == 1 ? "" : "s") where the header has \(names.count)"),
-                                  raw: record.raw), record.line)
+                                  raw: rejectedBytes(record)), record.line)
                 continue
             }
             var pairs: [(String, JSONValue)] = []
@@ -112,7 +117,7 @@ struct RowReader: Sendable {
                 let i = names.firstIndex(of: top)
                 let line = i.map { record.lines[$0] } ?? record.line
                 try body(.invalid(ImportError(file: file, line: line, column: i.map { record.columns[$0] }, message: describe(error)),
-                                  raw: record.raw), record.line)
+                                  raw: rejectedBytes(record)), record.line)
             }
         }
     }
@@ -138,6 +143,15 @@ struct RowReader: Sendable {
 
     private func convert(_ pairs: [(String, JSONValue)]) -> Result<Event, EventValidationError> {
         Result { () throws(EventValidationError) in try converter.event(pairs) }
+    }
+
+    /// Fields written as one CSV line (quoted where they hold a comma, quote or line end).
+    static func csvLine(_ fields: some Sequence<String>) -> [UInt8] {
+        let cells = fields.map { f -> String in
+            guard f.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return f }
+            return "\"" + f.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
+        return Array(cells.joined(separator: ",").utf8)
     }
 
     /// The validation message, naming the input column when `--map` renamed it.
