@@ -106,9 +106,7 @@ public final class Database: Sendable {
     public func merge(_ client: String, into: String) throws {
         guard client != into else { throw PatronError.invalidArgument("cannot merge \"\(client)\" into itself") }
         guard try streamVersion(client) > 0 else { throw PatronError.unknownClient(client) }
-        let event = Event(client: client, at: Int64((Date().timeIntervalSince1970 * 1000).rounded()), payload: .merge(Merge(into: into)))
-        try event.validate()
-        try appendAndWait([event])
+        try appendAndWait([Event(client: client, at: Int64((Date().timeIntervalSince1970 * 1000).rounded()), payload: .merge(Merge(into: into)))])
     }
 }
 

@@ -61,7 +61,7 @@ extension Database {
             spool = copy
             source = copy
         }
-        let format = try Self.format(of: source, named: file, options: options)
+        let (format, mapEstimate) = try Self.inspect(source, named: file, options: options)
         let reader = RowReader(file: file, format: format, converter: RowConverter(options: options, zone: timeZone))
 
         let rejectedPath = (path == "-" ? "stdin" : path) + ".rejected"
@@ -121,7 +121,8 @@ extension Database {
             // process is killed half-way. Client states are written out every
             // `flushEvery` events so memory stays bounded.
             if store.readOnly { throw PatronError.readOnly("import") }
-            try reserveMap(for: source)
+            // Grown ahead, so the map need not grow (and the file be read again) half-way.
+            if let mapEstimate { try store.env.reserve(mapEstimate) }
             let flushEvery = max(options.batchSize, 200_000)
             report = try writer.exclusive { context in
                 var pending = 0
@@ -138,14 +139,6 @@ extension Database {
         }
         report.seconds = -started.timeIntervalSinceNow
         return report
-    }
-
-    /// Grows the map ahead of a one-transaction import, so it need not grow (and the
-    /// file be read again) half-way: about four bytes of database per input byte.
-    private func reserveMap(for source: String) throws {
-        let input = try ImportInput.open(source)
-        guard let size = input.totalBytes else { return }
-        try store.env.reserve(size * (input.isCompressed ? 24 : 4))
     }
 
     /// The producer side: reads rows, gives content ids, sends batches; writes rejected rows.
@@ -167,7 +160,7 @@ extension Database {
                 case .event(var event):
                     if event.id == nil && options.dedupe {
                         let content = event.jsonLine(zone: .utc)
-                        event.id = NDJSONReader.contentID(content, occurrence: occurrences.next(content))
+                        event.id = ContentID.make(content, occurrence: occurrences.next(content))
                     }
                     // After a problem (default mode) nothing more is sent: the transaction will be dropped.
                     guard errors.isEmpty else { break }
@@ -206,9 +199,13 @@ extension Database {
         pipe.finish()
     }
 
-    /// The format: `--format`, else the file name, else the first non-blank byte.
-    private static func format(of source: String, named file: String, options: ImportOptions) throws -> ImportFormat {
+    /// Looks at the input once: refuses an empty or binary one, and gives its format
+    /// (`--format`, else the file name, else the first non-blank byte) and the database
+    /// room its events will take (about four bytes per input byte), when its size is known.
+    private static func inspect(_ source: String, named file: String, options: ImportOptions) throws
+        -> (format: ImportFormat, mapEstimate: Int?) {
         let input = try ImportInput.open(source)
+        let estimate = input.totalBytes.map { $0 * (input.isCompressed ? 24 : 4) }
         let head = try input.peek(4096)
         // Empty only if the whole input (not just its first 4 KiB) is blank.
         if head.count < 4096, head.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) {
@@ -218,9 +215,9 @@ extension Database {
             throw ImportError(file: file, line: nil, column: nil,
                               message: "this is not a CSV or NDJSON file (it holds binary data)")
         }
-        if let f = options.format ?? ImportFormat.from(fileName: file) { return f }
+        if let f = options.format ?? ImportFormat.from(fileName: file) { return (f, estimate) }
         let first = head.first { !($0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 || $0 == 0xef || $0 == 0xbb || $0 == 0xbf) }
-        return first == UInt8(ascii: "{") ? .ndjson : .csv
+        return (first == UInt8(ascii: "{") ? .ndjson : .csv, estimate)
     }
 
     /// True for a path naming a regular file (not a pipe, FIFO or device).

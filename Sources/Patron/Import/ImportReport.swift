@@ -38,8 +38,8 @@ public struct ImportReport: Sendable, Equatable {
     public init() {}
 }
 
-/// Helpers shared by the NDJSON and CSV readers.
-enum NDJSONReader {
+/// Ids derived from an imported row's content, and where a field sits in an NDJSON line.
+enum ContentID {
     /// The 1-based column of `"field"` (the field's name) in the line, if it is there.
     static func column(of field: String, in line: UnsafeRawBufferPointer) -> Int? {
         let name = field.split(separator: "[").first.map(String.init) ?? field
@@ -53,7 +53,7 @@ enum NDJSONReader {
 
     /// A stable id from an event's normalised content and its occurrence number in
     /// the file (so two identical rows stay two facts): `h-` and 26 base32 digits.
-    static func contentID(_ content: String, occurrence: Int) -> String {
+    static func make(_ content: String, occurrence: Int) -> String {
         var bytes = Array(content.utf8)
         bytes.append(0)
         bytes.append(contentsOf: Array(String(occurrence).utf8))

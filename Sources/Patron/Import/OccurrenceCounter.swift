@@ -2,9 +2,9 @@
 /// n-th of several genuinely identical rows gets its own content id (`h-…` of the
 /// content and n) and re-importing the same file maps each row to the same id.
 ///
-/// Memory is 8 bytes per distinct row at most ~70% load (an open-addressing table of
-/// 64-bit fingerprints, a 6-bit count in the low bits; counts above 62 go to a small
-/// side table): about 11 bytes per row, 120 MB for 11 million rows.
+/// Memory: an open-addressing table of 64-bit fingerprints (a 6-bit count in the low
+/// bits; counts above 62 go to a small side table), doubled when 70% full — 8 bytes
+/// per slot, so 11–23 bytes per distinct row.
 struct OccurrenceCounter {
     private var slots: [UInt64]
     private var used = 0

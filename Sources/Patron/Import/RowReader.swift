@@ -57,7 +57,7 @@ struct RowReader: Sendable {
             switch convert(pairs) {
             case .success(let event): try body(.event(event), n)
             case .failure(let error):
-                let column = NDJSONReader.column(of: converter.column(ofField: error.field), in: line)
+                let column = ContentID.column(of: converter.column(ofField: error.field), in: line)
                 try body(.invalid(ImportError(file: file, line: n, column: column, message: describe(error)), raw: Array(line)), n)
             }
         }, tooLong: { n, count in

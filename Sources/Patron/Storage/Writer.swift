@@ -34,8 +34,13 @@ final class Writer: Sendable {
 
     /// Queues a request; `complete` runs on the writer's thread after the commit.
     func submit(_ request: AppendRequest, complete: @escaping @Sendable (Result<AppendResult, any Error>) -> Void) {
+        enqueue(Pending(request: request, complete: complete, exclusive: nil))
+    }
+
+    /// Queues work and starts draining on the writer's thread unless it already is.
+    private func enqueue(_ p: Pending) {
         let start = queue.withLock { q in
-            q.pending.append(Pending(request: request, complete: complete, exclusive: nil))
+            q.pending.append(p)
             if q.draining { return false }
             q.draining = true
             return true
@@ -99,13 +104,7 @@ final class Writer: Sendable {
             box.withLock { $0 = outcome }
             done.signal()
         }
-        let start = queue.withLock { q in
-            q.pending.append(Pending(request: AppendRequest(events: [], expectedVersions: [:]), complete: { _ in }, exclusive: job))
-            if q.draining { return false }
-            q.draining = true
-            return true
-        }
-        if start { thread.async { self.drain() } }
+        enqueue(Pending(request: AppendRequest(events: [], expectedVersions: [:]), complete: { _ in }, exclusive: job))
         done.wait()
         guard let result = box.withLock({ $0 }) else { throw PatronError.io("the write finished without a result") }
         return try result.get()
