@@ -53,10 +53,14 @@ public final class Database: Sendable {
     ///
     /// Opening checks the on-disk format version and clears reader slots left by
     /// killed processes. A read-only database never writes to its file.
-    public init(path: String, readOnly: Bool = false, options: Options = Options()) throws {
-        store = try Store(path: path, readOnly: readOnly,
-                          options: .init(timeZone: options.timeZone, initialMapSize: options.initialMapSize,
-                                         durable: options.durable))
+    public convenience init(path: String, readOnly: Bool = false, options: Options = Options()) throws {
+        self.init(store: try Store(path: path, readOnly: readOnly,
+                                   options: .init(timeZone: options.timeZone, initialMapSize: options.initialMapSize,
+                                                  durable: options.durable)))
+    }
+
+    init(store: Store) {
+        self.store = store
         let signal = CommitSignal()
         commits = signal
         writer = Writer(store: store) { last in signal.notify(last) }

@@ -93,13 +93,19 @@ extension PatronCommand {
         static let configuration = CommandConfiguration(
             abstract: "Recompute all projections and indexes from the event log.",
             discussion: """
-                The log itself is never rewritten.
+                The log itself is never rewritten. A database written by an older
+                Patron whose log this build reads is upgraded this way (the open of
+                such a file says so).
                 Example:
                   patron rebuild --db clinic.db && patron verify --db clinic.db
                 """)
         @OptionGroup var options: DatabaseOptions
 
         func run() throws {
+            if !options.readOnly, let n = try Database.upgrade(path: options.path, options: .init(timeZone: options.timeZone)) {
+                print("upgraded to the current format: rebuilt from \(n.grouped) events")
+                return
+            }
             let n = try options.open().rebuild()
             print("rebuilt from \(n.grouped) events")
         }

@@ -96,8 +96,35 @@ import Testing
             Issue.record("opened an unknown format")
         } catch let e as PatronError {
             #expect(e.description.contains("format version 9"))
-            #expect(e.description.contains("reads version 1"))
+            #expect(e.description.contains("reads version 2"))
         }
+    }
+
+    @Test("A format-1 database (made by the previous build: `patron demo --clients 40 --seed 7`, backed up) is refused with the way out, and upgraded by rebuild")
+    func aFormatOneDatabaseIsUpgradedByRebuild() async throws {
+        let dir = TempDir()
+        for suffix in ["", "-keys"] {
+            let url = try #require(Bundle.module.url(forResource: "format1-demo40", withExtension: "patron" + suffix, subdirectory: "Fixtures"))
+            try FileManager.default.copyItem(at: url, to: dir.url.appendingPathComponent("db" + suffix))
+        }
+        let before = try Data(contentsOf: dir.url.appendingPathComponent("db"))
+        for readOnly in [false, true] {
+            do {
+                _ = try Database(path: dir.path("db"), readOnly: readOnly)
+                Issue.record("opened a format-1 database")
+            } catch let e as PatronError {
+                #expect(e.description.contains("format version 1"), "\(e)")
+                #expect(e.description.contains("patron rebuild --db \(dir.path("db"))"), "\(e)")
+            }
+        }
+        #expect(try Data(contentsOf: dir.url.appendingPathComponent("db")) == before, "a refused open wrote nothing")
+        #expect(try Database.upgrade(path: dir.path("db")) == 485)
+        #expect(try Database.upgrade(path: dir.path("db")) == nil, "already current")
+        let db = try Database(path: dir.path("db"))
+        #expect(try db.verify().isOK)
+        // The figures the format-1 build printed for this file.
+        let r = try db.query("clients show count(), sum(spend)")
+        #expect(r.rows == [[.number(40), .money(Money(cents: 3_670_100))]])
     }
 
     @Test func aFileThatIsNotADatabaseIsRefused() throws {

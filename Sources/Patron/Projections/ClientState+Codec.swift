@@ -5,7 +5,7 @@
 /// are dictionary ids with 0 for null.
 public enum ProjectionRow {
     /// Size of a row in bytes.
-    public static let size = 128
+    public static let size = 136
     static let nullDay = Int32.min
 
     /// Bit flags at offset 0.
@@ -48,6 +48,8 @@ public enum ProjectionRow {
         public static let maxDay = 112
         public static let mergedInto = 116
         public static let eventCount = 120
+        /// Int64: the value of the activity days after the first, in cents.
+        public static let repeatValueCents = 128
     }
 }
 
@@ -92,6 +94,7 @@ extension ClientState {
             day(O.maxDay, maxDay)
             put(O.mergedInto, mergedInto)
             put(O.eventCount, eventCount)
+            put(O.repeatValueCents, repeatValueCents)
         }
         return row
     }
@@ -123,6 +126,10 @@ extension ClientState {
         w.varint(UInt64(activityDays.count))
         var previous: Int64 = 0
         for d in activityDays { w.svarint(Int64(d) - previous); previous = Int64(d) }
+        w.svarint(activityValueCents); w.svarint(firstDayValueCents)
+        w.varint(UInt64(strayRefunds.count))
+        previous = 0
+        for r in strayRefunds { w.svarint(Int64(r.day) - previous); w.svarint(r.cents); previous = Int64(r.day) }
         for tallies in [visitLocations, providers] {
             w.varint(UInt64(tallies.entries.count))
             for e in tallies.entries {
@@ -171,6 +178,15 @@ extension ClientState {
         for _ in 0..<dayCount {
             previous += try r.svarint()
             activityDays.append(Day(truncatingIfNeeded: previous))
+        }
+        activityValueCents = try r.svarint(); firstDayValueCents = try r.svarint()
+        let strayCount = try r.count()
+        previous = 0
+        for _ in 0..<strayCount {
+            previous += try r.svarint()
+            let day = Day(truncatingIfNeeded: previous)
+            guard strayRefunds.last.map({ $0.day < day }) ?? true else { throw CorruptData("client detail: refunds out of order") }
+            strayRefunds.append(DayAmount(day: day, cents: try r.svarint()))
         }
         for which in 0..<2 {
             let n = try r.count()

@@ -126,6 +126,14 @@ struct ClientState: Equatable {
 
     /// Activity days (a visit or a purchase), ascending, distinct.
     var activityDays: [Day] = []
+    /// The value of every activity day together (SPEC 5.2: a day's value is its
+    /// purchase amounts minus its refunds), and of the first one alone, so the
+    /// Gamma-Gamma input, the mean value of the repeat days, needs no event scan.
+    var activityValueCents: Int64 = 0
+    var firstDayValueCents: Int64 = 0
+    /// Refunds on days that are not activity days (yet: a visit or purchase that
+    /// arrives later for the same day makes them count), ascending by day.
+    var strayRefunds: [DayAmount] = []
     var visitLocations = Tallies()
     var providers = Tallies()
     var services = IDSet()
@@ -158,7 +166,7 @@ struct ClientState: Equatable {
             if let a = c.acquisitionCost { acquisitionCost = later(acquisitionCost, a.cents) }
         case .visit(let v):
             visits += 1
-            addActivityDay(day)
+            addActivityDay(day, value: 0)
             firstVisit = min(firstVisit ?? day, day)
             lastVisit = max(lastVisit ?? day, day)
             for s in v.services { services.insert(try intern(s)) }
@@ -167,7 +175,7 @@ struct ClientState: Equatable {
         case .purchase(let p):
             purchases += 1
             purchasedCents = Self.saturating(purchasedCents, p.amount.cents)
-            addActivityDay(day)
+            addActivityDay(day, value: p.amount.cents)
             for item in p.items {
                 if let n = item.name { items.insert(try intern(n)) }
                 if let c = item.category { categories.insert(try intern(c)) }
@@ -175,6 +183,7 @@ struct ClientState: Equatable {
         case .refund(let r):
             refunds += 1
             refundedCents = Self.saturating(refundedCents, r.amount.cents)
+            refund(day, r.amount.cents)
         case .reward(let r):
             points += r.points
         case .tier(let t):
@@ -193,16 +202,36 @@ struct ClientState: Equatable {
         }
     }
 
-    private mutating func addActivityDay(_ day: Day) {
-        if let last = activityDays.last, last < day { activityDays.append(day); return }
-        if activityDays.isEmpty { activityDays.append(day); return }
+    /// Where `day` is or would go in the activity days, and whether it is there.
+    private func activityIndex(_ day: Day) -> (Int, Bool) {
+        if let last = activityDays.last, last < day { return (activityDays.count, false) }
         var lo = 0, hi = activityDays.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if activityDays[mid] < day { lo = mid + 1 } else { hi = mid }
         }
-        if lo < activityDays.count && activityDays[lo] == day { return }
-        activityDays.insert(day, at: lo)
+        return (lo, lo < activityDays.count && activityDays[lo] == day)
+    }
+
+    /// Adds `value` (a purchase's amount, 0 for a visit) on the activity day `day`.
+    private mutating func addActivityDay(_ day: Day, value: Int64) {
+        let (i, found) = activityIndex(day)
+        var v = value
+        if !found {
+            activityDays.insert(day, at: i)
+            v = Self.saturating(v, -DayAmount.take(day, from: &strayRefunds))
+            if i == 0 { firstDayValueCents = 0 }
+        }
+        activityValueCents = Self.saturating(activityValueCents, v)
+        if i == 0 { firstDayValueCents = Self.saturating(firstDayValueCents, v) }
+    }
+
+    /// Subtracts a refund from its day's value, or keeps it aside until the day is an activity day.
+    private mutating func refund(_ day: Day, _ cents: Int64) {
+        let (i, found) = activityIndex(day)
+        guard found else { return DayAmount.add(day, cents, to: &strayRefunds) }
+        activityValueCents = Self.saturating(activityValueCents, -cents)
+        if i == 0 { firstDayValueCents = Self.saturating(firstDayValueCents, -cents) }
     }
 
     /// Folds another person's state into this one (a merge): the result equals a
@@ -236,7 +265,7 @@ struct ClientState: Equatable {
         tier = pick(tier, o.tier)
         membership = pick(membership, o.membership)
         satisfaction = pick(satisfaction, o.satisfaction)
-        for d in o.activityDays { addActivityDay(d) }
+        absorbValues(o)
         visitLocations.combine(o.visitLocations)
         providers.combine(o.providers)
         services.formUnion(o.services)
@@ -244,10 +273,54 @@ struct ClientState: Equatable {
         categories.formUnion(o.categories)
     }
 
+    /// Joins the activity days and their values of `o` into this state: each side's
+    /// refunds on a day that is an activity day of the other now count.
+    private mutating func absorbValues(_ o: ClientState) {
+        let mine = activityDays, theirs = o.activityDays
+        // The value of the joined first day: each side's own first-day value if the day
+        // is its first, else minus its refunds kept aside for that day.
+        var first: Int64 = 0
+        if let day = [mine.first, theirs.first].compactMap({ $0 }).min() {
+            for side in [self, o] {
+                first = Self.saturating(first, side.activityDays.first == day
+                                        ? side.firstDayValueCents : -DayAmount.amount(day, in: side.strayRefunds))
+            }
+        }
+        var total = Self.saturating(activityValueCents, o.activityValueCents)
+        var strays: [DayAmount] = []
+        for (side, otherDays) in [(strayRefunds, theirs), (o.strayRefunds, mine)] {
+            for r in side {
+                if Self.contains(otherDays, r.day) { total = Self.saturating(total, -r.cents) } else { DayAmount.add(r.day, r.cents, to: &strays) }
+            }
+        }
+        for d in theirs {
+            let (i, found) = activityIndex(d)
+            if !found { activityDays.insert(d, at: i) }
+        }
+        activityValueCents = total
+        firstDayValueCents = first
+        strayRefunds = strays
+    }
+
+    private static func contains(_ days: [Day], _ day: Day) -> Bool {
+        var lo = 0, hi = days.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if days[mid] < day { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < days.count && days[lo] == day
+    }
+
     // MARK: Derived values
 
     /// Number of activity days.
     var activeDays: UInt32 { UInt32(activityDays.count) }
+
+    /// The value of every activity day but the first, in cents (0 with fewer than
+    /// two): `x` times the mean that Gamma-Gamma fits (SPEC 5.2).
+    var repeatValueCents: Int64 {
+        activityDays.count < 2 ? 0 : Self.saturating(activityValueCents, -firstDayValueCents)
+    }
 
     /// Median gap between consecutive activity days, in half days (nil with fewer than 2 days).
     var cadenceHalfDays: Int32? {
@@ -277,6 +350,36 @@ struct ClientState: Equatable {
 
 extension Stamp {
     static func >= (a: Stamp, b: Stamp) -> Bool { !(a < b) }
+}
+
+/// An amount of money on a day; lists of them are kept ascending by day, one entry per day.
+struct DayAmount: Equatable {
+    var day: Day
+    var cents: Int64
+
+    /// Adds `cents` to the entry of `day` in `list`, inserting it in day order.
+    static func add(_ day: Day, _ cents: Int64, to list: inout [DayAmount]) {
+        if let i = list.firstIndex(where: { $0.day >= day }) {
+            if list[i].day == day {
+                list[i].cents = ClientState.saturating(list[i].cents, cents)
+            } else {
+                list.insert(DayAmount(day: day, cents: cents), at: i)
+            }
+        } else {
+            list.append(DayAmount(day: day, cents: cents))
+        }
+    }
+
+    /// Removes the entry of `day` from `list` and returns its amount (0 without one).
+    static func take(_ day: Day, from list: inout [DayAmount]) -> Int64 {
+        guard !list.isEmpty, let i = list.firstIndex(where: { $0.day == day }) else { return 0 }
+        return list.remove(at: i).cents
+    }
+
+    /// The amount of `day` in `list` (0 without one).
+    static func amount(_ day: Day, in list: [DayAmount]) -> Int64 {
+        list.first(where: { $0.day == day })?.cents ?? 0
+    }
 }
 
 private func >= (a: (UInt32, Stamp), b: (UInt32, Stamp)) -> Bool {

@@ -157,6 +157,7 @@ enum AsOfTable {
                 gaps.sort()
                 let g = gaps.count
                 set(.cadenceHalfDays, i, UInt32(bitPattern: g % 2 == 1 ? gaps[g / 2] * 2 : gaps[g / 2 - 1] + gaps[g / 2]))
+                set64(.repeatValueCents, i, ce.repeatValueCents(i, upTo: day, events: t))
             }
             // Most frequent visit location and provider (ties: the most recent visit).
             var location = clientLocation[i]

@@ -63,4 +63,41 @@ final class ClientEvents: @unchecked Sendable {
 
     /// Row i's activity days, as positions in `days`.
     @inline(__always) func dayRange(_ i: Int) -> Range<Int> { Int(dayStart[i])..<Int(dayStart[i + 1]) }
+
+    /// The value of row `i`'s activity days after its first, up to `today`, in cents
+    /// (0 with fewer than two): a day's value is its purchases minus its refunds, and
+    /// a refund on a day with no visit or purchase counts for no day (SPEC 5.2).
+    func repeatValueCents(_ i: Int, upTo today: Day, events t: EventTable) -> Int64 {
+        let range = dayRange(i)
+        guard range.count >= 2 else { return 0 }
+        let days = self.days.base
+        let end = Self.upperBound(days, range, today)
+        guard end - range.lowerBound >= 2 else { return 0 }
+        let first = days[range.lowerBound]
+        let type = t.type.base, dayOf = t.day.base, num = t.num.base, events = self.events.base
+        let purchase = EventType.purchase.code, refund = EventType.refund.code
+        var total: Int64 = 0
+        for j in self.range(i) {
+            let k = Int(events[j])
+            let d = dayOf[k]
+            guard d > first, d <= today, num[k] != EventTable.null else { continue }
+            if type[k] == purchase {
+                total = ClientState.saturating(total, num[k])
+            } else if type[k] == refund {
+                let at = Self.upperBound(days, range.lowerBound..<end, d)
+                if at > range.lowerBound && days[at - 1] == d { total = ClientState.saturating(total, -num[k]) }
+            }
+        }
+        return total
+    }
+
+    /// The first position in `range` of the ascending `days` whose day is after `day`.
+    @inline(__always) static func upperBound(_ days: UnsafeMutablePointer<Int32>, _ range: Range<Int>, _ day: Int32) -> Int {
+        var lo = range.lowerBound, hi = range.upperBound
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if days[mid] <= day { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
 }

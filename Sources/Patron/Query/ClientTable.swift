@@ -85,7 +85,7 @@ final class ClientTable: @unchecked Sendable {
 
     /// 64-bit columns and their row offsets.
     enum Col64: Int, CaseIterable {
-        case purchasedCents, refundedCents, acquisitionCost, points
+        case purchasedCents, refundedCents, acquisitionCost, points, repeatValueCents
 
         var offset: Int {
             typealias O = ProjectionRow.Offset
@@ -94,6 +94,7 @@ final class ClientTable: @unchecked Sendable {
             case .refundedCents: return O.refundedCents
             case .acquisitionCost: return O.acquisitionCost
             case .points: return O.points
+            case .repeatValueCents: return O.repeatValueCents
             }
         }
     }

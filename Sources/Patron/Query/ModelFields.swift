@@ -4,9 +4,8 @@
 ///
 /// Every input is as of the query's `today`: x, t_x and T come from the projection
 /// columns (`active_days`, `first_seen`, `last_seen`) through the ``QueryEnv``
-/// accessors, which are exact for `as of`; the mean repeat-day value that
-/// `predicted_clv` needs is computed from the event table in one pass, only when a
-/// query uses it.
+/// accessors, which are exact for `as of`; so is the mean repeat-day value that
+/// Gamma-Gamma and `predicted_clv` need (the projection keeps its sum).
 
 /// Per-query values of the model fields, computed on first use.
 final class ModelCache {
@@ -79,49 +78,18 @@ enum ModelInputs {
     /// Each row's mean value of its repeat activity days (every activity day on or
     /// before today but the first), in dollars; 0 with fewer than two. A day's value is
     /// the purchases minus the refunds of that day (SPEC 5.2); a refund on a day
-    /// without a visit or purchase belongs to no activity day and is left out.
+    /// without a visit or purchase belongs to no activity day and is left out. The
+    /// projection keeps the sum (``ClientState/repeatValueCents``); rows with events
+    /// after today read it from their recomputed or replayed state.
     static func monetary(_ env: QueryEnv) -> [Double] {
         let rows = env.table.count
         var out = [Double](repeating: 0, count: rows)
-        let t = env.events
-        let c = env.clientEvents
-        let today = env.today
-        let type = t.type.base, dayOf = t.day.base, num = t.num.base, events = c.events.base, days = c.days.base
-        let purchase = EventType.purchase.code, refund = EventType.refund.code
-        let null = EventTable.null
         for i in 0..<rows {
-            let range = c.dayRange(i)
-            guard range.count >= 2 else { continue }
-            let end = upperBound(days, range, today)
-            let n = end - range.lowerBound
+            let n = env.u32(.activeDays, i)
             guard n >= 2 else { continue }
-            let first = days[range.lowerBound]
-            var total: Int64 = 0
-            for j in c.range(i) {
-                let k = Int(events[j])
-                let d = dayOf[k]
-                guard d > first, d <= today, num[k] != null else { continue }
-                if type[k] == purchase {
-                    total &+= num[k]
-                } else if type[k] == refund {
-                    // Only a refund on an activity day counts (the day after `first` up to today).
-                    let at = upperBound(days, range.lowerBound..<end, d)
-                    if at > range.lowerBound && days[at - 1] == d { total &-= num[k] }
-                }
-            }
-            out[i] = Double(total) / Double(n - 1) / 100
+            out[i] = Double(env.i64(.repeatValueCents, i)) / Double(n - 1) / 100
         }
         return out
-    }
-
-    /// The first position in `range` of the ascending `days` whose day is after `day`.
-    @inline(__always) static func upperBound(_ days: UnsafeMutablePointer<Int32>, _ range: Range<Int>, _ day: Int32) -> Int {
-        var lo = range.lowerBound, hi = range.upperBound
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if days[mid] <= day { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
     }
 
     /// RFM scores over the clients with an activity day as of `env.today` (SPEC 5.3):

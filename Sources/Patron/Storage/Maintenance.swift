@@ -194,7 +194,20 @@ extension Database {
         }
     }
 
-    /// Recomputes every index and projection from the event log, in one transaction.
+    /// Upgrades a database written in an older on-disk format whose log this build
+    /// reads: recomputes its projections from the log (``rebuild()``) and marks it
+    /// current, in one transaction. Returns the number of events replayed, or nil when
+    /// the database is already current (then nothing is written).
+    public static func upgrade(path: String, options: Options = Options()) throws -> Int? {
+        let store = try Store(path: path, readOnly: false,
+                              options: .init(timeZone: options.timeZone, initialMapSize: options.initialMapSize,
+                                             durable: options.durable, upgrade: true))
+        guard store.openedFormat != Schema.formatVersion else { return nil }
+        return try Database(store: store).rebuild()
+    }
+
+    /// Recomputes every index and projection from the event log, in one transaction,
+    /// and marks the file with this build's format version.
     /// Returns the number of events replayed.
     @discardableResult
     public func rebuild() throws -> Int {
@@ -245,6 +258,7 @@ extension Database {
             }
             try RowChunks.write(rows, table: s.rows, txn: txn)
             try store.bumpProjectionEpoch(txn: txn)
+            try s.putFormatVersion(txn: txn)
             return count
         }
     }

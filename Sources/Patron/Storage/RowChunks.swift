@@ -1,11 +1,11 @@
 import LMDB
 
-/// The `rows` table stores projection rows 15 to a value (a chunk of consecutive
-/// client numbers, 1,920 bytes: two chunks fill an LMDB page without overflow), so
+/// The `rows` table stores projection rows 14 to a value (a chunk of consecutive
+/// client numbers, 1,904 bytes: two chunks fill an LMDB page without overflow), so
 /// a scan over all clients is a walk over contiguous memory with one cursor step per
-/// 15 clients. Empty slots are zero (no ``ProjectionRow/Flag/present`` bit).
+/// 14 clients. Empty slots are zero (no ``ProjectionRow/Flag/present`` bit).
 enum RowChunks {
-    static let rowsPerChunk = 15
+    static let rowsPerChunk = 14
     static let chunkBytes = rowsPerChunk * ProjectionRow.size
 
     static func chunk(_ client: UInt32) -> UInt32 { client / UInt32(rowsPerChunk) }

@@ -2,8 +2,11 @@ import LMDB
 
 /// The named LMDB databases of a Patron file and what each maps.
 struct Schema {
-    /// The on-disk format this build reads and writes.
-    static let formatVersion: UInt32 = 1
+    /// The on-disk format this build reads and writes. 2: projection rows of 136
+    /// bytes (14 to a chunk) with the repeat-day value, and the day values in details.
+    static let formatVersion: UInt32 = 2
+    /// Older formats with the same log, which `rebuild` upgrades (``Database/upgrade(path:options:)``).
+    static let upgradableVersions: ClosedRange<UInt32> = 1...1
 
     /// `meta`: setting name → bytes (`format`, `timezone`, `created`).
     let meta: Table
@@ -42,6 +45,12 @@ struct Schema {
     init(_ t: [Table]) {
         meta = t[0]; log = t[1]; ids = t[2]; clientKeys = t[3]; clientNames = t[4]
         streams = t[5]; rows = t[6]; details = t[7]; strings = t[8]; stringValues = t[9]
+    }
+
+    /// Marks the file with this build's format version (``formatVersion``).
+    func putFormatVersion(txn: Transaction) throws {
+        var v = Schema.formatVersion.littleEndian
+        try withUnsafeBytes(of: &v) { try txn.put(meta, key: "format", value: Array($0)) }
     }
 
     /// Tables rebuilt from the log by `rebuild`.

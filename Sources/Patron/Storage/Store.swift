@@ -23,7 +23,13 @@ final class Store: Sendable {
         var timeZone: String
         var initialMapSize: Int
         var durable: Bool
+        /// Open a database of an older format whose log this build reads (see
+        /// ``Schema/upgradableVersions``), only to rebuild its projections.
+        var upgrade = false
     }
+
+    /// The format version found at open (``Schema/formatVersion`` once upgraded).
+    let openedFormat: UInt32
 
     init(path: String, readOnly: Bool, options: Options) throws {
         self.path = path
@@ -47,11 +53,16 @@ final class Store: Sendable {
             throw PatronError.format("\(path) is not a Patron database (it lacks Patron's tables)")
         }
         schema = Schema(tables)
+        var found = Schema.formatVersion
         let zoneName: String = try env.write(readOnly: readOnly) { [schema] txn in
             if let v = try txn.get(schema.meta, key: "format") {
                 guard v.count == 4 else { throw PatronError.format("\(path): unreadable format version") }
                 let version = UInt32(littleEndian: v.load(at: 0))
-                guard version == Schema.formatVersion else {
+                found = version
+                if Schema.upgradableVersions.contains(version) && !(options.upgrade && !readOnly) {
+                    throw PatronError.format("\(path) is Patron format version \(version); this build keeps its projections in format \(Schema.formatVersion). Run `patron rebuild --db \(path)` once to upgrade it: the projections are recomputed from the log, which is unchanged.")
+                }
+                guard version == Schema.formatVersion || Schema.upgradableVersions.contains(version) else {
                     throw PatronError.format("\(path) is Patron format version \(version); this build reads version \(Schema.formatVersion). Use a Patron that matches, or export and re-import.")
                 }
             } else if readOnly {
@@ -61,13 +72,13 @@ final class Store: Sendable {
                 guard Zone(identifier: options.timeZone) != nil else {
                     throw PatronError.invalidArgument("unknown time zone \"\(options.timeZone)\"")
                 }
-                var v = Schema.formatVersion.littleEndian
-                try withUnsafeBytes(of: &v) { try txn.put(schema.meta, key: "format", value: Array($0)) }
+                try schema.putFormatVersion(txn: txn)
                 try txn.put(schema.meta, key: "timezone", value: Array(options.timeZone.utf8))
             }
             guard let z = try txn.get(schema.meta, key: "timezone") else { return "UTC" }
             return String(decoding: z, as: UTF8.self)
         }
+        openedFormat = found
         guard let zone = Zone(identifier: zoneName) else { throw PatronError.format("\(path): unknown time zone \"\(zoneName)\"") }
         self.zone = zone
         keys = try KeyStore(path: path + "-keys", readOnly: readOnly)
