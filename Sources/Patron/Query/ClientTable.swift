@@ -36,7 +36,29 @@ final class ClientTable: @unchecked Sendable {
 
     /// Decrypted personal fields of current rows, filled as queries show them; the
     /// table (and this cache) is dropped when a write commits, `forget` included.
-    let personalCache = Mutex<[Int: String?]>([:])
+    let personalCache: Mutex<PersonalCache>
+
+    /// Decrypted personal values by row and tag, an array per tag made on first use
+    /// (a value read as "none" is kept too, as `.some(nil)`).
+    struct PersonalCache {
+        private var values: [[String??]] = []
+        let rows: Int
+
+        init(rows: Int) { self.rows = rows }
+
+        subscript(row: Int, tag: PersonalData.Tag) -> String?? {
+            get {
+                let t = Int(tag.rawValue)
+                return t < values.count && !values[t].isEmpty ? values[t][row] : nil
+            }
+            set {
+                let t = Int(tag.rawValue)
+                if t >= values.count { values += Array(repeating: [], count: t + 1 - values.count) }
+                if values[t].isEmpty { values[t] = Array(repeating: nil, count: rows) }
+                values[t][row] = newValue
+            }
+        }
+    }
 
     /// Each row's events and activity days, built by the first query that needs them.
     private let eventIndex = Mutex<ClientEvents?>(nil)
@@ -117,6 +139,7 @@ final class ClientTable: @unchecked Sendable {
         numbers = base.numbers
         keys = base.keys
         n = base.n
+        personalCache = Mutex(PersonalCache(rows: base.n))
         rowOfNumber = base.rowOfNumber
         self.c32 = c32
         self.c64 = c64
@@ -182,6 +205,7 @@ final class ClientTable: @unchecked Sendable {
         numbers = order.map { rowNumbers[$0] }
         keys = sortedKeys
         self.n = n
+        personalCache = Mutex(PersonalCache(rows: n))
         let c32 = UnsafeMutablePointer<UInt32>.allocate(capacity: max(1, Col32.allCases.count * n))
         let c64 = UnsafeMutablePointer<Int64>.allocate(capacity: max(1, Col64.allCases.count * n))
         raw.withUnsafeBytes { b in

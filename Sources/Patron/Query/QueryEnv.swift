@@ -13,7 +13,8 @@ final class QueryEnv {
     /// (nil when the client has no event on or before it, so is not in the world).
     private var replayed: [Int: ClientState?] = [:]
     private var rowOverride: [Int: [UInt8]] = [:]
-    private var strings: [UInt32: V] = [:]
+    /// Dictionary strings read so far, by id (nil: not read yet).
+    private var strings: [V?] = []
     private var projectionCache: (Int, ClientProjection?)?
     private var stateCache: (Int, ClientState)?
     private var eventData: (table: EventTable, count: Int)?
@@ -161,10 +162,12 @@ final class QueryEnv {
     /// A dictionary string as a value.
     func string(_ id: UInt32) -> V {
         if id == 0 { return .null }
-        if let s = strings[id] { return s }
+        let i = Int(id)
+        if i < strings.count, let s = strings[i] { return s }
         var v = V.null
         do { v = try store.stringValue(id, txn: txn).map(V.str) ?? .null } catch { fail(error) }
-        strings[id] = v
+        if i >= strings.count { strings += Array(repeating: nil, count: max(i + 1, strings.count * 2) - strings.count) }
+        strings[i] = v
         return v
     }
 
@@ -184,10 +187,9 @@ final class QueryEnv {
     /// A personal field of row `i`'s client (nil once forgotten, whatever `today` says).
     func personal(_ i: Int, _ tag: PersonalData.Tag) -> String? {
         let current = isCurrent(i)
-        let slot = i &* 8 &+ Int(tag.rawValue)
-        if current, let cached = table.personalCache.withLock({ $0[slot] }) { return cached }
+        if current, let cached = table.personalCache.withLock({ $0[i, tag] }) { return cached }
         let value = loadPersonal(i, tag)
-        if current { table.personalCache.withLock { $0[slot] = value } }
+        if current { table.personalCache.withLock { $0[i, tag] = value } }
         return value
     }
 
