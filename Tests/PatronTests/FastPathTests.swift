@@ -10,6 +10,9 @@ import Testing
         "clients where tier != GOLD or visits >= 3",
         "clients where not (spend > $100) and cadence is not null",
         "clients top 10% by spend",
+        "clients where visits >= 1 show id, lapsed top 7 by lapsed limit 5",
+        "clients show id, cadence top 25% by cadence",
+        "clients show id, first_seen top 3 by first_seen as of 2023-12-31",
         "clients group by tier show count(), avg(spend), median(cadence), min(first_seen), max(spend), share()",
         "clients group by tier, month(first_seen) show count(), sum(spend), percentile(lapsed, 90)",
         "clients where has visit where services contains \"botox\" and has no purchase where items.category = \"filler\"",
@@ -58,6 +61,7 @@ import Testing
         #expect(taken["filter"] >= 8)
         #expect(taken["group"] >= 11)
         #expect(taken["scoped"] >= 4)
+        #expect(taken["top"] >= 4)
     }
 }
 

@@ -87,6 +87,28 @@ struct Executor {
         var emitted = 0
         let evals = outputs.map(\.compiled.eval)
         let byAlias = sortKeys.contains { $0.0.readsColumns } || (topKey?.readsColumns ?? false)
+        // `top N by` a client field with a typed reading, nothing else to sort by: keep
+        // only row numbers and numeric keys, and select (the general path below keeps
+        // every row's tuple of values).
+        if query.entity == .clients, let t = query.top, sortKeys.isEmpty, !byAlias, let topKey,
+           let number = topKey.fastField?.number {
+            FastPaths.taken?.add("top")
+            let general = topKey.eval
+            var rows: [Int32] = [], keys: [Double] = []
+            rows.reserveCapacity(env.table.count)
+            keys.reserveCapacity(env.table.count)
+            try forEachInputRow(env: env, filter: filter) { row in
+                rows.append(Int32(truncatingIfNeeded: row.i))
+                keys.append(env.isCurrent(row.i) ? number(row.i) : (general(row).numeric ?? .nan))
+                return true
+            }
+            let row = Row()
+            for k in Self.greatest(keys, topCount(t, keys.count)).prefix(limit) {
+                row.i = Int(rows[k])
+                try emit(evals.map { $0(row).output })
+            }
+            return
+        }
         // Ordered queries keep each row's identity and order keys; the output columns
         // are computed only for the rows that survive top/limit.
         var kept: [(i: Int, k: Int, item: Int, sort: [V], top: V)] = []
@@ -176,29 +198,30 @@ struct Executor {
     /// in index order — a full sort's prefix, found by selection and a sort of the
     /// kept rows only.
     static func greatest(_ keys: [Double], _ keep: Int) -> [Int] {
-        var present: [Int] = [], absent: [Int] = []
-        for (i, x) in keys.enumerated() {
-            if x.isNaN { absent.append(i) } else { present.append(i) }
-        }
-        var chosen: [Int]
-        if keep >= present.count {
-            chosen = present
-        } else if keep <= 0 {
-            return []
+        guard keep > 0 else { return [] }
+        var values: [Double] = []
+        values.reserveCapacity(keys.count)
+        for x in keys where !x.isNaN { values.append(x) }
+        // (key, index) of the rows kept, sorted at the end.
+        var chosen: [(Double, Int)] = []
+        if keep >= values.count {
+            chosen.reserveCapacity(values.count)
+            for (i, x) in keys.enumerated() where !x.isNaN { chosen.append((x, i)) }
         } else {
             // The keep-th greatest value, then every greater key and the first ties.
-            var values = present.map { keys[$0] }
-            let threshold = Accumulator.select(&values, present.count - keep)
-            chosen = present.filter { keys[$0] > threshold }
+            let threshold = Accumulator.select(&values, values.count - keep)
+            chosen.reserveCapacity(keep)
+            for (i, x) in keys.enumerated() where x > threshold { chosen.append((x, i)) }
             var ties = keep - chosen.count
-            for i in present where ties > 0 && keys[i] == threshold {
-                chosen.append(i)
+            for (i, x) in keys.enumerated() where ties > 0 && x == threshold {
+                chosen.append((x, i))
                 ties -= 1
             }
         }
-        chosen.sort { a, b in keys[a] != keys[b] ? keys[a] > keys[b] : a < b }
-        if chosen.count < keep { chosen.append(contentsOf: absent.prefix(keep - chosen.count)) }
-        return chosen
+        chosen.sort { a, b in a.0 != b.0 ? a.0 > b.0 : a.1 < b.1 }
+        var out = chosen.map(\.1)
+        for (i, x) in keys.enumerated() where out.count < keep && x.isNaN { out.append(i) }
+        return out
     }
 
     /// The keys as doubles (NaN for null) when every one is a number, money, duration
