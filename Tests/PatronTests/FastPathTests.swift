@@ -9,6 +9,11 @@ import Testing
         "clients where lapsed > 90d and tier = gold",
         "clients where tier != GOLD or visits >= 3",
         "clients where not (spend > $100) and cadence is not null",
+        "clients where not (tier = gold or lapsed <= 30d) and visits > 0",
+        "clients where cadence is null or tier != silver",
+        "clients where tier is not null and spend >= $0 and first_seen < 2024-01-01 and points > 10",
+        "clients where lifespan > 10d and (tenure >= 100d or refunds > 0) group by tier show count()",
+        "clients where (visits > 2 or purchases > 2) and not (name contains \"a\") show id, name",
         "clients top 10% by spend",
         "clients where visits >= 1 show id, lapsed top 7 by lapsed limit 5",
         "clients show id, cadence top 25% by cadence",
@@ -62,6 +67,7 @@ import Testing
         #expect(taken["group"] >= 11)
         #expect(taken["scoped"] >= 4)
         #expect(taken["top"] >= 4)
+        #expect(taken["batch"] >= 8)
     }
 }
 

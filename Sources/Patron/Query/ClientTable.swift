@@ -121,6 +121,10 @@ final class ClientTable: @unchecked Sendable {
         }
     }
 
+    /// Column `c`'s first value (rows follow contiguously), for loops over runs of rows.
+    func column(_ c: Col32) -> UnsafeMutablePointer<UInt32> { c32 + c.rawValue &* n }
+    func column(_ c: Col64) -> UnsafeMutablePointer<Int64> { c64 + c.rawValue &* n }
+
     @inline(__always) func u32(_ c: Col32, _ i: Int) -> UInt32 { c32[c.rawValue &* n &+ i] }
     @inline(__always) func i32(_ c: Col32, _ i: Int) -> Int32 { Int32(bitPattern: c32[c.rawValue &* n &+ i]) }
     @inline(__always) func i64(_ c: Col64, _ i: Int) -> Int64 { c64[c.rawValue &* n &+ i] }

@@ -18,6 +18,9 @@ struct Compiled {
     var fast: ((Int) -> Bool)?
     /// Typed readings of a field on the scope's unit index.
     var fastField: FastField?
+    /// The condition a run of units at a time (``FastBatch``), when its fields have
+    /// column readings: same answers as ``fast``.
+    var batch: FastBatch?
     /// A grouping code on the scope's unit index (equal codes, equal keys).
     var code: ((Int) -> Int32)?
     /// Expensive per row (a model prediction): `and`/`or` test it after the cheap parts.
@@ -172,6 +175,7 @@ struct Compiler {
             let f = c.eval
             let fast = c.fast.map { p in { (i: Int) in !p(i) } }
             var out = Compiled(kind: .boolean, eval: { .bool(!f($0).isTrue) }, range: r, perItem: c.perItem, hasAggregate: c.hasAggregate, fast: fast)
+            out.batch = c.batch.map { b in { s, n, mask in b(s, n, mask); for j in 0..<n { mask[j] ^= 1 } } }
             out.costly = c.costly
             return out
         case .negate(let x):
@@ -216,11 +220,13 @@ struct Compiler {
                         fast = op == .and ? { i in fasts.allSatisfy { $0(i) } } : { i in fasts.contains { $0(i) } }
                     }
                 }
+                let batch = fasts.count == parts.count ? Self.combinedBatch(op, parts) : nil
                 if fs.count == 2 {
                     let f = fs[0], g = fs[1]
                     let eval: (Row) -> V = op == .and ? { .bool(f($0).isTrue && g($0).isTrue) } : { .bool(f($0).isTrue || g($0).isTrue) }
                     var out = Compiled(kind: .boolean, eval: eval, range: r, hasAggregate: aggregate, fast: fast)
                     out.costly = costly
+                    out.batch = batch
                     return out
                 }
                 let eval: (Row) -> V = op == .and
@@ -228,6 +234,7 @@ struct Compiler {
                     : { row in .bool(fs.contains { $0(row).isTrue }) }
                 var out = Compiled(kind: .boolean, eval: eval, range: r, hasAggregate: aggregate, fast: fast)
                 out.costly = costly
+                out.batch = batch
                 return out
             }
             if op.isComparison { return try comparison(op, a, b, r) }
@@ -265,8 +272,10 @@ struct Compiler {
         case .isNull(let x, let negated):
             let c = try resolved(x)
             let f = c.eval
-            return anyItem(Compiled(kind: .boolean, eval: { .bool(f($0).isNull != negated) }, range: r, perItem: c.perItem, hasAggregate: c.hasAggregate,
-                                    fast: fastIsNull(c, negated: negated)))
+            var out = Compiled(kind: .boolean, eval: { .bool(f($0).isNull != negated) }, range: r, perItem: c.perItem, hasAggregate: c.hasAggregate,
+                               fast: fastIsNull(c, negated: negated))
+            if out.fast != nil { out.batch = fastIsNullBatch(c, negated: negated) }
+            return anyItem(out)
         case .contains(let x, let y, let negated):
             let c = try resolved(x)
             var d = try compile(y)
@@ -328,6 +337,7 @@ struct Compiler {
         let f = c.eval
         var out = c
         out.perItem = false
+        out.batch = nil
         let env = self.env
         if let p = c.fast {
             out.fast = { k in env.events.items(k).contains { p($0) } }
@@ -421,6 +431,7 @@ struct Compiler {
             let k = g(Row())
             c = Compiled(kind: .boolean, eval: { .bool(Ops.compare(op, f($0), k)) }, range: r, perItem: a.perItem, hasAggregate: a.hasAggregate,
                          fast: fastComparison(op, a, b))
+            if c.fast != nil { c.batch = fastComparisonBatch(op, a, b) }
         } else {
             c = Compiled(kind: .boolean, eval: { .bool(Ops.compare(op, f($0), g($0))) }, range: r,
                          perItem: a.perItem || b.perItem, hasAggregate: a.hasAggregate || b.hasAggregate)

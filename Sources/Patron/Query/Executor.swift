@@ -504,10 +504,9 @@ struct Executor {
         var total = 0
         let cancellation = QueryCancellation.current
         var seen = 0
-        forEachUnit(env: env) { unit in
+        forEachPassingUnit(env: env, batch: filter?.batch, passes: passes) { unit in
             seen &+= 1
             if seen & 0xFFFF == 0, cancellation?.isCancelled == true { return }
-            guard passes(unit) else { return }
             let key = keyOf(unit)
             var g = key >= 0 && key < 4096 ? Int(small[Int(key)]) : index[key] ?? -1
             if g < 0 {
@@ -532,6 +531,32 @@ struct Executor {
 
     /// Calls `body` with each unit of the query's entity in the world of `today`:
     /// client rows, event indexes of the entity's type, or item indexes.
+    /// ``forEachUnit(env:_:)`` for the units that pass the filter: client rows a run
+    /// at a time through its batch form when it has one (all rows are current here).
+    private func forEachPassingUnit(env: QueryEnv, batch: FastBatch?, passes: (Int) -> Bool, _ body: (Int) -> Void) {
+        guard query.entity == .clients, let batch else {
+            forEachUnit(env: env) { unit in if passes(unit) { body(unit) } }
+            return
+        }
+        FastPaths.taken?.add("batch")
+        let count = env.table.count
+        let absent = env.absentRows
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: fastBatchSize) { buffer in
+            guard let mask = buffer.baseAddress else { return }
+            var start = 0
+            while start < count {
+                let n = min(fastBatchSize, count - start)
+                batch(start, n, mask)
+                if let absent {
+                    for j in 0..<n where mask[j] != 0 && !absent[start &+ j] { body(start &+ j) }
+                } else {
+                    for j in 0..<n where mask[j] != 0 { body(start &+ j) }
+                }
+                start += n
+            }
+        }
+    }
+
     private func forEachUnit(env: QueryEnv, _ body: (Int) -> Void) {
         if query.entity == .clients {
             if let absent = env.absentRows {

@@ -31,7 +31,20 @@ enum FastPaths {
 struct FastString {
     let id: (Int) -> UInt32
     let value: (UInt32) -> V
+    /// The ids as a column, unit after unit (client fields).
+    var column: UnsafeMutablePointer<UInt32>? = nil
 }
+
+/// A condition over a run of consecutive units at once: `out[j]` becomes 1 when unit
+/// `start + j` passes, else 0. Loops over raw columns with no call per unit, so a
+/// scan of a million client rows costs a few passes over memory.
+typealias FastBatch = (_ start: Int, _ count: Int, _ out: UnsafeMutablePointer<UInt8>) -> Void
+
+/// Fills `out[0..<count]` with a numeric field's values (NaN for null) of units `start…`.
+typealias NumberBatch = (_ start: Int, _ count: Int, _ out: UnsafeMutablePointer<Double>) -> Void
+
+/// Units per batch: a few KiB of scratch, small enough to stay in the L1 cache.
+let fastBatchSize = 2048
 
 /// A list field as "does any element's id satisfy…", and the value of an id.
 struct FastList {
@@ -43,6 +56,8 @@ struct FastList {
 struct FastField {
     /// Numbers in the field's own unit: days, cents, counts (NaN for null).
     var number: ((Int) -> Double)?
+    /// The same numbers a run of units at a time (client fields).
+    var numberBatch: NumberBatch?
     var string: FastString?
     var list: FastList?
 }
@@ -54,7 +69,7 @@ extension Compiler {
         let t = env.table
         let env = self.env
         func str(_ c: ClientTable.Col32) -> FastField {
-            FastField(string: FastString(id: { t.u32(c, $0) }, value: { env.string($0) }))
+            FastField(string: FastString(id: { t.u32(c, $0) }, value: { env.string($0) }, column: t.column(c)))
         }
         switch field {
         case "tier": return str(.tier)
@@ -62,7 +77,62 @@ extension Compiler {
         case "source": return str(.source)
         case "location": return str(.location)
         case "provider": return str(.provider)
-        default: return fastClientNumber(field).map { FastField(number: $0) }
+        default: return fastClientNumber(field).map { FastField(number: $0, numberBatch: fastClientNumberBatch(field)) }
+        }
+    }
+
+    /// ``fastClientNumber(_:)`` a run of rows at a time: the same values, each read by
+    /// a loop over the raw column.
+    private func fastClientNumberBatch(_ field: String) -> NumberBatch? {
+        let t = env.table
+        let today = Double(env.today)
+        let null = ProjectionRow.nullDay
+        /// A day column as days, or as days from it to `from` (`lapsed`, `tenure`).
+        func days(_ c: ClientTable.Col32, since from: Double? = nil) -> NumberBatch {
+            let p = t.column(c)
+            if let from {
+                return { s, n, out in for j in 0..<n { let d = Int32(bitPattern: p[s &+ j]); out[j] = d == null ? .nan : from - Double(d) } }
+            }
+            return { s, n, out in for j in 0..<n { let d = Int32(bitPattern: p[s &+ j]); out[j] = d == null ? .nan : Double(d) } }
+        }
+        func counts(_ c: ClientTable.Col32) -> NumberBatch {
+            let p = t.column(c)
+            return { s, n, out in for j in 0..<n { out[j] = Double(p[s &+ j]) } }
+        }
+        func wide(_ c: ClientTable.Col64) -> NumberBatch {
+            let p = t.column(c)
+            return { s, n, out in for j in 0..<n { out[j] = Double(p[s &+ j]) } }
+        }
+        switch field {
+        case "lapsed": return days(.lastSeen, since: today)
+        case "tenure": return days(.firstSeen, since: today)
+        case "lifespan":
+            let f = t.column(.firstSeen), l = t.column(.lastSeen)
+            return { s, n, out in
+                for j in 0..<n {
+                    let a = Int32(bitPattern: f[s &+ j]), b = Int32(bitPattern: l[s &+ j])
+                    out[j] = a == null ? .nan : Double(b) - Double(a)
+                }
+            }
+        case "registered": return days(.registered)
+        case "first_seen": return days(.firstSeen)
+        case "last_seen": return days(.lastSeen)
+        case "first_visit": return days(.firstVisit)
+        case "last_visit": return days(.lastVisit)
+        case "active_days": return counts(.activeDays)
+        case "visits": return counts(.visits)
+        case "purchases": return counts(.purchases)
+        case "refunds": return counts(.refunds)
+        case "points": return wide(.points)
+        case "refunded": return wide(.refundedCents)
+        case "spend", "clv":
+            // Both totals are sums of non-negative amounts: the difference cannot overflow.
+            let a = t.column(.purchasedCents), b = t.column(.refundedCents)
+            return { s, n, out in for j in 0..<n { out[j] = Double(a[s &+ j] &- b[s &+ j]) } }
+        case "cadence":
+            let p = t.column(.cadenceHalfDays)
+            return { s, n, out in for j in 0..<n { let h = Int32(bitPattern: p[s &+ j]); out[j] = h < 0 ? .nan : Double(h) / 2 } }
+        default: return nil
         }
     }
 
@@ -179,6 +249,100 @@ extension Compiler {
         return nil
     }
 
+    /// The run-at-a-time form of ``fastComparison(_:_:_:)``, for client fields with
+    /// column readings; nil otherwise.
+    func fastComparisonBatch(_ op: BinaryOp, _ a: Compiled, _ b: Compiled) -> FastBatch? {
+        guard b.isConstant, let f = a.fastField else { return nil }
+        let k = b.eval(Row())
+        if let fill = f.numberBatch {
+            var c: Double
+            switch k {
+            case .num(let x): c = a.kind == .money ? Ops.cents(x) : x
+            case .money(let x), .dur(let x): c = x
+            case .date(let d): c = Double(d)
+            default: return nil
+            }
+            if c.isNaN { return nil }
+            return Self.numberBatch(fill) { v, out, n in
+                switch op {
+                case .eq: for j in 0..<n { out[j] = v[j] == c ? 1 : 0 }
+                case .ne: for j in 0..<n { out[j] = !v[j].isNaN && v[j] != c ? 1 : 0 }
+                case .lt: for j in 0..<n { out[j] = v[j] < c ? 1 : 0 }
+                case .le: for j in 0..<n { out[j] = v[j] <= c ? 1 : 0 }
+                case .gt: for j in 0..<n { out[j] = v[j] > c ? 1 : 0 }
+                case .ge: for j in 0..<n { out[j] = v[j] >= c ? 1 : 0 }
+                default: for j in 0..<n { out[j] = 0 }
+                }
+            }
+        }
+        if let s = f.string, let column = s.column, case .str(let x) = k, op == .eq || op == .ne {
+            let memo = IDMemo { id in
+                guard case .str(let v) = s.value(id) else { return false }
+                return Text.equal(v, x)
+            }
+            let want = op == .eq
+            return { st, n, out in memo.fill(column, st, n, out, want: want) }
+        }
+        return nil
+    }
+
+    /// A batch that fills a scratch run with `fill` and lets `test` turn it into the mask.
+    static func numberBatch(_ fill: @escaping NumberBatch,
+                            _ test: @escaping (UnsafeMutablePointer<Double>, UnsafeMutablePointer<UInt8>, Int) -> Void) -> FastBatch {
+        { start, n, out in
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: max(n, 1)) { buffer in
+                guard let v = buffer.baseAddress else { return }
+                fill(start, n, v)
+                test(v, out, n)
+            }
+        }
+    }
+
+    /// The run-at-a-time form of ``fastIsNull(_:negated:)`` for client fields.
+    func fastIsNullBatch(_ a: Compiled, negated: Bool) -> FastBatch? {
+        guard let f = a.fastField else { return nil }
+        let yes: UInt8 = negated ? 0 : 1, no: UInt8 = negated ? 1 : 0
+        if let fill = f.numberBatch {
+            return Self.numberBatch(fill) { v, out, n in for j in 0..<n { out[j] = v[j].isNaN ? yes : no } }
+        }
+        if let column = f.string?.column {
+            return { s, n, out in for j in 0..<n { out[j] = column[s &+ j] == 0 ? yes : no } }
+        }
+        return nil
+    }
+
+    /// `and`/`or` of conditions that all have a per-unit form, a run at a time: the
+    /// parts with a batch form first, combined mask by mask; then each other part
+    /// (cheap ones before model predictions) only on the units still undecided.
+    /// Nil when no part has a batch form.
+    static func combinedBatch(_ op: BinaryOp, _ parts: [Compiled]) -> FastBatch? {
+        let batches = parts.compactMap(\.batch)
+        guard let first = batches.first else { return nil }
+        let rest = Array(batches.dropFirst())
+        let single = parts.filter { $0.batch == nil }
+        let perUnit = (single.filter { !$0.costly } + single.filter(\.costly)).compactMap(\.fast)
+        let isAnd = op == .and
+        return { s, n, out in
+            first(s, n, out)
+            if !rest.isEmpty {
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(n, 1)) { buffer in
+                    guard let tmp = buffer.baseAddress else { return }
+                    for b in rest {
+                        b(s, n, tmp)
+                        if isAnd { for j in 0..<n { out[j] &= tmp[j] } } else { for j in 0..<n { out[j] |= tmp[j] } }
+                    }
+                }
+            }
+            for p in perUnit {
+                if isAnd {
+                    for j in 0..<n where out[j] != 0 && !p(s &+ j) { out[j] = 0 }
+                } else {
+                    for j in 0..<n where out[j] == 0 && p(s &+ j) { out[j] = 1 }
+                }
+            }
+        }
+    }
+
     /// `get(i) op c` on numbers (NaN, null, is never equal, less or greater).
     private static func numberTest(_ op: BinaryOp, _ get: @escaping (Int) -> Double, _ c: Double) -> ((Int) -> Bool)? {
         switch op {
@@ -265,6 +429,23 @@ final class IDMemo {
     private let compute: (UInt32) -> Bool
 
     init(_ compute: @escaping (UInt32) -> Bool) { self.compute = compute }
+
+    /// `out[j]` = 1 where the answer for id `column[start + j]` is `want`, else 0
+    /// (null, id 0, is never true, so `want: false` is "not null and not equal").
+    func fill(_ column: UnsafeMutablePointer<UInt32>, _ start: Int, _ n: Int, _ out: UnsafeMutablePointer<UInt8>, want: Bool) {
+        // Answer every id of the run first, then read the answers without branches.
+        for j in 0..<n {
+            let id = Int(column[start &+ j])
+            if id != 0 && (id >= known.count || known[id] == 0) { _ = test(UInt32(id)) }
+        }
+        let yes: Int8 = want ? 1 : -1
+        known.withUnsafeBufferPointer { k in
+            for j in 0..<n {
+                let id = Int(column[start &+ j])
+                out[j] = id != 0 && k[id] == yes ? 1 : 0
+            }
+        }
+    }
 
     @inline(__always) func test(_ id: UInt32) -> Bool {
         if id == 0 { return false }

@@ -101,6 +101,10 @@ final class QueryEnv {
     /// `today` are tested on the columns (the typed fast path when there is one), the
     /// others only if they exist as of `today`. `row` is the evaluation row to use.
     func forEachClientRow(_ filter: Compiled?, row: Row, _ body: (Int) throws -> Bool) throws {
+        if let batch = filter?.batch, let test = filter?.eval {
+            FastPaths.taken?.add("batch")
+            return try forEachClientRow(batch: batch, test: test, row: row, body)
+        }
         let fast = filter?.fast
         let test = filter?.eval
         let passes: (Int) -> Bool = fast ?? { _ in true }
@@ -119,6 +123,35 @@ final class QueryEnv {
                 if let test, !test(row).isTrue { continue }
             }
             guard try body(i) else { return }
+        }
+    }
+
+    /// ``forEachClientRow(_:row:_:)`` with the condition's batch form: current rows
+    /// are tested a run at a time, the others one by one as of `today`.
+    private func forEachClientRow(batch: FastBatch, test: (Row) -> V, row: Row, _ body: (Int) throws -> Bool) throws {
+        let count = table.count
+        let maxDay = table.column(.maxDay)
+        let today = self.today
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: fastBatchSize) { buffer in
+            guard let mask = buffer.baseAddress else { return }
+            var start = 0
+            while start < count {
+                try QueryCancellation.checkpoint()
+                let n = min(fastBatchSize, count - start)
+                batch(start, n, mask)
+                for j in 0..<n {
+                    let i = start &+ j
+                    if Int32(bitPattern: maxDay[i]) <= today {
+                        guard mask[j] != 0 else { continue }
+                    } else {
+                        guard exists(i) else { continue }
+                        row.i = i
+                        guard test(row).isTrue else { continue }
+                    }
+                    guard try body(i) else { return }
+                }
+                start += n
+            }
         }
     }
 
