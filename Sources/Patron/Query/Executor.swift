@@ -102,11 +102,16 @@ struct Executor {
                 keys.append(env.isCurrent(row.i) ? number(row.i) : (general(row).numeric ?? .nan))
                 return true
             }
+            // The output columns are read in row order (front to back through the
+            // columns, not at random), then emitted in rank order.
+            let picked = Self.greatest(keys, topCount(t, keys.count)).prefix(limit)
+            var values = [[Value]](repeating: [], count: picked.count)
             let row = Row()
-            for k in Self.greatest(keys, topCount(t, keys.count)).prefix(limit) {
+            for (rank, k) in picked.enumerated().sorted(by: { $0.element < $1.element }) {
                 row.i = Int(rows[k])
-                try emit(evals.map { $0(row).output })
+                values[rank] = evals.map { $0(row).output }
             }
+            for v in values { try emit(v) }
             return
         }
         // Ordered queries keep each row's identity and order keys; the output columns
