@@ -188,6 +188,8 @@ extension Database {
     /// ```
     ///
     /// On a read-only database the models are kept in memory for this process instead.
+    /// Under a ``QueryCancellation`` that holds, it throws ``QueryInterrupted`` before
+    /// the next of the three fits, storing nothing.
     /// - Parameter today: the day to fit for (default: the current date).
     public func fit(today: Day? = nil) throws -> ModelFits {
         let day = today ?? self.today
@@ -201,9 +203,13 @@ extension Database {
             return (summaries, try store.lastPosition(txn: txn), try storedModels(txn: txn))
         }
         let data = ModelFitData(summaries)
+        try QueryCancellation.checkpoint()
         let bg = TransactionModel.fit(.bgnbd, to: data)
+        try QueryCancellation.checkpoint()
         let mbg = TransactionModel.fit(.mbgnbd, to: data)
+        try QueryCancellation.checkpoint()
         let gg = GammaGammaModel.fit(to: data)
+        try QueryCancellation.checkpoint()
         let now = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
         func stored<M>(_ f: FitOutcome<M>) -> StoredModel<M>? {
             guard f.converged else { return nil }
@@ -257,8 +263,16 @@ extension Database {
             return
         } catch is NeedsModelFit {}
         let position = try lastPosition
-        if modelState.tried.withLock({ $0.insert("\(position)@\(today)").inserted }) {
-            let fits = try fit(today: today)
+        let attempt = "\(position)@\(today)"
+        if modelState.tried.withLock({ $0.insert(attempt).inserted }) {
+            let fits: ModelFits
+            do {
+                fits = try fit(today: today)
+            } catch let stopped as QueryInterrupted {
+                // Not a failed fit: the next query fits again.
+                modelState.tried.withLock { _ = $0.remove(attempt) }
+                throw stopped
+            }
             var message = "no fitted model: fitting BG/NBD, MBG/NBD and Gamma-Gamma as of \(Calendar.format(today)) … done in "
                 + ModelNotes.seconds(fits.seconds)
             let failed = [("BG/NBD", fits.bgnbd.converged ? nil : fits.bgnbd.reason ?? ""),

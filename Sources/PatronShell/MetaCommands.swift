@@ -136,7 +136,7 @@ struct MetaCommand: Sendable {
         for c in all {
             out += c.usage.padding(toLength: width + 2, withPad: " ", startingAt: 0) + c.summary + "\n"
         }
-        out += "\n.help COMMAND shows an example. Tab completes; Ctrl-C cancels the line; Ctrl-D quits.\n"
+        out += "\n.help COMMAND shows an example. Tab completes; Ctrl-C cancels the line or stops a running query; Ctrl-D quits.\n"
         return out
     }
 }

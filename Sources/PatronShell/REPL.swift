@@ -17,15 +17,20 @@ public enum REPL {
         var typed: [String] = []
         while !shell.quitRequested {
             let prompt = buffer.isPending ? "   ...> " : "patron> "
-            guard let line = editor.readLine(prompt: prompt) else {
+            let line: String
+            switch editor.readLine(prompt: prompt) {
+            case .end:
                 shell.output.result("\n")
-                break
-            }
-            if LineEditor.interrupted.load(ordering: .relaxed) || (line.isEmpty && !buffer.isPending && typed.isEmpty) {
+                return 0
+            case .interrupted:
+                // Ctrl-C drops the line being typed and any statement it continued.
                 buffer = StatementBuffer(interactive: true)
                 typed = []
                 continue
+            case .line(let text):
+                line = text
             }
+            if line.isEmpty && !buffer.isPending && typed.isEmpty { continue }
             typed.append(line)
             let ready = buffer.add(line)
             if !ready.isEmpty || !buffer.isPending {
@@ -34,10 +39,11 @@ public enum REPL {
                 if ![".quit", ".exit"].contains(entry.lowercased()) { editor.remember(entry) }
                 typed = []
             }
+            // A Ctrl-C from here on stops the running statement (the shell's
+            // cancellation reads the same flag) and the rest of the line's statements.
             for s in ready {
-                LineEditor.interrupted.store(false, ordering: .relaxed)
                 shell.execute(s.text, origin: "query")
-                if shell.quitRequested { break }
+                if shell.quitRequested || LineEditor.interrupted.load(ordering: .relaxed) { break }
             }
         }
         return 0

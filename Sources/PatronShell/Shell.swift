@@ -70,16 +70,21 @@ public final class Shell {
         }
     }
 
-    /// Runs every statement of a script (statements end at `;`, a blank line, or the end).
+    /// Runs every statement of a script (statements end at `;`, a blank line, or the
+    /// end), stopping after `.quit` or when ``cancellation`` holds (Ctrl-C in `.read`).
     public func runScript(_ text: String, origin: String) {
         var buffer = StatementBuffer(interactive: false)
+        var stopped: Bool { quitRequested || cancellation?.isCancelled == true }
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             for s in buffer.add(String(line)) {
                 execute(s.text, origin: origin, line: s.line)
-                if quitRequested { return }
+                if stopped { return }
             }
         }
-        for s in buffer.flush() { execute(s.text, origin: origin, line: s.line) }
+        for s in buffer.flush() {
+            execute(s.text, origin: origin, line: s.line)
+            if stopped { return }
+        }
     }
 
     private func statement(_ text: String, origin: String, line: Int) {

@@ -135,6 +135,32 @@ struct ModelQueryTests {
         #expect(try fresh.storedModels() == StoredModels())
     }
 
+    @Test("A fit stopped by Ctrl-C stores nothing and is not taken for a failed one: the next query fits")
+    func stoppedFitsAreRetried() throws {
+        let dir = TempDir()
+        let db = try cdnowDatabase(dir)
+        let log = NoticeLog()
+        log.attach(to: db)
+        let stop = QueryCancellation { true }
+        #expect(throws: QueryInterrupted.self) {
+            _ = try QueryCancellation.$current.withValue(stop) { try db.fit(today: cdnowToday) }
+        }
+        #expect(throws: QueryInterrupted.self) {
+            _ = try QueryCancellation.$current.withValue(stop) { try db.query("clients where p_alive < 0.5 show count()", today: cdnowToday) }
+        }
+        #expect(try db.storedModels() == StoredModels())
+        #expect(log.all.isEmpty, "\(log.all)")
+        // The stopped fit was reading the events: nothing half-built is left behind.
+        let perClient = "clients show id, count(purchases), sum(purchases.amount) sort by id limit 50"
+        let other = TempDir()
+        #expect(try db.query(perClient, today: cdnowToday) == (try cdnowDatabase(other).query(perClient, today: cdnowToday)))
+        let answer = try db.query("clients where p_alive < 0.5 show count()", today: cdnowToday)
+        #expect(log.all.count == 1, "fitted on the next query: \(log.all)")
+        let stored = try db.storedModels()
+        #expect(stored.bgnbd != nil && stored.mbgnbd != nil && stored.gammaGamma != nil)
+        #expect(answer.rows.first?.first != .null)
+    }
+
     @Test("p_alive, expected(39w) and predicted_clv equal the models applied to the client's summary by hand")
     func fieldsMatchTheModelsByHand() throws {
         let dir = TempDir()

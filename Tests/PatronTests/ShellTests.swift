@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Patron
 @testable import PatronShell
@@ -212,4 +213,40 @@ final class CapturedOutput: ShellOutput {
     shell.execute("clients show count()")
     #expect(out.out.contains("3"))
     #expect(shell.failures == 1)
+    // A script (`.read`) stops at the interrupted statement instead of failing each one.
+    shell.cancellation = stop
+    shell.runScript("clients show id;\nclients show count();\nvisits show count();", origin: "script.pql")
+    #expect(shell.failures == 2)
+}
+
+/// Sorting watches for cancellation as well: sorting every event by a string takes
+/// seconds on a large clinic, and Ctrl-C must not wait for it.
+@Test func sortsWatchForCancellation() throws {
+    let dir = TempDir()
+    defer { withExtendedLifetime(dir) {} }
+    let db = try Database(path: dir.path("db"))
+    _ = try DemoClinic.build(into: db, clients: 200, seed: 3, end: day("2025-06-30"))
+    guard case .number(let events) = try db.query("events show count()").rows.first?.first else {
+        Issue.record("no event count")
+        return
+    }
+    #expect(events > 4000)
+    /// How many times a query consults its cancellation.
+    func checks(_ query: String) throws -> Int {
+        let calls = Atomic<Int>(0)
+        let counting = QueryCancellation { calls.add(1, ordering: .relaxed); return false }
+        _ = try QueryCancellation.$current.withValue(counting) { try db.query(query) }
+        return calls.load(ordering: .relaxed)
+    }
+    let scan = try checks("events show client limit 1000000")
+    let sorted = try checks("events show client sort by client limit 1000000")
+    // n log2 n comparisons, one check per 4,096 of them.
+    let comparisons = events * log2(events)
+    #expect(Double(sorted - scan) >= comparisons / 4096 / 2, "scan \(scan) checks, sorted \(sorted), \(events) events")
+    // And a cancellation seen only by the sort stops the query.
+    let after = Atomic<Int>(0)
+    let late = QueryCancellation { after.add(1, ordering: .relaxed).newValue > scan }
+    #expect(throws: QueryInterrupted.self) {
+        _ = try QueryCancellation.$current.withValue(late) { try db.query("events show client sort by client limit 1000000") }
+    }
 }

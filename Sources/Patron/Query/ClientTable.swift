@@ -68,7 +68,10 @@ final class ClientTable: @unchecked Sendable {
         if let base { return base.clientEvents(events: events, count: count) }
         if let e = eventIndex.withLock({ $0 }) { return e }
         let e = ClientEvents(clients: self, events: events, count: count)
-        eventIndex.withLock { $0 = $0 ?? e }
+        // Kept for later queries only when built from every event of the snapshot: a
+        // query whose event table could not be read (an error, or Ctrl-C during the
+        // read) goes on with none, and its empty index must not outlive it.
+        if UInt64(count) == version.position { eventIndex.withLock { $0 = $0 ?? e } }
         return e
     }
 

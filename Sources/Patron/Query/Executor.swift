@@ -129,7 +129,7 @@ struct Executor {
             return emitted < limit
         }
         guard ordered else { return }
-        let order = arrange(count: kept.count, sort: { i in kept[i].sort }, descending: sortKeys.map(\.1),
+        let order = try arrange(count: kept.count, sort: { i in kept[i].sort }, descending: sortKeys.map(\.1),
                             top: topKey == nil ? nil : { i in kept[i].top })
         let row = Row()
         for k in order.prefix(limit) {
@@ -162,14 +162,18 @@ struct Executor {
 
     /// Orders rows: `top` picks the greatest by its key (ties: natural order), then
     /// `sort by` orders (nulls last either way; ties keep the order they had).
-    private func arrange(count n: Int, sort: (Int) -> [V], descending: [Bool], top: ((Int) -> V)?) -> [Int] {
+    /// Watches for cancellation while sorting: sorting millions of rows by a string
+    /// takes seconds.
+    private func arrange(count n: Int, sort: (Int) -> [V], descending: [Bool], top: ((Int) -> V)?) throws -> [Int] {
+        let check = SortCancellation()
         var order = Array(0..<n)
         if let top, let t = query.top {
             let keys = (0..<n).map(top)
             if let numbers = Self.numericKeys(keys) {
                 order = Self.greatest(numbers, topCount(t, n))
             } else {
-            order.sort { a, b in
+            try order.sort { a, b in
+                try check.tick()
                 let c = Order.compare(keys[a], keys[b])
                 if c != 0 {
                     if keys[a].isNull { return false }
@@ -186,7 +190,8 @@ struct Executor {
             var keys = [[V]](repeating: [], count: n)
             for i in order { keys[i] = sort(i) }
             let rank = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
-            order.sort { a, b in
+            try order.sort { a, b in
+                try check.tick()
                 for (k, desc) in descending.enumerated() {
                     let x = keys[a][k], y = keys[b][k]
                     if x.isNull != y.isNull { return y.isNull }
@@ -406,7 +411,9 @@ struct Executor {
         }
         // Natural order of groups: keys ascending, nulls last, strings ignoring case.
         var natural = Array(results.indices)
-        natural.sort { a, b in
+        let check = SortCancellation()
+        try natural.sort { a, b in
+            try check.tick()
             for (x, y) in zip(results[a].keys, results[b].keys) {
                 let c = Order.compare(x, y)
                 if c != 0 { return c < 0 }
@@ -414,7 +421,7 @@ struct Executor {
             return a < b
         }
         let reordered = natural.map { results[$0] }
-        let order = arrange(count: reordered.count, sort: { reordered[$0].sort }, descending: sortKeys.map(\.1),
+        let order = try arrange(count: reordered.count, sort: { reordered[$0].sort }, descending: sortKeys.map(\.1),
                             top: topKey == nil ? nil : { reordered[$0].top })
         for i in order.prefix(query.limit?.0 ?? Int.max) { try emit(reordered[i].values.map(\.output)) }
     }
@@ -610,5 +617,17 @@ struct Executor {
         }
         let c = try out.resolved(e)
         return c
+    }
+}
+
+/// Checks a query's cancellation every 4,096 comparisons of a sort (the sort's
+/// comparator throws ``QueryInterrupted`` and the sort stops there).
+final class SortCancellation {
+    private let cancellation = QueryCancellation.current
+    private var comparisons = 0
+
+    func tick() throws(QueryInterrupted) {
+        comparisons &+= 1
+        if comparisons & 0xFFF == 0, cancellation?.isCancelled == true { throw QueryInterrupted() }
     }
 }
