@@ -241,4 +241,60 @@ import Testing
             "{\"rejected_reason\":\"\(path):3:1: malformed JSON: expected null\",\"rejected_line\":\"not json\"}",
         ])
     }
+
+    /// --skip-invalid commits batch by batch: an input error half-way (a truncated .gz)
+    /// leaves the batches before it stored, and the message says which, not "nothing".
+    @Test func anErrorAfterCommittedBatchesSaysWhatWasStored() throws {
+        let dir = TempDir()
+        var text = Self.head
+        for i in 0..<6000 { text += "purchase,c\(i),2025-02-01,\(i % 90 + 1),\n" }
+        text += "feedback,c1,2025-02-01,,9\n"
+        for i in 0..<6000 { text += "purchase,d\(i),2025-02-01,\(i % 90 + 1),\n" }
+        let plain = dir.path("cut.csv")
+        try Data(text.utf8).write(to: URL(fileURLWithPath: plain))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        p.arguments = ["-k", plain]
+        try p.run()
+        p.waitUntilExit()
+        let gz = try Data(contentsOf: URL(fileURLWithPath: plain + ".gz"))
+        let path = dir.path("cut.csv.gz")
+        try gz.prefix(gz.count * 3 / 4).write(to: URL(fileURLWithPath: path))
+        let db = dir.path("db")
+        let r = try runProduct("patron", ["import", path, "--skip-invalid", "--batch-size", "1000", "--db", db])
+        #expect(r.status == 1)
+        let stored = try Database(path: db, readOnly: true).lastPosition
+        #expect(stored > 0 && stored % 1000 == 0)
+        #expect(!r.err.contains("nothing of this file was imported"), "\(r.err)")
+        #expect(r.err.contains("\(path): the gzip data is truncated"), "\(r.err)")
+        #expect(r.err.contains("\(stored) events stored"), "\(r.err)")
+        #expect(r.err.contains("up to line \(stored + 2)"), "\(r.err)")
+        // The library says the same, with the counts.
+        let db2 = try Database(path: dir.path("db2"))
+        var options = ImportOptions()
+        options.skipInvalid = true
+        options.batchSize = 1000
+        do {
+            try db2.importFile(path, options: options)
+            Issue.record("imported a truncated file")
+        } catch let e as ImportInterrupted {
+            let n = e.report.appended
+            #expect(n > 0 && n % 1000 == 0 && e.report.duplicates == 0 && e.report.rejected == 1)
+            #expect(try db2.lastPosition == UInt64(n))
+            // Header on line 1, the invalid row after the 6,000th: line n + 2 ends batch n / 1000.
+            #expect(e.lastStoredLine == n + 2)
+            #expect(e.description == """
+                \(path): the gzip data is truncated (the file ends inside the compressed stream)
+                \(path): stopped by the error above after storing the valid rows up to line \(n + 2) (the last whole batch): \
+                \(n) events stored, 0 duplicates skipped, 1 invalid row written to \(path).rejected; the rows after line \(n + 2) \
+                were not imported (import the file again once it is whole: what is stored is skipped as duplicates)
+                """)
+            #expect(try String(contentsOfFile: path + ".rejected", encoding: .utf8).contains("feedback,c1,2025-02-01,,9,"))
+        }
+        // Nothing committed yet (the first batch is bigger than what can be read): nothing stored, and it says so.
+        options.batchSize = 100_000
+        let db3 = try Database(path: dir.path("db3"))
+        #expect(throws: ImportError.self) { try db3.importFile(path, options: options) }
+        #expect(try db3.lastPosition == 0)
+    }
 }
