@@ -55,7 +55,12 @@ import Testing
 
     @Test func unterminatedQuote() throws {
         #expect(try Self.rejected("x.csv", Self.head + "purchase,b,2025-02-01,10,\npurchase,\"b,2025-02-01,10,\n") == [
-            "x.csv:3:10: unterminated quoted field (the quote opened here is never closed)",
+            "x.csv:3:10: unterminated quoted field (the quote opened here is never closed; reading goes on at the next line)",
+        ])
+        // The rows after it are read (and checked) as rows.
+        #expect(try Self.rejected("x.csv", Self.head + "purchase,\"b,2025-02-01,10,\nfeedback,c,2025-02-01,,9\n") == [
+            "x.csv:2:10: unterminated quoted field (the quote opened here is never closed; reading goes on at the next line)",
+            "x.csv:3:24: score \"9\": must be an integer from 1 to 5",
         ])
     }
 
@@ -184,10 +189,12 @@ import Testing
         options.skipInvalid = true
         options.batchSize = 1
         let report = try db.importFile(path, options: options)
-        #expect(report.appended == 1 && report.rejected == 1)
-        // The unterminated quote swallows the rest of the file: one rejected record.
+        // The unterminated quote costs its own line only: reading goes on at the next.
+        #expect(report.appended == 2 && report.rejected == 2)
         let rejected = try String(contentsOfFile: path + ".rejected", encoding: .utf8)
-        #expect(rejected.hasPrefix("type,client,at,amount,score,rejected_reason\n"))
+        #expect(rejected == "type,client,at,amount,score,rejected_reason\n"
+            + "purchase,\"c,2025-02-01,20,,\"\(path):3:10: unterminated quoted field (the quote opened here is never closed; reading goes on at the next line)\"\n"
+            + "feedback,b,2025-02-02,,9,\"\(path):4:24: score \"\"9\"\": must be an integer from 1 to 5\"\n")
 
         // A file whose bad rows are fixed in FILE.rejected imports as it is.
         let bad = Self.head + "purchase,b,2025-02-01,10,\nfeedback,b,2025-02-02,,9\npurchase,d,2025-02-03,30,\n"
@@ -296,5 +303,35 @@ import Testing
         let db3 = try Database(path: dir.path("db3"))
         #expect(throws: ImportError.self) { try db3.importFile(path, options: options) }
         #expect(try db3.lastPosition == 0)
+    }
+
+    /// A stray quote followed by more than the 1 MiB record limit: with --skip-invalid only
+    /// its line is rejected (named file:line:column) and every row after it is imported.
+    @Test func anUnterminatedQuotePastTheLimitLosesOnlyItsLine() throws {
+        for gz in [false, true] {
+            let dir = TempDir()
+            var text = Self.head + "purchase,a,2025-02-01,10,\npurchase,\"b,2025-02-01,20,\n"
+            for i in 0..<80_000 { text += "purchase,c\(i),2025-02-02,5,\n" }
+            #expect(text.utf8.count > 2 * Limits.line)
+            let plain = dir.path("stray.csv")
+            try Data(text.utf8).write(to: URL(fileURLWithPath: plain))
+            var path = plain
+            if gz {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/bin/gzip")
+                p.arguments = ["-k", plain]
+                try p.run()
+                p.waitUntilExit()
+                path = plain + ".gz"
+            }
+            let db = try Database(path: dir.path("db"))
+            var options = ImportOptions()
+            options.skipInvalid = true
+            let report = try db.importFile(path, options: options)
+            #expect(report.appended == 80_001 && report.rejected == 1, "gzip \(gz)")
+            let rejected = try String(contentsOfFile: path + ".rejected", encoding: .utf8)
+            #expect(rejected == "type,client,at,amount,score,rejected_reason\npurchase,\"b,2025-02-01,20,,\"\(path):3:10: "
+                + "unterminated quoted field (the quote opened here is never closed; reading goes on at the next line)\"\n")
+        }
     }
 }
