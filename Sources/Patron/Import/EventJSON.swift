@@ -81,7 +81,12 @@ extension Event {
         let unknown = pairs.filter { !known.contains($0.0) }
         self.init(id: try f.key("id"), client: client, at: at, payload: payload,
                   extra: unknown.isEmpty ? nil : JSONValue.object(unknown).text)
-        try validate()
+        do {
+            try validate()
+        } catch {
+            // `validate` sees parsed values (`-$5.00` for `-5`): quote the input's own text.
+            throw f.asWritten(error)
+        }
     }
 
     /// The event as one JSON object line (no newline), re-importable by `patron import`.
@@ -212,8 +217,42 @@ private struct JSONFields {
         case .string(let s): text = s.trimmingWhitespace()
         case let v?: throw EventValidationError(field: field, value: v.text, problem: "must be a whole number")
         }
-        guard let i = Int64(text) else { throw EventValidationError(field: field, value: text, problem: "must be a whole number") }
+        guard let i = Int64(text) else {
+            throw EventValidationError(field: field, value: value.flatMap(Self.written) ?? text, problem: "must be a whole number")
+        }
         return i
+    }
+
+    /// The text of a number or string value as the input writes it.
+    static func written(_ value: JSONValue) -> String? {
+        switch value {
+        case .string(let s): s
+        case .number(let n): n
+        default: nil
+        }
+    }
+
+    /// A validation error about a money or whole-number field, with the value as the
+    /// input writes it (`"-5"`, `"+9"`, `"09"`) instead of as it was parsed; a purchase
+    /// amount that is the items' sum (not in the input) is named as that sum.
+    func asWritten(_ error: EventValidationError) -> EventValidationError {
+        let field = error.field
+        let raw: JSONValue?
+        if let open = field.firstIndex(of: "["), let close = field.firstIndex(of: "]"), open < close,
+           field[field.index(after: close)...].hasPrefix("."), let i = Int(field[field.index(after: open)..<close]) {
+            let key = String(field[field.index(close, offsetBy: 2)...])
+            guard ["amount", "quantity"].contains(key), case .array(let list)? = self["items"], i < list.count,
+                  case .object(let pairs) = list[i] else { return error }
+            raw = pairs.last { $0.0 == key && $0.1 != .null }?.1
+        } else {
+            guard ["amount", "acquisition_cost", "fee", "score", "points"].contains(field) else { return error }
+            raw = self[field]
+            if raw == nil && field == "amount" {
+                return EventValidationError(field: field, value: nil, problem: "the sum of the items' amounts " + error.problem)
+            }
+        }
+        guard let text = raw.flatMap(Self.written) else { return error }
+        return EventValidationError(field: field, value: text, problem: error.problem)
     }
 
     func stringList(_ name: String) throws(EventValidationError) -> [String] {
