@@ -92,6 +92,20 @@ extension Event {
     /// The event as one JSON object line (no newline), re-importable by `patron import`.
     /// Personal fields are left out when `personal` is false.
     public func jsonLine(zone: Zone, personal: Bool = true) -> String {
+        jsonLine(zone: zone, personal: personal, canonicalExtras: false)
+    }
+
+    /// The text an imported row's content id is made from: the event as a JSON line in
+    /// UTC, its known fields in a fixed order and form, and its extra fields canonical
+    /// (`JSONValue.canonical`), so the same facts written
+    /// with their extra fields in another order, or as numbers rather than strings,
+    /// give the same id. A row without extra fields, or whose extra fields are strings
+    /// in sorted order, gives the text it always gave.
+    func contentText() -> String {
+        jsonLine(zone: .utc, personal: true, canonicalExtras: true)
+    }
+
+    private func jsonLine(zone: Zone, personal: Bool, canonicalExtras: Bool) -> String {
         var o: [(String, JSONValue)] = [("type", .string(type.rawValue))]
         if let id { o.append(("id", .string(id))) }
         o.append(("client", .string(client)))
@@ -136,7 +150,7 @@ extension Event {
             add("into", m.into)
         }
         if personal, let extra, case .object(let more)? = JSONValue.parse(extra) {
-            o.append(contentsOf: more)
+            o.append(contentsOf: canonicalExtras ? JSONValue.canonical(more) : more)
         }
         return JSONValue.object(o).text
     }
@@ -146,6 +160,27 @@ extension JSONValue {
     /// Parses JSON text; nil when it is not valid JSON.
     static func parse(_ text: String) -> JSONValue? {
         Array(text.utf8).withUnsafeBytes { try? JSONReader.parse($0) }
+    }
+
+    /// An object's fields in a form that does not depend on how a file writes the same
+    /// facts: sorted by name (a repeated name keeps its order), every value canonical.
+    static func canonical(_ pairs: [(String, JSONValue)]) -> [(String, JSONValue)] {
+        pairs.enumerated()
+            .sorted { a, b in a.element.0 != b.element.0 ? a.element.0 < b.element.0 : a.offset < b.offset }
+            .map { ($0.element.0, canonical($0.element.1)) }
+    }
+
+    /// A value as CSV would give it: numbers and booleans as their text (`3` and `"3"`
+    /// are one fact; `3.0` stays `3.0`), arrays in order and objects sorted, each
+    /// element canonical; strings and null as they are.
+    static func canonical(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .number(let n): .string(n)
+        case .bool(let b): .string(b ? "true" : "false")
+        case .array(let a): .array(a.map { canonical($0) })
+        case .object(let o): .object(canonical(o))
+        case .null, .string: value
+        }
     }
 }
 

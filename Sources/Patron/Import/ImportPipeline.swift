@@ -210,7 +210,7 @@ extension Database {
                 switch outcome {
                 case .event(var event):
                     if event.id == nil && options.dedupe {
-                        let content = event.jsonLine(zone: .utc)
+                        let content = event.contentText()
                         event.id = ContentID.make(content, occurrence: occurrences.next(content))
                     }
                     // After a problem (default mode) nothing more is sent: the transaction will be dropped.
