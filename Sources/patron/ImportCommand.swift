@@ -87,6 +87,10 @@ extension PatronCommand {
                     }
                     let report = try db.importFile(file, options: settings, progress: progress)
                     if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                    for notice in report.fixedDuplicates { printError(notice.description) }
+                    if report.fixedDuplicateCount > report.fixedDuplicates.count {
+                        printError("… and \(report.fixedDuplicateCount - report.fixedDuplicates.count) more fixed rows already stored")
+                    }
                     printError(Self.summary(name, report))
                 } catch let error as ImportInterrupted {
                     // Batches were committed before the error: say what is stored, not "nothing".

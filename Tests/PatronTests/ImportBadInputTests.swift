@@ -358,4 +358,49 @@ import Testing
             "x.ndjson:5:51: items[0].quantity \"-02\": must be a whole number from 0 to 1000000",
         ])
     }
+
+    /// A fixed row of FILE.rejected with the content of an event already stored is a
+    /// duplicate; it is not skipped silently: the message names the row and what to do.
+    @Test func aFixedRowEqualToAStoredEventIsNamed() throws {
+        let dir = TempDir()
+        let db = dir.path("db")
+        let path = dir.path("twins.csv")
+        // Two identical purchases rung up separately; the second has a typo.
+        try Data((Self.head + "purchase,b,2025-02-01,10,\npurchase,b,2025-02-01,10.001,\n").utf8).write(to: URL(fileURLWithPath: path))
+        let first = try runProduct("patron", ["import", path, "--skip-invalid", "--db", db])
+        #expect(first.status == 0, "\(first.err)")
+        let once = try String(contentsOfFile: path + ".rejected", encoding: .utf8)
+        try Data(once.replacingOccurrences(of: ",10.001,", with: ",10,").utf8).write(to: URL(fileURLWithPath: path + ".rejected"))
+        let fixed = try runProduct("patron", ["import", path + ".rejected", "--db", db])
+        #expect(fixed.status == 0, "\(fixed.err)")
+        #expect(fixed.err.contains("\(path).rejected:2: the same event is already stored"), "\(fixed.err)")
+
+        // The library reports the row; the duplicate count has it too.
+        let database = try Database(path: db)
+        let report = try database.importFile(path + ".rejected")
+        #expect(report.duplicates == 1 && report.fixedDuplicateCount == 1)
+        let id = try #require(try database.stream("b").first?.event.id)
+        #expect(report.fixedDuplicates.map(\.description) == [
+            "\(path).rejected:2: the same event is already stored (id \(id)), so this row is skipped as a duplicate; "
+                + "if it is another event (say a second identical purchase), give the row an id of its own and import it again",
+        ])
+        // Following the advice stores the second purchase, once however often it is imported.
+        let withID = try String(contentsOfFile: path + ".rejected", encoding: .utf8)
+            .replacingOccurrences(of: "type,client,", with: "id,type,client,").replacingOccurrences(of: "purchase,b,", with: "twin-2,purchase,b,")
+        try Data(withID.utf8).write(to: URL(fileURLWithPath: path + ".rejected"))
+        #expect(try database.importFile(path + ".rejected").appended == 1)
+        #expect(try database.importFile(path + ".rejected").duplicates == 1)
+        #expect(try database.client("b", today: day("2025-03-01"))?.spend == Money(dollars: 20))
+        // Rows of an ordinary file that are already stored are duplicates without a word.
+        let again = try database.importFile(path, options: { var o = ImportOptions(); o.skipInvalid = true; return o }())
+        #expect(again.duplicates == 1 && again.fixedDuplicates.isEmpty)
+        // In NDJSON a fixed row carries its rejected_reason key.
+        let nd = dir.path("twins.ndjson")
+        try Data("{\"type\":\"visit\",\"client\":\"n\",\"at\":\"2025-02-01\"}\n".utf8).write(to: URL(fileURLWithPath: nd))
+        #expect(try database.importFile(nd).appended == 1)
+        try Data(("{\"type\":\"visit\",\"client\":\"m\",\"at\":\"2025-02-01\"}\n"
+            + "{\"rejected_reason\":\"twins.ndjson:2: at: is missing\",\"type\":\"visit\",\"client\":\"n\",\"at\":\"2025-02-01\"}\n").utf8)
+            .write(to: URL(fileURLWithPath: nd + ".rejected"))
+        #expect(try database.importFile(nd + ".rejected").fixedDuplicates.map(\.line) == [2])
+    }
 }

@@ -103,6 +103,12 @@ extension Database {
         let rejectedPath = (path == "-" ? "stdin" : path) + ".rejected"
         let zone = timeZone
         let input = source
+        let store = self.store
+        /// Whether an event with this id is committed (read on the reading thread, in a
+        /// short transaction of its own).
+        let isStored: @Sendable (String) throws -> Bool = { id in
+            try store.env.read { txn in try txn.get(store.schema.ids, key: id) != nil }
+        }
         /// One reading of the file, appending each batch through `append`; `commits`
         /// when each batch is a transaction of its own (then an error after the first
         /// says what is stored: ``ImportInterrupted``).
@@ -111,7 +117,8 @@ extension Database {
             var lastStoredLine: Int?
             let pipe = ImportPipe()
             let producer = Thread {
-                Self.produce(source: input, reader: reader, options: options, zone: zone, rejectedPath: rejectedPath, pipe: pipe)
+                Self.produce(source: input, reader: reader, options: options, zone: zone, rejectedPath: rejectedPath,
+                             isStored: isStored, pipe: pipe)
             }
             producer.stackSize = 8 << 20
             producer.start()
@@ -132,10 +139,12 @@ extension Database {
                             progress(ImportProgress(bytes: bytes, totalBytes: total, rows: rows, stored: report.appended,
                                                     seconds: -started.timeIntervalSinceNow))
                         }
-                    case .done(let rows, let rejected, let wroteRejected):
+                    case .done(let rows, let rejected, let wroteRejected, let fixedDuplicates, let fixedDuplicateCount):
                         report.read = rows
                         report.rejected = rejected
                         report.rejectedFile = wroteRejected ? rejectedPath : nil
+                        report.fixedDuplicates = fixedDuplicates
+                        report.fixedDuplicateCount = fixedDuplicateCount
                         if rows == 0 { throw ImportError(file: file, line: nil, column: nil, message: "the input has no rows") }
                     case .failed(let error):
                         throw error
@@ -193,7 +202,7 @@ extension Database {
 
     /// The producer side: reads rows, gives content ids, sends batches; writes rejected rows.
     private static func produce(source: String, reader: RowReader, options: ImportOptions, zone: Zone,
-                                rejectedPath: String, pipe: ImportPipe) {
+                                rejectedPath: String, isStored: (String) throws -> Bool, pipe: ImportPipe) {
         var rows = 0, rejected = 0
         var rejects: RejectedWriter?
         do {
@@ -203,15 +212,31 @@ extension Database {
             batch.reserveCapacity(min(options.batchSize, 1_000_000))
             var lastLine = 0
             var errors: [ImportError] = []
+            var fixedDuplicates: [ImportError] = [], fixedDuplicateCount = 0
             if options.skipInvalid { unlink(rejectedPath) }
             var header: [UInt8] = []
             try reader.forEach(input, header: { header = $0 }) { outcome, line in
                 rows += 1
                 switch outcome {
-                case .event(var event):
+                case .event(var event, let fixed):
                     if event.id == nil && options.dedupe {
                         let content = event.contentText()
-                        event.id = ContentID.make(content, occurrence: occurrences.next(content))
+                        let id = ContentID.make(content, occurrence: occurrences.next(content))
+                        event.id = id
+                        // A fixed rejected row can only count its occurrences in this file, not
+                        // in the one it was rejected from: equal to a stored event it may be that
+                        // event (an overlapping export) or a twin of it in its own file (two
+                        // identical purchases). Skipped as the first, but never silently.
+                        if fixed, try isStored(id) {
+                            fixedDuplicateCount += 1
+                            if fixedDuplicates.count < options.reportLimit {
+                                fixedDuplicates.append(ImportError(
+                                    file: reader.file, line: line, column: nil,
+                                    message: "the same event is already stored (id \(id)), so this row is skipped as a duplicate; "
+                                        + "if it is another event (say a second identical purchase), give the row an id of its own "
+                                        + "and import it again"))
+                            }
+                        }
                     }
                     // After a problem (default mode) nothing more is sent: the transaction will be dropped.
                     guard errors.isEmpty else { break }
@@ -244,7 +269,8 @@ extension Database {
                 _ = pipe.send(.failed(ImportFailure(file: reader.file, errors: errors, total: rejected)))
             } else {
                 _ = pipe.send(.batch(batch, rows: rows, lastLine: lastLine, bytes: input.bytesRead, total: input.totalBytes))
-                _ = pipe.send(.done(rows: rows, rejected: rejected, wroteRejected: wrote))
+                _ = pipe.send(.done(rows: rows, rejected: rejected, wroteRejected: wrote,
+                                    fixedDuplicates: fixedDuplicates, fixedDuplicateCount: fixedDuplicateCount))
             }
         } catch is CancellationError {
         } catch {
@@ -319,7 +345,7 @@ final class ImportPipe: Sendable {
     enum Item: Sendable {
         /// Events to append; the rows read so far and the line of the last event's row.
         case batch([Event], rows: Int, lastLine: Int, bytes: Int, total: Int?)
-        case done(rows: Int, rejected: Int, wroteRejected: Bool)
+        case done(rows: Int, rejected: Int, wroteRejected: Bool, fixedDuplicates: [ImportError], fixedDuplicateCount: Int)
         case failed(any Error)
     }
 
