@@ -65,10 +65,10 @@ public struct CSVProblem: Error, Sendable, CustomStringConvertible {
 /// * line ends inside quotes are kept as they are (CRLF stays CRLF);
 /// * a quote never closed (found only at the end of the input) spoils just its record up
 ///   to the end of the line the quote opened on: that is reported, and reading goes on
-///   at the next line (Python's `csv` reads the rest of the input into the quoted field;
-///   DuckDB's `ignore_errors` drops it). Everything after the quote was scanned inside quotes, so its
-///   quotes all come in `""` pairs and cannot leave another field open: at most one
-///   such re-reading per input.
+///   at the next line (Python's `csv` reads the rest of the input into the quoted
+///   field; DuckDB's `ignore_errors` drops it). Everything after the quote was scanned
+///   inside quotes, so its quotes all come in `""` pairs and cannot leave another field
+///   open: at most one such re-reading per input.
 ///
 /// Every field gets its line and column, so a later check can point at the value.
 public struct CSVReader {
