@@ -187,11 +187,7 @@ public struct CSVReader {
     private mutating func readRecord() throws -> CSVRecord {
         let b = buffer
         let recordLine = line
-        let recordOffset = b.base + b.start
         var curLine = line, curLineStart = lineStart
-        // Where the line of the latest opening quote ends (the offset after its LF): where
-        // reading goes on if that quote is never closed.
-        var afterQuoteLine: Int?
         var state = State.fieldStart
         var p = b.start
         var fieldFrom = 0, fieldLine = 0, fieldColumn = 0, escaped = false
@@ -213,7 +209,6 @@ public struct CSVReader {
                     escaped = false
                     if bytes[p] == Self.quote {
                         state = .quoted
-                        afterQuoteLine = nil
                         p += 1
                     } else {
                         state = .unquoted
@@ -252,7 +247,6 @@ public struct CSVReader {
                         if c == Self.lf {
                             curLine += 1
                             curLineStart = b.base + q + 1
-                            if afterQuoteLine == nil { afterQuoteLine = curLineStart }
                         }
                         q += 1
                     }
@@ -313,8 +307,10 @@ public struct CSVReader {
                     if !skipping { spans.append(Span(from: fieldFrom, to: p - 1, line: fieldLine, column: fieldColumn, escaped: escaped)) }
                     rawEnd = end
                 case .quoted:
-                    throw try unterminated(recordOffset: recordOffset, quoteLine: fieldLine, column: fieldColumn,
-                                           resume: afterQuoteLine)
+                    // `lineStart` is still where the record starts; `b.base + fieldFrom` stays
+                    // the offset after the quote however the buffer moved.
+                    throw try unterminated(recordOffset: lineStart, quoteOffset: b.base + fieldFrom - 1,
+                                           quoteLine: fieldLine, column: fieldColumn)
                 }
                 next = end
                 break read
@@ -376,14 +372,15 @@ public struct CSVReader {
         return CSVRecord(fields: fields, columns: columns, lines: lines, line: recordLine, raw: Array(raw))
     }
 
-    /// The input ended inside the quoted field opened at `quoteLine`:`column`. The record
-    /// is taken to end with that line: its bytes (from `recordOffset`, without the line end;
-    /// none when over the limit) go with the problem, and reading goes on at `resume`, the
-    /// next line (nil: there is none). When the bytes were dropped (the record ran past the
-    /// limit) the input is read again from the record's start.
-    private mutating func unterminated(recordOffset: Int, quoteLine: Int, column: Int, resume: Int?) throws -> CSVProblem {
+    /// The input ended inside the quoted field whose quote is at `quoteOffset` (in the
+    /// input; `quoteLine`:`column`). The record, from `recordOffset`, is taken to end with
+    /// that line: its bytes (without the line end; none when over the limit) go with the
+    /// problem, and reading goes on at the next line. Found here rather than tracked in
+    /// the record loop, which stays as fast as without it; when the record ran past the
+    /// limit (its bytes dropped) the input is read again from the record's start.
+    @inline(never)  // rare: kept out of the record loop
+    private mutating func unterminated(recordOffset: Int, quoteOffset: Int, quoteLine: Int, column: Int) throws -> CSVProblem {
         let b = buffer
-        let lineEnd = resume.map { $0 - 1 } ?? (b.base + b.end)
         if recordOffset < b.base {
             guard let again = try input.reopened() else {
                 throw ImportError(file: input.name, line: quoteLine, column: column,
@@ -396,21 +393,35 @@ public struct CSVReader {
         } else {
             b.start = recordOffset - b.base
         }
-        var raw: [UInt8] = []
-        if lineEnd - recordOffset <= maxRecordBytes + 1 {  // + 1: a CR before the LF is not counted
-            while b.base + b.end < lineEnd && !b.eof {
-                _ = b.compact()
-                try b.fill(from: input)
+        // The line end after the quote, keeping the bytes from the record's start while
+        // they are within the limit.
+        var scan = quoteOffset + 1
+        var lineFeed: Int?
+        var kept = true
+        while true {
+            if scan - b.base < b.end, let found = memchr(b.bytes + (scan - b.base), Int32(Self.lf), b.end - (scan - b.base)) {
+                lineFeed = b.base + (UnsafeRawPointer(found) - UnsafeRawPointer(b.bytes))
+                break
             }
-            let from = b.start
-            var to = min(lineEnd - b.base, b.end)
-            if resume != nil && to > from && b.bytes[to - 1] == Self.cr { to -= 1 }
+            scan = b.base + b.end
+            if b.eof { break }
+            if kept && scan - recordOffset > maxRecordBytes + 1 { kept = false }
+            if !kept { b.discard() }
+            _ = b.compact()
+            try b.fill(from: input)
+        }
+        var raw: [UInt8] = []
+        let lineEnd = lineFeed ?? (b.base + b.end)
+        if kept {
+            let from = recordOffset - b.base
+            var to = lineEnd - b.base
+            if lineFeed != nil && to > from && b.bytes[to - 1] == Self.cr { to -= 1 }
             if to - from <= maxRecordBytes { raw = Array(UnsafeBufferPointer(start: b.bytes + from, count: to - from)) }
         }
-        if let resume {
-            try b.advance(to: resume, from: input)
+        if let lineFeed {
+            b.start = lineFeed + 1 - b.base
             line = quoteLine + 1
-            lineStart = resume
+            lineStart = lineFeed + 1
         } else {
             b.discard()
             finished = true
