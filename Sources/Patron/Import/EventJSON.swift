@@ -165,9 +165,16 @@ extension JSONValue {
     /// An object's fields in a form that does not depend on how a file writes the same
     /// facts: sorted by name (a repeated name keeps its order), every value canonical.
     static func canonical(_ pairs: [(String, JSONValue)]) -> [(String, JSONValue)] {
-        pairs.enumerated()
-            .sorted { a, b in a.element.0 != b.element.0 ? a.element.0 < b.element.0 : a.offset < b.offset }
-            .map { ($0.element.0, canonical($0.element.1)) }
+        var out = pairs.map { ($0.0, canonical($0.1)) }
+        // Insertion sort: stable, in place, and a row has few extra fields.
+        for i in out.indices.dropFirst() {
+            var j = i
+            while j > 0 && out[j].0 < out[j - 1].0 {
+                out.swapAt(j, j - 1)
+                j -= 1
+            }
+        }
+        return out
     }
 
     /// A value as CSV would give it: numbers and booleans as their text (`3` and `"3"`

@@ -82,6 +82,11 @@ extension Database {
     /// (re-importable once fixed). Events are appended in batches of
     /// ``ImportOptions/batchSize``, one transaction each, while the next batch is
     /// being read on another thread.
+    ///
+    /// `progress` is called between batches on the thread that appends them (the
+    /// writer's, inside the file's transaction, by default), at most ten times a second:
+    /// it should return at once (the command line's writes one line to the terminal,
+    /// some 30 µs).
     @discardableResult
     public func importFile(_ path: String, options: ImportOptions = ImportOptions(),
                            progress: (@Sendable (ImportProgress) -> Void)? = nil) throws -> ImportReport {
