@@ -15,9 +15,10 @@ extension PatronCommand {
                 and each problem is reported as file:line:column (the first 20, then a
                 count); a killed import leaves none of the file. --skip-invalid stores the
                 valid rows in batches and writes the others, each with its reason, to
-                FILE.rejected. Rows without an id get one derived from their content, so
-                re-importing an overlapping export stores each fact once (--no-dedupe
-                turns this off).
+                FILE.rejected; an error that stops it half-way (a truncated .gz) leaves the
+                batches stored before it, and the message says up to which line. Rows
+                without an id get one derived from their content, so re-importing an
+                overlapping export stores each fact once (--no-dedupe turns this off).
 
                 Examples:
                   patron import examples/clinic.ndjson --db clinic.db
@@ -86,7 +87,16 @@ extension PatronCommand {
                     }
                     let report = try db.importFile(file, options: settings, progress: progress)
                     if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                    for notice in report.fixedDuplicates { printError(notice.description) }
+                    if report.fixedDuplicateCount > report.fixedDuplicates.count {
+                        printError("… and \(report.fixedDuplicateCount - report.fixedDuplicates.count) more fixed rows already stored")
+                    }
                     printError(Self.summary(name, report))
+                } catch let error as ImportInterrupted {
+                    // Batches were committed before the error: say what is stored, not "nothing".
+                    if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                    printError("error: \(error)")
+                    failed = true
                 } catch let error as ImportFailure {
                     if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
                     printError(error.description)

@@ -168,25 +168,74 @@ let csvChunkSizes = [1, 2, 3, 5, 7, 16, 64, ImportInput.defaultRawCapacity]
 
     // MARK: Problems
 
-    @Test func anUnterminatedQuoteIsReportedOnceAtItsOpeningQuote() throws {
+    static let unterminated = "unterminated quoted field (the quote opened here is never closed; reading goes on at the next line)"
+
+    /// A quote never closed is found only at the end of the input; the record is then taken
+    /// to end with the line the quote opened on, and the lines after it are read again as records.
+    @Test func anUnterminatedQuoteCostsItsLineAndReadingGoesOn() throws {
         let items = try readEvery("a,b\n1,\"open\n2,3\n4,5\n")
-        #expect(items.count == 2)
+        #expect(items.count == 4)
         #expect(items[0].fields == ["a", "b"])
         let p = try #require(items[1].problem)
         #expect(p.line == 2)
         #expect(p.column == 3)
-        #expect(p.message == "unterminated quoted field (the quote opened here is never closed)")
-        #expect(p.raw == Array("1,\"open\n2,3\n4,5\n".utf8))
-        #expect(p.description == "2:3: unterminated quoted field (the quote opened here is never closed)")
+        #expect(p.message == Self.unterminated)
+        #expect(p.raw == Array("1,\"open".utf8))
+        #expect(p.description == "2:3: " + Self.unterminated)
+        #expect(records(items).map(\.fields) == [["a", "b"], ["2", "3"], ["4", "5"]])
+        #expect(records(items).map(\.line) == [1, 3, 4])
+        // On the last line, after a quoted field with a line end, with CRLF.
+        let more = try readEvery("h1,h2\r\n\"x\ny\",\"z\r\nlast,1\r\n")
+        #expect(more.count == 3)
+        let q = try #require(more[1].problem)
+        #expect(q.line == 3 && q.column == 4 && q.raw == Array("\"x\ny\",\"z".utf8))
+        #expect(more[2].fields == ["last", "1"])
+        let end = try readEvery("a\n\"never closed")
+        #expect(end.count == 2 && end[1].problem?.raw == Array("\"never closed".utf8))
     }
 
-    @Test func anUnterminatedQuoteOverTheLimitIsStillReportedAsUnterminated() throws {
-        let items = try readEvery("a\n\"" + String(repeating: "x,\n", count: 20), maxRecordBytes: 16)
-        #expect(items.count == 2)
+    /// Past the record limit the record's bytes are gone: the input is read again from
+    /// where the quote's line ends (gzip included), in bounded memory.
+    @Test func anUnterminatedQuoteOverTheLimitCostsOnlyItsLine() throws {
+        let text = "a\n\"" + String(repeating: "x,\n", count: 20)
+        let items = try readEvery(text, maxRecordBytes: 16)
+        #expect(items.count == 21)
         let p = try #require(items[1].problem)
         #expect(p.line == 2 && p.column == 1)
-        #expect(p.message.hasPrefix("unterminated quoted field"))
-        #expect(p.raw.isEmpty)
+        #expect(p.message == Self.unterminated)
+        #expect(p.raw == Array("\"x,".utf8))
+        #expect(records(items).dropFirst().allSatisfy { $0.fields == ["x", ""] })
+        #expect(records(items).last?.line == 21)
+        // The same from gzip.
+        let dir = TempDir()
+        let gz = try write(dir, "t.csv.gz", try gzip(dir, "t.csv", Array(text.utf8)))
+        for chunk in [3, ImportInput.defaultRawCapacity] {
+            let again = try readAll(gz, maxRecordBytes: 16, chunk: chunk, rawCapacity: max(chunk, 2))
+            #expect(again.count == 21 && again[1].problem?.raw == Array("\"x,".utf8), "chunk \(chunk)")
+        }
+        // A quote line itself over the limit: reported without its bytes, the next lines read.
+        let long = try readEvery("a\n\"" + String(repeating: "y", count: 40) + "\nok\n", maxRecordBytes: 16)
+        #expect(long.count == 3 && long[1].problem?.message == Self.unterminated && long[1].problem?.raw == [])
+        #expect(long[2].fields == ["ok"])
+    }
+
+    /// An input that cannot be read again (a pipe) ends with an error naming the quote.
+    @Test func anUnterminatedQuoteInAPipeOverTheLimitEndsTheInput() throws {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        let text = Array(("a\n\"" + String(repeating: "x,\n", count: 20)).utf8)
+        #expect(text.withUnsafeBytes { Foundation.write(fds[1], $0.baseAddress, $0.count) } == text.count)
+        close(fds[1])
+        let input = try ImportInput(fileDescriptor: fds[0], name: "pipe", ownsDescriptor: true)
+        var reader = CSVReader(input, maxRecordBytes: 16, chunk: 8)
+        #expect(try reader.next()?.fields == ["a"])
+        do {
+            _ = try reader.next()
+            Issue.record("read on")
+        } catch let e as ImportError {
+            #expect(e.description == "pipe:2:1: unterminated quoted field (the quote opened here is never closed); its record passed "
+                + "the limit of 16 bytes, and the input cannot be read again to go on at the next line")
+        }
     }
 
     @Test func invalidUTF8NamesTheByteAndItsPositionAndReadingGoesOn() throws {

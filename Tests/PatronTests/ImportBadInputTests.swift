@@ -55,7 +55,12 @@ import Testing
 
     @Test func unterminatedQuote() throws {
         #expect(try Self.rejected("x.csv", Self.head + "purchase,b,2025-02-01,10,\npurchase,\"b,2025-02-01,10,\n") == [
-            "x.csv:3:10: unterminated quoted field (the quote opened here is never closed)",
+            "x.csv:3:10: unterminated quoted field (the quote opened here is never closed; reading goes on at the next line)",
+        ])
+        // The rows after it are read (and checked) as rows.
+        #expect(try Self.rejected("x.csv", Self.head + "purchase,\"b,2025-02-01,10,\nfeedback,c,2025-02-01,,9\n") == [
+            "x.csv:2:10: unterminated quoted field (the quote opened here is never closed; reading goes on at the next line)",
+            "x.csv:3:24: score \"9\": must be an integer from 1 to 5",
         ])
     }
 
@@ -78,7 +83,7 @@ import Testing
         #expect(try Self.rejected("x.csv", Self.head + "purchase,b,2025-02-30,10,\npurchase,b,2025-02-01,ten,\nrefund,b,2025-02-01,-5,\n") == [
             "x.csv:2:12: at \"2025-02-30\": is not an ISO-8601 date or date-time",
             "x.csv:3:23: amount \"ten\": is not an amount of money (write 450, 450.50 or \"$450.50\"; at most 2 decimals)",
-            "x.csv:4:21: amount \"-$5.00\": must not be negative",
+            "x.csv:4:21: amount \"-5\": must not be negative",
         ])
     }
 
@@ -136,8 +141,8 @@ import Testing
 
     @Test func itemAmountsThatOverflowAreAnErrorNotACrash() throws {
         let big = "{\"type\":\"purchase\",\"client\":\"b\",\"at\":\"2025-02-01\",\"items\":[{\"amount\":90000000000000000},{\"amount\":90000000000000000}]}\n"
-        let messages = try Self.rejected("x.ndjson", big)
-        #expect(messages.count == 1 && messages[0].contains("amount") && messages[0].contains("too large"), "\(messages)")
+        // No amount is written: the message says what is too large rather than quote a number not in the file.
+        #expect(try Self.rejected("x.ndjson", big) == ["x.ndjson:1:61: amount: the sum of the items' amounts is too large"])
     }
 
     @Test func aPipeIsReadWhole() throws {
@@ -184,10 +189,12 @@ import Testing
         options.skipInvalid = true
         options.batchSize = 1
         let report = try db.importFile(path, options: options)
-        #expect(report.appended == 1 && report.rejected == 1)
-        // The unterminated quote swallows the rest of the file: one rejected record.
+        // The unterminated quote costs its own line only: reading goes on at the next.
+        #expect(report.appended == 2 && report.rejected == 2)
         let rejected = try String(contentsOfFile: path + ".rejected", encoding: .utf8)
-        #expect(rejected.hasPrefix("type,client,at,amount,score,rejected_reason\n"))
+        #expect(rejected == "type,client,at,amount,score,rejected_reason\n"
+            + "purchase,\"c,2025-02-01,20,,\"\(path):3:10: unterminated quoted field (the quote opened here is never closed; reading goes on at the next line)\"\n"
+            + "feedback,b,2025-02-02,,9,\"\(path):4:24: score \"\"9\"\": must be an integer from 1 to 5\"\n")
 
         // A file whose bad rows are fixed in FILE.rejected imports as it is.
         let bad = Self.head + "purchase,b,2025-02-01,10,\nfeedback,b,2025-02-02,,9\npurchase,d,2025-02-03,30,\n"
@@ -240,5 +247,160 @@ import Testing
             "{\"rejected_reason\":\"\(path):2: at: is missing\",\"type\":\"visit\",\"client\":\"a\"}",
             "{\"rejected_reason\":\"\(path):3:1: malformed JSON: expected null\",\"rejected_line\":\"not json\"}",
         ])
+    }
+
+    /// --skip-invalid commits batch by batch: an input error half-way (a truncated .gz)
+    /// leaves the batches before it stored, and the message says which, not "nothing".
+    @Test func anErrorAfterCommittedBatchesSaysWhatWasStored() throws {
+        let dir = TempDir()
+        var text = Self.head
+        for i in 0..<6000 { text += "purchase,c\(i),2025-02-01,\(i % 90 + 1),\n" }
+        text += "feedback,c1,2025-02-01,,9\n"
+        for i in 0..<6000 { text += "purchase,d\(i),2025-02-01,\(i % 90 + 1),\n" }
+        let plain = dir.path("cut.csv")
+        try Data(text.utf8).write(to: URL(fileURLWithPath: plain))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        p.arguments = ["-k", plain]
+        try p.run()
+        p.waitUntilExit()
+        let gz = try Data(contentsOf: URL(fileURLWithPath: plain + ".gz"))
+        let path = dir.path("cut.csv.gz")
+        try gz.prefix(gz.count * 3 / 4).write(to: URL(fileURLWithPath: path))
+        let db = dir.path("db")
+        let r = try runProduct("patron", ["import", path, "--skip-invalid", "--batch-size", "1000", "--db", db])
+        #expect(r.status == 1)
+        let stored = try Database(path: db, readOnly: true).lastPosition
+        #expect(stored > 0 && stored % 1000 == 0)
+        #expect(!r.err.contains("nothing of this file was imported"), "\(r.err)")
+        #expect(r.err.contains("\(path): the gzip data is truncated"), "\(r.err)")
+        #expect(r.err.contains("\(stored) events stored"), "\(r.err)")
+        #expect(r.err.contains("up to line \(stored + 2)"), "\(r.err)")
+        // The library says the same, with the counts.
+        let db2 = try Database(path: dir.path("db2"))
+        var options = ImportOptions()
+        options.skipInvalid = true
+        options.batchSize = 1000
+        do {
+            try db2.importFile(path, options: options)
+            Issue.record("imported a truncated file")
+        } catch let e as ImportInterrupted {
+            let n = e.report.appended
+            #expect(n > 0 && n % 1000 == 0 && e.report.duplicates == 0 && e.report.rejected == 1)
+            #expect(try db2.lastPosition == UInt64(n))
+            // Header on line 1, the invalid row after the 6,000th: line n + 2 ends batch n / 1000.
+            #expect(e.lastStoredLine == n + 2)
+            #expect(e.description == """
+                \(path): the gzip data is truncated (the file ends inside the compressed stream)
+                \(path): stopped by the error above after storing the valid rows up to line \(n + 2) (the last whole batch): \
+                \(n) events stored, 0 duplicates skipped, 1 invalid row written to \(path).rejected; the rows after line \(n + 2) \
+                were not imported (import the file again once it is whole: what is stored is skipped as duplicates)
+                """)
+            #expect(try String(contentsOfFile: path + ".rejected", encoding: .utf8).contains("feedback,c1,2025-02-01,,9,"))
+        }
+        // Nothing committed yet (the first batch is bigger than what can be read): nothing stored, and it says so.
+        options.batchSize = 100_000
+        let db3 = try Database(path: dir.path("db3"))
+        #expect(throws: ImportError.self) { try db3.importFile(path, options: options) }
+        #expect(try db3.lastPosition == 0)
+    }
+
+    /// A stray quote followed by more than the 1 MiB record limit: with --skip-invalid only
+    /// its line is rejected (named file:line:column) and every row after it is imported.
+    @Test func anUnterminatedQuotePastTheLimitLosesOnlyItsLine() throws {
+        for gz in [false, true] {
+            let dir = TempDir()
+            var text = Self.head + "purchase,a,2025-02-01,10,\npurchase,\"b,2025-02-01,20,\n"
+            for i in 0..<80_000 { text += "purchase,c\(i),2025-02-02,5,\n" }
+            #expect(text.utf8.count > 2 * Limits.line)
+            let plain = dir.path("stray.csv")
+            try Data(text.utf8).write(to: URL(fileURLWithPath: plain))
+            var path = plain
+            if gz {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/bin/gzip")
+                p.arguments = ["-k", plain]
+                try p.run()
+                p.waitUntilExit()
+                path = plain + ".gz"
+            }
+            let db = try Database(path: dir.path("db"))
+            var options = ImportOptions()
+            options.skipInvalid = true
+            let report = try db.importFile(path, options: options)
+            #expect(report.appended == 80_001 && report.rejected == 1, "gzip \(gz)")
+            let rejected = try String(contentsOfFile: path + ".rejected", encoding: .utf8)
+            #expect(rejected == "type,client,at,amount,score,rejected_reason\npurchase,\"b,2025-02-01,20,,\"\(path):3:10: "
+                + "unterminated quoted field (the quote opened here is never closed; reading goes on at the next line)\"\n")
+        }
+    }
+
+    /// A value is quoted as the file writes it, not as Patron would write it back.
+    @Test func messagesQuoteTheValueAsWritten() throws {
+        #expect(try Self.rejected("x.csv", Self.head + "refund,b,2025-02-01,-$1,\nrefund,b,2025-02-01, -1.5 ,\nfeedback,b,2025-02-01,,+9\nfeedback,b,2025-02-01,,09\n") == [
+            "x.csv:2:21: amount \"-$1\": must not be negative",
+            "x.csv:3:21: amount \" -1.5 \": must not be negative",
+            "x.csv:4:24: score \"+9\": must be an integer from 1 to 5",
+            "x.csv:5:24: score \"09\": must be an integer from 1 to 5",
+        ])
+        let lines = [
+            "{\"type\":\"refund\",\"client\":\"b\",\"at\":\"2025-02-01\",\"amount\":-1.50}",
+            "{\"type\":\"purchase\",\"client\":\"b\",\"at\":\"2025-02-01\",\"amount\":\"$20,000,000,000,000\"}",
+            "{\"type\":\"membership\",\"client\":\"b\",\"at\":\"2025-02-01\",\"action\":\"start\",\"fee\":\"-$9\"}",
+            "{\"type\":\"reward\",\"client\":\"b\",\"at\":\"2025-02-01\",\"points\":\"+2000000000000\"}",
+            "{\"type\":\"purchase\",\"client\":\"b\",\"at\":\"2025-02-01\",\"items\":[{\"amount\":\"1\",\"quantity\":\"-02\"}]}",
+        ]
+        #expect(try Self.rejected("x.ndjson", lines.joined(separator: "\n") + "\n") == [
+            "x.ndjson:1:49: amount \"-1.50\": must not be negative",
+            "x.ndjson:2:51: amount \"$20,000,000,000,000\": is too large",
+            "x.ndjson:3:70: fee \"-$9\": must not be negative",
+            "x.ndjson:4:49: points \"+2000000000000\": is too large",
+            "x.ndjson:5:51: items[0].quantity \"-02\": must be a whole number from 0 to 1000000",
+        ])
+    }
+
+    /// A fixed row of FILE.rejected with the content of an event already stored is a
+    /// duplicate; it is not skipped silently: the message names the row and what to do.
+    @Test func aFixedRowEqualToAStoredEventIsNamed() throws {
+        let dir = TempDir()
+        let db = dir.path("db")
+        let path = dir.path("twins.csv")
+        // Two identical purchases rung up separately; the second has a typo.
+        try Data((Self.head + "purchase,b,2025-02-01,10,\npurchase,b,2025-02-01,10.001,\n").utf8).write(to: URL(fileURLWithPath: path))
+        let first = try runProduct("patron", ["import", path, "--skip-invalid", "--db", db])
+        #expect(first.status == 0, "\(first.err)")
+        let once = try String(contentsOfFile: path + ".rejected", encoding: .utf8)
+        try Data(once.replacingOccurrences(of: ",10.001,", with: ",10,").utf8).write(to: URL(fileURLWithPath: path + ".rejected"))
+        let fixed = try runProduct("patron", ["import", path + ".rejected", "--db", db])
+        #expect(fixed.status == 0, "\(fixed.err)")
+        #expect(fixed.err.contains("\(path).rejected:2: the same event is already stored"), "\(fixed.err)")
+
+        // The library reports the row; the duplicate count has it too.
+        let database = try Database(path: db)
+        let report = try database.importFile(path + ".rejected")
+        #expect(report.duplicates == 1 && report.fixedDuplicateCount == 1)
+        let id = try #require(try database.stream("b").first?.event.id)
+        #expect(report.fixedDuplicates.map(\.description) == [
+            "\(path).rejected:2: the same event is already stored (id \(id)), so this row is skipped as a duplicate; "
+                + "if it is another event (say a second identical purchase), give the row an id of its own and import it again",
+        ])
+        // Following the advice stores the second purchase, once however often it is imported.
+        let withID = try String(contentsOfFile: path + ".rejected", encoding: .utf8)
+            .replacingOccurrences(of: "type,client,", with: "id,type,client,").replacingOccurrences(of: "purchase,b,", with: "twin-2,purchase,b,")
+        try Data(withID.utf8).write(to: URL(fileURLWithPath: path + ".rejected"))
+        #expect(try database.importFile(path + ".rejected").appended == 1)
+        #expect(try database.importFile(path + ".rejected").duplicates == 1)
+        #expect(try database.client("b", today: day("2025-03-01"))?.spend == Money(dollars: 20))
+        // Rows of an ordinary file that are already stored are duplicates without a word.
+        let again = try database.importFile(path, options: { var o = ImportOptions(); o.skipInvalid = true; return o }())
+        #expect(again.duplicates == 1 && again.fixedDuplicates.isEmpty)
+        // In NDJSON a fixed row carries its rejected_reason key.
+        let nd = dir.path("twins.ndjson")
+        try Data("{\"type\":\"visit\",\"client\":\"n\",\"at\":\"2025-02-01\"}\n".utf8).write(to: URL(fileURLWithPath: nd))
+        #expect(try database.importFile(nd).appended == 1)
+        try Data(("{\"type\":\"visit\",\"client\":\"m\",\"at\":\"2025-02-01\"}\n"
+            + "{\"rejected_reason\":\"twins.ndjson:2: at: is missing\",\"type\":\"visit\",\"client\":\"n\",\"at\":\"2025-02-01\"}\n").utf8)
+            .write(to: URL(fileURLWithPath: nd + ".rejected"))
+        #expect(try database.importFile(nd + ".rejected").fixedDuplicates.map(\.line) == [2])
     }
 }

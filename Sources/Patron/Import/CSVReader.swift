@@ -62,11 +62,19 @@ public struct CSVProblem: Error, Sendable, CustomStringConvertible {
 /// * text after a quoted field's closing quote is kept literally (`"ab"c` is `abc`);
 /// * a line with nothing but spaces and tabs is blank (skipped), like an empty one;
 /// * a lone CR (not before LF) outside quotes is an ordinary byte;
-/// * line ends inside quotes are kept as they are (CRLF stays CRLF).
+/// * line ends inside quotes are kept as they are (CRLF stays CRLF);
+/// * a quote never closed (found only at the end of the input) spoils just its record up
+///   to the end of the line the quote opened on: that is reported, and reading goes on
+///   at the next line (Python's `csv` reads the rest of the input into the quoted
+///   field; DuckDB's `ignore_errors` drops it). Everything after the quote was scanned
+///   inside quotes, so its quotes all come in `""` pairs and cannot leave another field
+///   open: at most one such re-reading per input.
 ///
 /// Every field gets its line and column, so a later check can point at the value.
 public struct CSVReader {
-    private let input: ImportInput
+    /// Replaced by a fresh reading of the same file when an unterminated quote sends the
+    /// reader back to a line whose bytes are gone (see ``next()``).
+    private var input: ImportInput
     /// Records longer than this (in bytes, without the line end) are reported and skipped.
     public let maxRecordBytes: Int
     let buffer: ChunkBuffer
@@ -106,9 +114,12 @@ public struct CSVReader {
 
     /// The next record, or nil at the end. Throws CSVProblem for a record that cannot be read
     /// (invalid UTF-8 — column of the first bad byte; a record over maxRecordBytes; an
-    /// unterminated quote — line/column of the opening quote, reported once at EOF); after a
-    /// CSVProblem the reader is positioned at the next record, so the caller can go on.
-    /// Throws ImportError for I/O or gzip errors (those end the file).
+    /// unterminated quote — line/column of the opening quote, found at the end of the input,
+    /// the record taken to end with that line); after a CSVProblem the reader is positioned
+    /// at the next record (for an unterminated quote, the line after the quote's), so the
+    /// caller can go on. Throws ImportError for I/O or gzip errors (those end the file),
+    /// and for an unterminated quote past maxRecordBytes in an input that cannot be read
+    /// twice (a pipe; the import reads a copy of those).
     public mutating func next() throws -> CSVRecord? {
         if finished { return nil }
         if !started {
@@ -296,11 +307,10 @@ public struct CSVReader {
                     if !skipping { spans.append(Span(from: fieldFrom, to: p - 1, line: fieldLine, column: fieldColumn, escaped: escaped)) }
                     rawEnd = end
                 case .quoted:
-                    let raw = skipping ? [] : Array(UnsafeBufferPointer(start: bytes + b.start, count: end - b.start))
-                    b.discard()
-                    finished = true
-                    throw CSVProblem(line: fieldLine, column: fieldColumn,
-                                     message: "unterminated quoted field (the quote opened here is never closed)", raw: raw)
+                    // `lineStart` is still where the record starts; `b.base + fieldFrom` stays
+                    // the offset after the quote however the buffer moved.
+                    throw try unterminated(recordOffset: lineStart, quoteOffset: b.base + fieldFrom - 1,
+                                           quoteLine: fieldLine, column: fieldColumn)
                 }
                 next = end
                 break read
@@ -360,6 +370,65 @@ public struct CSVReader {
             lines.append(s.line)
         }
         return CSVRecord(fields: fields, columns: columns, lines: lines, line: recordLine, raw: Array(raw))
+    }
+
+    /// The input ended inside the quoted field whose quote is at `quoteOffset` (in the
+    /// input; `quoteLine`:`column`). The record, from `recordOffset`, is taken to end with
+    /// that line: its bytes (without the line end; none when over the limit) go with the
+    /// problem, and reading goes on at the next line. Found here rather than tracked in
+    /// the record loop, which stays as fast as without it; when the record ran past the
+    /// limit (its bytes dropped) the input is read again from the record's start.
+    @inline(never)  // rare: kept out of the record loop
+    private mutating func unterminated(recordOffset: Int, quoteOffset: Int, quoteLine: Int, column: Int) throws -> CSVProblem {
+        let b = buffer
+        if recordOffset < b.base {
+            guard let again = try input.reopened() else {
+                throw ImportError(file: input.name, line: quoteLine, column: column,
+                                  message: "unterminated quoted field (the quote opened here is never closed); its record passed the limit "
+                                      + "of \(maxRecordBytes) bytes, and the input cannot be read again to go on at the next line")
+            }
+            input = again
+            b.reset()
+            try b.advance(to: recordOffset, from: input)
+        } else {
+            b.start = recordOffset - b.base
+        }
+        // The line end after the quote, keeping the bytes from the record's start while
+        // they are within the limit.
+        var scan = quoteOffset + 1
+        var lineFeed: Int?
+        var kept = true
+        while true {
+            if scan - b.base < b.end, let found = memchr(b.bytes + (scan - b.base), Int32(Self.lf), b.end - (scan - b.base)) {
+                lineFeed = b.base + (UnsafeRawPointer(found) - UnsafeRawPointer(b.bytes))
+                break
+            }
+            scan = b.base + b.end
+            if b.eof { break }
+            if kept && scan - recordOffset > maxRecordBytes + 1 { kept = false }
+            if !kept { b.discard() }
+            _ = b.compact()
+            try b.fill(from: input)
+        }
+        var raw: [UInt8] = []
+        let lineEnd = lineFeed ?? (b.base + b.end)
+        if kept {
+            let from = recordOffset - b.base
+            var to = lineEnd - b.base
+            if lineFeed != nil && to > from && b.bytes[to - 1] == Self.cr { to -= 1 }
+            if to - from <= maxRecordBytes { raw = Array(UnsafeBufferPointer(start: b.bytes + from, count: to - from)) }
+        }
+        if let lineFeed {
+            b.start = lineFeed + 1 - b.base
+            line = quoteLine + 1
+            lineStart = lineFeed + 1
+        } else {
+            b.discard()
+            finished = true
+        }
+        return CSVProblem(line: quoteLine, column: column,
+                          message: "unterminated quoted field (the quote opened here is never closed; reading goes on at the next line)",
+                          raw: raw)
     }
 
     /// The value of a quoted field with `""` or text after its closing quote; `content`

@@ -81,12 +81,31 @@ extension Event {
         let unknown = pairs.filter { !known.contains($0.0) }
         self.init(id: try f.key("id"), client: client, at: at, payload: payload,
                   extra: unknown.isEmpty ? nil : JSONValue.object(unknown).text)
-        try validate()
+        do {
+            try validate()
+        } catch {
+            // `validate` sees parsed values (`-$5.00` for `-5`): quote the input's own text.
+            throw f.asWritten(error)
+        }
     }
 
     /// The event as one JSON object line (no newline), re-importable by `patron import`.
     /// Personal fields are left out when `personal` is false.
     public func jsonLine(zone: Zone, personal: Bool = true) -> String {
+        jsonLine(zone: zone, personal: personal, canonicalExtras: false)
+    }
+
+    /// The text an imported row's content id is made from: the event as a JSON line in
+    /// UTC, its known fields in a fixed order and form, and its extra fields canonical
+    /// (`JSONValue.canonical`), so the same facts written
+    /// with their extra fields in another order, or as numbers rather than strings,
+    /// give the same id. A row without extra fields, or whose extra fields are strings
+    /// in sorted order, gives the text it always gave.
+    func contentText() -> String {
+        jsonLine(zone: .utc, personal: true, canonicalExtras: true)
+    }
+
+    private func jsonLine(zone: Zone, personal: Bool, canonicalExtras: Bool) -> String {
         var o: [(String, JSONValue)] = [("type", .string(type.rawValue))]
         if let id { o.append(("id", .string(id))) }
         o.append(("client", .string(client)))
@@ -131,7 +150,7 @@ extension Event {
             add("into", m.into)
         }
         if personal, let extra, case .object(let more)? = JSONValue.parse(extra) {
-            o.append(contentsOf: more)
+            o.append(contentsOf: canonicalExtras ? JSONValue.canonical(more) : more)
         }
         return JSONValue.object(o).text
     }
@@ -141,6 +160,34 @@ extension JSONValue {
     /// Parses JSON text; nil when it is not valid JSON.
     static func parse(_ text: String) -> JSONValue? {
         Array(text.utf8).withUnsafeBytes { try? JSONReader.parse($0) }
+    }
+
+    /// An object's fields in a form that does not depend on how a file writes the same
+    /// facts: sorted by name (a repeated name keeps its order), every value canonical.
+    static func canonical(_ pairs: [(String, JSONValue)]) -> [(String, JSONValue)] {
+        var out = pairs.map { ($0.0, canonical($0.1)) }
+        // Insertion sort: stable, in place, and a row has few extra fields.
+        for i in out.indices.dropFirst() {
+            var j = i
+            while j > 0 && out[j].0 < out[j - 1].0 {
+                out.swapAt(j, j - 1)
+                j -= 1
+            }
+        }
+        return out
+    }
+
+    /// A value as CSV would give it: numbers and booleans as their text (`3` and `"3"`
+    /// are one fact; `3.0` stays `3.0`), arrays in order and objects sorted, each
+    /// element canonical; strings and null as they are.
+    static func canonical(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .number(let n): .string(n)
+        case .bool(let b): .string(b ? "true" : "false")
+        case .array(let a): .array(a.map { canonical($0) })
+        case .object(let o): .object(canonical(o))
+        case .null, .string: value
+        }
     }
 }
 
@@ -212,8 +259,42 @@ private struct JSONFields {
         case .string(let s): text = s.trimmingWhitespace()
         case let v?: throw EventValidationError(field: field, value: v.text, problem: "must be a whole number")
         }
-        guard let i = Int64(text) else { throw EventValidationError(field: field, value: text, problem: "must be a whole number") }
+        guard let i = Int64(text) else {
+            throw EventValidationError(field: field, value: value.flatMap(Self.written) ?? text, problem: "must be a whole number")
+        }
         return i
+    }
+
+    /// The text of a number or string value as the input writes it.
+    static func written(_ value: JSONValue) -> String? {
+        switch value {
+        case .string(let s): s
+        case .number(let n): n
+        default: nil
+        }
+    }
+
+    /// A validation error about a money or whole-number field, with the value as the
+    /// input writes it (`"-5"`, `"+9"`, `"09"`) instead of as it was parsed; a purchase
+    /// amount that is the items' sum (not in the input) is named as that sum.
+    func asWritten(_ error: EventValidationError) -> EventValidationError {
+        let field = error.field
+        let raw: JSONValue?
+        if let open = field.firstIndex(of: "["), let close = field.firstIndex(of: "]"), open < close,
+           field[field.index(after: close)...].hasPrefix("."), let i = Int(field[field.index(after: open)..<close]) {
+            let key = String(field[field.index(close, offsetBy: 2)...])
+            guard ["amount", "quantity"].contains(key), case .array(let list)? = self["items"], i < list.count,
+                  case .object(let pairs) = list[i] else { return error }
+            raw = pairs.last { $0.0 == key && $0.1 != .null }?.1
+        } else {
+            guard ["amount", "acquisition_cost", "fee", "score", "points"].contains(field) else { return error }
+            raw = self[field]
+            if raw == nil && field == "amount" {
+                return EventValidationError(field: field, value: nil, problem: "the sum of the items' amounts " + error.problem)
+            }
+        }
+        guard let text = raw.flatMap(Self.written) else { return error }
+        return EventValidationError(field: field, value: text, problem: error.problem)
     }
 
     func stringList(_ name: String) throws(EventValidationError) -> [String] {

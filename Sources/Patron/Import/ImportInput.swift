@@ -169,6 +169,13 @@ public final class ImportInput {
         if ownsDescriptor { systemClose(fd) }
     }
 
+    /// A new input reading the same file from its start, or nil when it cannot be read
+    /// again (stdin, a pipe).
+    func reopened() throws(ImportError) -> ImportInput? {
+        guard ownsDescriptor, totalBytes != nil, name != "stdin" else { return nil }
+        return try ImportInput.open(name, rawCapacity: raw.count)
+    }
+
     /// Fills `buffer` with up to `buffer.count` uncompressed bytes; returns 0 at the end.
     ///
     /// May return fewer bytes than asked for before the end (a pipe, a gzip block).
@@ -345,6 +352,25 @@ final class ChunkBuffer {
     /// Drops the unread bytes (for a line or record that is being skipped).
     func discard() {
         start = end
+    }
+
+    /// Empties the buffer for a new reading of the input from its start.
+    func reset() {
+        start = 0
+        end = 0
+        base = 0
+        eof = false
+    }
+
+    /// Reads on, dropping bytes, until `offset` (in the input) is the next unread byte
+    /// (or the input ends).
+    func advance(to offset: Int, from input: ImportInput) throws(ImportError) {
+        while base + end < offset && !eof {
+            start = end
+            _ = compact()
+            try fill(from: input)
+        }
+        start = min(offset - base, end)
     }
 
     /// Skips a UTF-8 byte-order mark at the very start of the input; true when there was one.

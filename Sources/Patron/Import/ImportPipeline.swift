@@ -20,6 +20,42 @@ public struct ImportFailure: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// An import with ``ImportOptions/skipInvalid`` stopped by an error (a truncated `.gz`,
+/// an unreadable file, a full disk) after some of its batches were committed: those stay
+/// stored, the rest of the file is not imported.
+///
+/// ```
+/// sales.csv.gz: the gzip data is truncated (the file ends inside the compressed stream)
+/// sales.csv.gz: stopped by the error above after storing the valid rows up to line 20001 (the last whole batch): 20000 events stored, 0 duplicates skipped; the rows after line 20001 were not imported (import the file again once it is whole: what is stored is skipped as duplicates)
+/// ```
+public struct ImportInterrupted: Error, Sendable, CustomStringConvertible {
+    /// The file as named on the command line.
+    public var file: String
+    /// The error that stopped the import.
+    public var cause: any Error
+    /// What the committed batches stored (``ImportReport/appended``,
+    /// ``ImportReport/duplicates``) and the rows read and rejected before the stop.
+    public var report: ImportReport
+    /// The line of the last row of the last committed batch: every valid row up to it
+    /// is stored, none after it.
+    public var lastStoredLine: Int
+    /// Whether rows get content ids (a second import skips what is stored).
+    public var dedupe: Bool
+
+    public var description: String {
+        let cause = String(describing: self.cause)
+        var s = "\(file): stopped by the error above after storing the valid rows up to line \(lastStoredLine) (the last whole batch): "
+            + "\(report.appended) event\(report.appended == 1 ? "" : "s") stored, \(report.duplicates) duplicate\(report.duplicates == 1 ? "" : "s") skipped"
+        if report.rejected > 0, let rejectedFile = report.rejectedFile {
+            s += ", \(report.rejected) invalid row\(report.rejected == 1 ? "" : "s") written to \(rejectedFile)"
+        }
+        s += "; the rows after line \(lastStoredLine) were not imported"
+        s += dedupe ? " (import the file again once it is whole: what is stored is skipped as duplicates)"
+            : " (with --no-dedupe, importing the file again stores these rows a second time)"
+        return cause + "\n" + s
+    }
+}
+
 /// Where an import stands, for a progress bar.
 public struct ImportProgress: Sendable {
     /// Bytes of the file consumed (compressed bytes for `.gz`).
@@ -46,6 +82,11 @@ extension Database {
     /// (re-importable once fixed). Events are appended in batches of
     /// ``ImportOptions/batchSize``, one transaction each, while the next batch is
     /// being read on another thread.
+    ///
+    /// `progress` is called between batches on the thread that appends them (the
+    /// writer's, inside the file's transaction, by default), at most ten times a second:
+    /// it should return at once (the command line's writes one line to the terminal,
+    /// some 30 µs).
     @discardableResult
     public func importFile(_ path: String, options: ImportOptions = ImportOptions(),
                            progress: (@Sendable (ImportProgress) -> Void)? = nil) throws -> ImportReport {
@@ -67,12 +108,22 @@ extension Database {
         let rejectedPath = (path == "-" ? "stdin" : path) + ".rejected"
         let zone = timeZone
         let input = source
-        /// One reading of the file, appending each batch through `append`.
-        @Sendable func consume(_ append: ([Event]) throws -> (appended: Int, duplicates: Int)) throws -> ImportReport {
+        let store = self.store
+        /// Whether an event with this id is committed (read on the reading thread, in a
+        /// short transaction of its own).
+        let isStored: @Sendable (String) throws -> Bool = { id in
+            try store.env.read { txn in try txn.get(store.schema.ids, key: id) != nil }
+        }
+        /// One reading of the file, appending each batch through `append`; `commits`
+        /// when each batch is a transaction of its own (then an error after the first
+        /// says what is stored: ``ImportInterrupted``).
+        @Sendable func consume(commits: Bool, _ append: ([Event]) throws -> (appended: Int, duplicates: Int)) throws -> ImportReport {
             var report = ImportReport()
+            var lastStoredLine: Int?
             let pipe = ImportPipe()
             let producer = Thread {
-                Self.produce(source: input, reader: reader, options: options, zone: zone, rejectedPath: rejectedPath, pipe: pipe)
+                Self.produce(source: input, reader: reader, options: options, zone: zone, rejectedPath: rejectedPath,
+                             isStored: isStored, pipe: pipe)
             }
             producer.stackSize = 8 << 20
             producer.start()
@@ -80,11 +131,12 @@ extension Database {
             do {
                 while let item = pipe.receive() {
                     switch item {
-                    case .batch(let events, let rows, let bytes, let total):
+                    case .batch(let events, let rows, let lastLine, let bytes, let total):
                         if !events.isEmpty {
                             let r = try append(events)
                             report.appended += r.appended
                             report.duplicates += r.duplicates
+                            if commits { lastStoredLine = lastLine }
                         }
                         report.read = rows
                         if let progress, -lastTick.timeIntervalSinceNow > 0.1 {
@@ -92,10 +144,12 @@ extension Database {
                             progress(ImportProgress(bytes: bytes, totalBytes: total, rows: rows, stored: report.appended,
                                                     seconds: -started.timeIntervalSinceNow))
                         }
-                    case .done(let rows, let rejected, let wroteRejected):
+                    case .done(let rows, let rejected, let wroteRejected, let fixedDuplicates, let fixedDuplicateCount):
                         report.read = rows
                         report.rejected = rejected
                         report.rejectedFile = wroteRejected ? rejectedPath : nil
+                        report.fixedDuplicates = fixedDuplicates
+                        report.fixedDuplicateCount = fixedDuplicateCount
                         if rows == 0 { throw ImportError(file: file, line: nil, column: nil, message: "the input has no rows") }
                     case .failed(let error):
                         throw error
@@ -104,6 +158,16 @@ extension Database {
             } catch {
                 pipe.cancel()
                 while pipe.receive() != nil {}
+                // Batches were committed: they stay, and the message must say so.
+                if let lastStoredLine {
+                    let tally = pipe.tally
+                    report.read = tally.rows
+                    report.rejected = tally.rejected
+                    report.rejectedFile = tally.wroteRejected ? rejectedPath : nil
+                    report.seconds = -started.timeIntervalSinceNow
+                    throw ImportInterrupted(file: file, cause: error, report: report, lastStoredLine: lastStoredLine,
+                                            dedupe: options.dedupe)
+                }
                 throw error
             }
             return report
@@ -112,7 +176,7 @@ extension Database {
         var report: ImportReport
         if options.skipInvalid {
             // Each batch commits on its own: a kill leaves whole batches.
-            report = try consume { events in
+            report = try consume(commits: true) { events in
                 let r = try appendAndWait(events)
                 return (r.appended, r.duplicates)
             }
@@ -126,7 +190,7 @@ extension Database {
             let flushEvery = max(options.batchSize, 200_000)
             report = try writer.exclusive { context in
                 var pending = 0
-                return try consume { events in
+                return try consume(commits: false) { events in
                     let r = try context.apply(AppendRequest(events: events, expectedVersions: [:]))
                     pending += events.count
                     if pending >= flushEvery {
@@ -143,30 +207,48 @@ extension Database {
 
     /// The producer side: reads rows, gives content ids, sends batches; writes rejected rows.
     private static func produce(source: String, reader: RowReader, options: ImportOptions, zone: Zone,
-                                rejectedPath: String, pipe: ImportPipe) {
+                                rejectedPath: String, isStored: (String) throws -> Bool, pipe: ImportPipe) {
+        var rows = 0, rejected = 0
+        var rejects: RejectedWriter?
         do {
             let input = try ImportInput.open(source)
             var occurrences = OccurrenceCounter()
             var batch: [Event] = []
             batch.reserveCapacity(min(options.batchSize, 1_000_000))
-            var rows = 0, rejected = 0
-            var rejects: RejectedWriter?
+            var lastLine = 0
             var errors: [ImportError] = []
+            var fixedDuplicates: [ImportError] = [], fixedDuplicateCount = 0
             if options.skipInvalid { unlink(rejectedPath) }
             var header: [UInt8] = []
-            try reader.forEach(input, header: { header = $0 }) { outcome, _ in
+            try reader.forEach(input, header: { header = $0 }) { outcome, line in
                 rows += 1
                 switch outcome {
-                case .event(var event):
+                case .event(var event, let fixed):
                     if event.id == nil && options.dedupe {
-                        let content = event.jsonLine(zone: .utc)
-                        event.id = ContentID.make(content, occurrence: occurrences.next(content))
+                        let content = event.contentText()
+                        let id = ContentID.make(content, occurrence: occurrences.next(content))
+                        event.id = id
+                        // A fixed rejected row can only count its occurrences in this file, not
+                        // in the one it was rejected from: equal to a stored event it may be that
+                        // event (an overlapping export) or a twin of it in its own file (two
+                        // identical purchases). Skipped as the first, but never silently.
+                        if fixed, try isStored(id) {
+                            fixedDuplicateCount += 1
+                            if fixedDuplicates.count < options.reportLimit {
+                                fixedDuplicates.append(ImportError(
+                                    file: reader.file, line: line, column: nil,
+                                    message: "the same event is already stored (id \(id)), so this row is skipped as a duplicate; "
+                                        + "if it is another event (say a second identical purchase), give the row an id of its own "
+                                        + "and import it again"))
+                            }
+                        }
                     }
                     // After a problem (default mode) nothing more is sent: the transaction will be dropped.
                     guard errors.isEmpty else { break }
                     batch.append(event)
+                    lastLine = line
                     if batch.count >= options.batchSize {
-                        guard pipe.send(.batch(batch, rows: rows, bytes: input.bytesRead, total: input.totalBytes)) else {
+                        guard pipe.send(.batch(batch, rows: rows, lastLine: lastLine, bytes: input.bytesRead, total: input.totalBytes)) else {
                             throw CancellationError()
                         }
                         batch.removeAll(keepingCapacity: true)
@@ -185,18 +267,23 @@ extension Database {
                     }
                 }
             }
+            let wrote = rejects != nil
             try rejects?.close()
+            rejects = nil
             if !errors.isEmpty {
                 _ = pipe.send(.failed(ImportFailure(file: reader.file, errors: errors, total: rejected)))
             } else {
-                _ = pipe.send(.batch(batch, rows: rows, bytes: input.bytesRead, total: input.totalBytes))
-                _ = pipe.send(.done(rows: rows, rejected: rejected, wroteRejected: rejects != nil))
+                _ = pipe.send(.batch(batch, rows: rows, lastLine: lastLine, bytes: input.bytesRead, total: input.totalBytes))
+                _ = pipe.send(.done(rows: rows, rejected: rejected, wroteRejected: wrote,
+                                    fixedDuplicates: fixedDuplicates, fixedDuplicateCount: fixedDuplicateCount))
             }
         } catch is CancellationError {
         } catch {
             _ = pipe.send(.failed(error))
         }
-        pipe.finish()
+        // Stopped early: the rejected rows read so far are kept (the message counts them).
+        if var open = rejects { try? open.close() }
+        pipe.finish(ImportPipe.Tally(rows: rows, rejected: rejected, wroteRejected: options.skipInvalid && rejected > 0))
     }
 
     /// Looks at the input once: refuses an empty or binary one, and gives its format
@@ -261,15 +348,24 @@ extension Database {
 /// Batches travelling from the reading thread to the appending one; at most two wait.
 final class ImportPipe: Sendable {
     enum Item: Sendable {
-        case batch([Event], rows: Int, bytes: Int, total: Int?)
-        case done(rows: Int, rejected: Int, wroteRejected: Bool)
+        /// Events to append; the rows read so far and the line of the last event's row.
+        case batch([Event], rows: Int, lastLine: Int, bytes: Int, total: Int?)
+        case done(rows: Int, rejected: Int, wroteRejected: Bool, fixedDuplicates: [ImportError], fixedDuplicateCount: Int)
         case failed(any Error)
+    }
+
+    /// What the producer had read when it finished, however it finished.
+    struct Tally: Sendable {
+        var rows = 0
+        var rejected = 0
+        var wroteRejected = false
     }
 
     private struct State {
         var items: [Item] = []
         var finished = false
         var cancelled = false
+        var tally = Tally()
     }
 
     private let state = Mutex(State())
@@ -288,11 +384,17 @@ final class ImportPipe: Sendable {
         return accepted
     }
 
-    /// No more items will come.
-    func finish() {
-        state.withLock { $0.finished = true }
+    /// No more items will come; `tally` says what the producer read.
+    func finish(_ tally: Tally) {
+        state.withLock {
+            $0.finished = true
+            $0.tally = tally
+        }
         filled.signal()
     }
+
+    /// The producer's tally, once ``receive()`` has returned nil.
+    var tally: Tally { state.withLock { $0.tally } }
 
     /// The next item, or nil when the producer finished.
     func receive() -> Item? {

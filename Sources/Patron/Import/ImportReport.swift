@@ -5,10 +5,14 @@ import Foundation
 /// ```
 /// visits.ndjson:12:31: score "7": must be an integer from 1 to 5
 /// ```
-public struct ImportError: Error, Sendable, CustomStringConvertible {
+public struct ImportError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The file as named on the command line (`stdin` for `-`).
     public var file: String
+    /// The 1-based line, when the problem is in one row.
     public var line: Int?
+    /// The 1-based column (byte offset in the line + 1), when known.
     public var column: Int?
+    /// What is wrong, lower-case, without the position.
     public var message: String
 
     public var description: String {
@@ -31,6 +35,13 @@ public struct ImportReport: Sendable, Equatable {
     public var rejected = 0
     /// Where the rejected rows were written, if any were.
     public var rejectedFile: String?
+    /// Rows of a fixed `FILE.rejected` (rows with a `rejected_reason`) skipped because
+    /// an event with the same content, so the same content id, is already stored: the
+    /// first ``ImportOptions/reportLimit``, each naming its row. They are counted in
+    /// ``duplicates`` too.
+    public var fixedDuplicates: [ImportError] = []
+    /// How many such rows there were in all.
+    public var fixedDuplicateCount = 0
     /// Seconds the import took, checking included.
     public var seconds = 0.0
 

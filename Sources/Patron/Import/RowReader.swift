@@ -1,7 +1,8 @@
 /// What one input row became.
 enum RowOutcome {
-    /// A valid event.
-    case event(Event)
+    /// A valid event; `fixed` when the row comes from a `FILE.rejected` (it has a
+    /// `rejected_reason` column or key), so it was rejected once and fixed since.
+    case event(Event, fixed: Bool)
     /// A row that cannot be imported, with the reason (file:line:column) and its
     /// original bytes (for `FILE.rejected`).
     case invalid(ImportError, raw: [UInt8])
@@ -55,7 +56,8 @@ struct RowReader: Sendable {
                 return
             }
             switch convert(pairs) {
-            case .success(let event): try body(.event(event), n)
+            case .success(let event):
+                try body(.event(event, fixed: pairs.contains { $0.0 == RowConverter.reasonColumn }), n)
             case .failure(let error):
                 let column = ContentID.column(of: converter.column(ofField: error.field), in: line)
                 try body(.invalid(ImportError(file: file, line: n, column: column, message: describe(error)), raw: Array(line)), n)
@@ -111,7 +113,7 @@ struct RowReader: Sendable {
             pairs.reserveCapacity(count)
             for i in 0..<count where !names[i].isEmpty { pairs.append((names[i], .string(record.fields[i]))) }
             switch convert(pairs) {
-            case .success(let event): try body(.event(event), record.line)
+            case .success(let event): try body(.event(event, fixed: reimport), record.line)
             case .failure(let error):
                 let top = error.field.split(separator: "[").first.map(String.init) ?? error.field
                 let i = names.firstIndex(of: top)
