@@ -426,6 +426,10 @@ extension Compiler {
 /// Remembers a predicate's answer per dictionary id (0 is null: always false).
 final class IDMemo {
     @exclusivity(unchecked) private var known: [Int8] = []
+    /// ``fill(_:_:_:_:want:)``'s answers per id, made from `known` when it had `lookupFor` entries.
+    @exclusivity(unchecked) private var lookup: [UInt8] = []
+    private var lookupFor = -1
+    private var lookupWant = true
     private let compute: (UInt32) -> Bool
 
     init(_ compute: @escaping (UInt32) -> Bool) { self.compute = compute }
@@ -433,16 +437,30 @@ final class IDMemo {
     /// `out[j]` = 1 where the answer for id `column[start + j]` is `want`, else 0
     /// (null, id 0, is never true, so `want: false` is "not null and not equal").
     func fill(_ column: UnsafeMutablePointer<UInt32>, _ start: Int, _ n: Int, _ out: UnsafeMutablePointer<UInt8>, want: Bool) {
-        // Answer every id of the run first, then read the answers without branches.
-        for j in 0..<n {
-            let id = Int(column[start &+ j])
-            if id != 0 && (id >= known.count || known[id] == 0) { _ = test(UInt32(id)) }
-        }
-        let yes: Int8 = want ? 1 : -1
-        known.withUnsafeBufferPointer { k in
+        while true {
+            if lookupFor != known.count || lookupWant != want {
+                // Per id: 1 = the answer is `want`, 0 = it is not (or null), 2 = not known yet.
+                let yes: Int8 = want ? 1 : -1
+                lookup = known.map { $0 == 0 ? 2 : ($0 == yes ? 1 : 0) }
+                if lookup.isEmpty { lookup = [0] } else { lookup[0] = 0 }
+                lookupFor = known.count
+                lookupWant = want
+            }
+            var seen: UInt8 = 0
+            lookup.withUnsafeBufferPointer { t in
+                let count = t.count
+                for j in 0..<n {
+                    let id = Int(column[start &+ j])
+                    let v = id < count ? t[id] : 2
+                    out[j] = v & 1
+                    seen |= v
+                }
+            }
+            if seen & 2 == 0 { return }
+            // Ids not answered yet: answer them, then read the run again.
             for j in 0..<n {
                 let id = Int(column[start &+ j])
-                out[j] = id != 0 && k[id] == yes ? 1 : 0
+                if id != 0 && (id >= known.count || known[id] == 0) { _ = test(UInt32(id)) }
             }
         }
     }
