@@ -205,12 +205,17 @@ struct ClientState: Equatable {
     /// Where `day` is or would go in the activity days, and whether it is there.
     private func activityIndex(_ day: Day) -> (Int, Bool) {
         if let last = activityDays.last, last < day { return (activityDays.count, false) }
-        var lo = 0, hi = activityDays.count
+        return Self.search(activityDays, day)
+    }
+
+    /// Where `day` is or would go in the ascending `days`, and whether it is there.
+    private static func search(_ days: [Day], _ day: Day) -> (Int, Bool) {
+        var lo = 0, hi = days.count
         while lo < hi {
             let mid = (lo + hi) / 2
-            if activityDays[mid] < day { lo = mid + 1 } else { hi = mid }
+            if days[mid] < day { lo = mid + 1 } else { hi = mid }
         }
-        return (lo, lo < activityDays.count && activityDays[lo] == day)
+        return (lo, lo < days.count && days[lo] == day)
     }
 
     /// Adds `value` (a purchase's amount, 0 for a visit) on the activity day `day`.
@@ -290,7 +295,7 @@ struct ClientState: Equatable {
         var strays: [DayAmount] = []
         for (side, otherDays) in [(strayRefunds, theirs), (o.strayRefunds, mine)] {
             for r in side {
-                if Self.contains(otherDays, r.day) { total = Self.saturating(total, -r.cents) } else { DayAmount.add(r.day, r.cents, to: &strays) }
+                if Self.search(otherDays, r.day).1 { total = Self.saturating(total, -r.cents) } else { DayAmount.add(r.day, r.cents, to: &strays) }
             }
         }
         for d in theirs {
@@ -300,15 +305,6 @@ struct ClientState: Equatable {
         activityValueCents = total
         firstDayValueCents = first
         strayRefunds = strays
-    }
-
-    private static func contains(_ days: [Day], _ day: Day) -> Bool {
-        var lo = 0, hi = days.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if days[mid] < day { lo = mid + 1 } else { hi = mid }
-        }
-        return lo < days.count && days[lo] == day
     }
 
     // MARK: Derived values

@@ -15,8 +15,12 @@ final class QueryEnv {
     private var rowOverride: [Int: [UInt8]] = [:]
     /// Dictionary strings read so far, by id (nil: not read yet).
     private var strings: [V?] = []
-    private var projectionCache: (Int, ClientProjection?)?
-    private var stateCache: (Int, ClientState)?
+    /// Rows' projections and states read lately, by row: output columns are computed
+    /// a chunk of rows at a time (``Executor/clientOutputs(_:_:)``), so each list or
+    /// personal column of a chunk finds the rows the previous column decoded.
+    private var projectionCache: [Int: ClientProjection?] = [:]
+    private var stateCache: [Int: ClientState] = [:]
+    private static let rowCacheLimit = 2_048
     private var eventData: (table: EventTable, count: Int)?
     private var clientEventIndex: ClientEvents?
     private var decodedCache: (Int, EventCodec.Decoded?)?
@@ -206,14 +210,17 @@ final class QueryEnv {
 
     /// The full client state of row `i` as of `today`.
     func state(_ i: Int) -> ClientState? {
-        if let (j, s) = stateCache, j == i { return s }
+        if let s = stateCache[i] { return s }
         var s: ClientState?
         if isCurrent(i) && rowKinds?[i] != .recomputed {
             do { s = try store.state(table.numbers[i], txn: txn) } catch { fail(error) }
         } else {
             s = replayedState(i)
         }
-        if let s { stateCache = (i, s) }
+        if let s {
+            if stateCache.count >= Self.rowCacheLimit { stateCache.removeAll(keepingCapacity: true) }
+            stateCache[i] = s
+        }
         return s
     }
 
@@ -260,7 +267,7 @@ final class QueryEnv {
 
     /// Row `i`'s projection (SPEC 3.5 fields) as of `today`.
     func projection(_ i: Int) -> ClientProjection? {
-        if let (j, p) = projectionCache, j == i { return p }
+        if let p = projectionCache[i] { return p }
         var p: ClientProjection?
         if let s = state(i) {
             do {
@@ -271,7 +278,8 @@ final class QueryEnv {
                 fail(error)
             }
         }
-        projectionCache = (i, p)
+        if projectionCache.count >= Self.rowCacheLimit { projectionCache.removeAll(keepingCapacity: true) }
+        projectionCache[i] = p
         return p
     }
 
