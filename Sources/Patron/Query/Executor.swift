@@ -551,9 +551,7 @@ struct Executor {
         var total = 0
         let cancellation = QueryCancellation.current
         var seen = 0
-        forEachPassingUnit(env: env, batch: filter?.batch, passes: passes) { unit in
-            seen &+= 1
-            if seen & 0xFFFF == 0, cancellation?.isCancelled == true { return }
+        func visit(_ unit: Int) {
             let key = keyOf(unit)
             var g = key >= 0 && key < 4096 ? Int(small[Int(key)]) : index[key] ?? -1
             if g < 0 {
@@ -570,22 +568,30 @@ struct Executor {
                 for (s, get, make) in fed { accumulators[base + s].add(number: get(unit), make: make) }
             }
         }
+        if query.entity == .clients, let batch = filter?.batch {
+            FastPaths.taken?.add("batch")
+            forEachClientRun(env: env, batch: batch) { unit in
+                seen &+= 1
+                if seen & 0xFFFF == 0, cancellation?.isCancelled == true { return }
+                visit(unit)
+            }
+        } else {
+            forEachUnit(env: env) { unit in
+                seen &+= 1
+                if seen & 0xFFFF == 0, cancellation?.isCancelled == true { return }
+                guard passes(unit) else { return }
+                visit(unit)
+            }
+        }
         table.accumulators = accumulators
         table.rows = rows
         table.total = total
         return true
     }
 
-    /// Calls `body` with each unit of the query's entity in the world of `today`:
-    /// client rows, event indexes of the entity's type, or item indexes.
-    /// ``forEachUnit(env:_:)`` for the units that pass the filter: client rows a run
-    /// at a time through its batch form when it has one (all rows are current here).
-    private func forEachPassingUnit(env: QueryEnv, batch: FastBatch?, passes: (Int) -> Bool, _ body: (Int) -> Void) {
-        guard query.entity == .clients, let batch else {
-            forEachUnit(env: env) { unit in if passes(unit) { body(unit) } }
-            return
-        }
-        FastPaths.taken?.add("batch")
+    /// The client rows (not absent today) that pass `batch`, a run at a time (all
+    /// rows are current here).
+    private func forEachClientRun(env: QueryEnv, batch: FastBatch, _ body: (Int) -> Void) {
         let count = env.table.count
         let absent = env.absentRows
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: fastBatchSize) { buffer in
@@ -604,6 +610,8 @@ struct Executor {
         }
     }
 
+    /// Calls `body` with each unit of the query's entity in the world of `today`:
+    /// client rows, event indexes of the entity's type, or item indexes.
     private func forEachUnit(env: QueryEnv, _ body: (Int) -> Void) {
         if query.entity == .clients {
             if let absent = env.absentRows {
