@@ -82,7 +82,7 @@ public struct GammaGammaModel: Sendable, Codable, Equatable {
     public static func fit(to clients: [ClientSummary], options: FitOptions = FitOptions(),
                            start: GammaGammaModel? = nil) -> FitOutcome<GammaGammaModel> {
         let began = Date()
-        var outcome = fit(to: ModelFitData(clients), options: options, start: start)
+        var outcome = fit(to: ModelFitData(clients, triples: false, pairs: true), options: options, start: start)
         outcome.seconds = Date().timeIntervalSince(began)
         return outcome
     }

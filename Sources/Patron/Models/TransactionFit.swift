@@ -8,7 +8,7 @@ extension TransactionModel {
     public static func fit(_ kind: TransactionModelKind, to clients: [ClientSummary], options: FitOptions = FitOptions(),
                            start: TransactionModel? = nil) -> FitOutcome<TransactionModel> {
         let began = Date()
-        var outcome = fit(kind, to: ModelFitData(clients), options: options, start: start)
+        var outcome = fit(kind, to: ModelFitData(clients, triples: true, pairs: false), options: options, start: start)
         outcome.seconds = Date().timeIntervalSince(began)
         return outcome
     }
