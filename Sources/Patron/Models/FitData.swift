@@ -68,6 +68,7 @@ public struct ModelFitData: Sendable {
     /// Each distinct key of the sorted `keys` with the number of times it occurs.
     static func runs<K: Equatable>(_ keys: [K]) -> [(key: K, count: Int)] {
         var out: [(key: K, count: Int)] = []
+        out.reserveCapacity(keys.count)
         for k in keys {
             if let last = out.last, last.key == k { out[out.count - 1].count += 1 } else { out.append((k, 1)) }
         }
@@ -105,7 +106,7 @@ struct TripleTable: Sendable {
     /// - Parameter entries: distinct triples sorted by (x, T, t_x), with their counts.
     init(sorted entries: [(key: TripleKey, count: Int)]) {
         let keys = entries.map(\.key)
-        let xs = Self.distinct(keys.map(\.x))
+        let xs = Self.distinctOfSorted(keys.map(\.x))  // the entries are sorted by x first
         let Ts = Self.distinct(keys.map(\.T))
         let txs = Self.distinct(keys.map(\.tx))
         xValues = xs.map(Double.init)
@@ -146,9 +147,12 @@ struct TripleTable: Sendable {
     }
 
     /// The distinct values of `values`, ascending.
-    static func distinct<T: Comparable>(_ values: [T]) -> [T] {
+    static func distinct<T: Comparable>(_ values: [T]) -> [T] { distinctOfSorted(values.sorted()) }
+
+    /// The distinct values of the ascending `values`.
+    static func distinctOfSorted<T: Comparable>(_ values: [T]) -> [T] {
         var out: [T] = []
-        for v in values.sorted() where out.last != v { out.append(v) }
+        for v in values where out.last != v { out.append(v) }
         return out
     }
 }
@@ -167,7 +171,7 @@ struct PairTable: Sendable {
     /// - Parameter entries: distinct pairs sorted by (x, m̄), with their counts.
     init(sorted entries: [(key: PairKey, count: Int)]) {
         let keys = entries.map(\.key)
-        let xs = TripleTable.distinct(keys.map(\.x))
+        let xs = TripleTable.distinctOfSorted(keys.map(\.x))  // the entries are sorted by x first
         xValues = xs.map(Double.init)
         xWeights = [Double](repeating: 0, count: xs.count)
         var sm = 0.0
