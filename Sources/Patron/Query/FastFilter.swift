@@ -227,26 +227,37 @@ extension Compiler {
         guard b.isConstant, let f = a.fastField else { return nil }
         let k = b.eval(Row())
         if let get = f.number {
-            var c: Double
-            switch k {
-            case .num(let x): c = a.kind == .money ? Ops.cents(x) : x
-            case .money(let x), .dur(let x): c = x
-            case .date(let d): c = Double(d)
-            default: return nil
-            }
-            if c.isNaN { return nil }
+            guard let c = Self.number(k, comparedWith: a) else { return nil }
             return Self.numberTest(op, get, c)
         }
         if let s = f.string, case .str(let x) = k, op == .eq || op == .ne {
-            let memo = IDMemo { id in
-                guard case .str(let v) = s.value(id) else { return false }
-                return Text.equal(v, x)
-            }
+            let memo = Self.equalityMemo(s, x)
             let id = s.id
             if op == .eq { return { i in memo.test(id(i)) } }
             return { i in let v = id(i); return v != 0 && !memo.test(v) }
         }
         return nil
+    }
+
+    /// A constant compared with numeric field `a`, in the field's unit (money in
+    /// cents); nil when it is not a number of a comparable kind.
+    static func number(_ k: V, comparedWith a: Compiled) -> Double? {
+        let c: Double
+        switch k {
+        case .num(let x): c = a.kind == .money ? Ops.cents(x) : x
+        case .money(let x), .dur(let x): c = x
+        case .date(let d): c = Double(d)
+        default: return nil
+        }
+        return c.isNaN ? nil : c
+    }
+
+    /// Whether each id of string field `s` equals `x` (ignoring case), remembered per id.
+    static func equalityMemo(_ s: FastString, _ x: String) -> IDMemo {
+        IDMemo { id in
+            guard case .str(let v) = s.value(id) else { return false }
+            return Text.equal(v, x)
+        }
     }
 
     /// The run-at-a-time form of ``fastComparison(_:_:_:)``, for client fields with
@@ -255,14 +266,7 @@ extension Compiler {
         guard b.isConstant, let f = a.fastField else { return nil }
         let k = b.eval(Row())
         if let fill = f.numberBatch {
-            var c: Double
-            switch k {
-            case .num(let x): c = a.kind == .money ? Ops.cents(x) : x
-            case .money(let x), .dur(let x): c = x
-            case .date(let d): c = Double(d)
-            default: return nil
-            }
-            if c.isNaN { return nil }
+            guard let c = Self.number(k, comparedWith: a) else { return nil }
             return Self.numberBatch(fill) { v, out, n in
                 switch op {
                 case .eq: for j in 0..<n { out[j] = v[j] == c ? 1 : 0 }
@@ -276,10 +280,7 @@ extension Compiler {
             }
         }
         if let s = f.string, let column = s.column, case .str(let x) = k, op == .eq || op == .ne {
-            let memo = IDMemo { id in
-                guard case .str(let v) = s.value(id) else { return false }
-                return Text.equal(v, x)
-            }
+            let memo = Self.equalityMemo(s, x)
             let want = op == .eq
             return { st, n, out in memo.fill(column, st, n, out, want: want) }
         }
