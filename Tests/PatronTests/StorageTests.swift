@@ -127,6 +127,34 @@ import Testing
         #expect(r.rows == [[.number(40), .money(Money(cents: 3_670_100))]])
     }
 
+    @Test("A key a crash left behind (after a forget's commit, before its destruction) is reported by verify and destroyed by rebuild")
+    func rebuildDestroysAForgottenClientsLeftoverKey() async throws {
+        let dir = TempDir()
+        let keysURL = dir.url.appendingPathComponent("db-keys")
+        let savedKeys: Data
+        do {
+            let db = try Database(path: dir.path("db"))
+            try await db.append([
+                Event(client: "Z1", at: ms("2025-01-01"), payload: .client(ClientDetails(name: "Zelda Quarterfield"))),
+                Event(client: "Y2", at: ms("2025-01-01"), payload: .client(ClientDetails(name: "Yusuf Keeps"))),
+            ])
+            savedKeys = try Data(contentsOf: keysURL)
+            try db.forget("Z1")
+            #expect(try Data(contentsOf: keysURL) != savedKeys, "forget destroyed the key")
+        }
+        // The crash: the forget is committed, the key file is as it was before.
+        try savedKeys.write(to: keysURL)
+        let db = try Database(path: dir.path("db"))
+        let report = try db.verify()
+        #expect(report.problems.contains { $0.contains("forgotten client \"Z1\" still has a key") && $0.contains("patron rebuild") }, "\(report.problems)")
+        try db.rebuild()
+        #expect(try db.verify().isOK)
+        #expect(try db.client("Y2")?.name == "Yusuf Keeps", "only the forgotten client's key goes")
+        let after = try Data(contentsOf: keysURL)
+        #expect(after != savedKeys)
+        #expect(after.count == savedKeys.count)
+    }
+
     @Test func aFileThatIsNotADatabaseIsRefused() throws {
         let dir = TempDir()
         try Data("hello, not lmdb at all, just text".utf8).write(to: dir.url.appendingPathComponent("db"))

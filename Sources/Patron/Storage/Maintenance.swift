@@ -182,7 +182,7 @@ extension Database {
                 }
                 let row = try RowChunks.row(n, table: s.rows, txn: txn)
                 if row != fresh.encodeRow() { report.report("rows: the scan row of \"\(key)\" differs from a replay") }
-                if fresh.forgotten && store.keys.key(n) != nil { report.report("keys: forgotten client \"\(key)\" still has a key") }
+                if fresh.forgotten && store.keys.key(n) != nil { report.report("keys: forgotten client \"\(key)\" still has a key (`patron rebuild` destroys it)") }
             }
             for table in [s.clientKeys, s.clientNames, s.details] where try txn.count(table) != replay.numbers.count {
                 report.report("\(table.name): \(try txn.count(table)) entries for \(replay.numbers.count) clients in the log")
@@ -219,7 +219,8 @@ extension Database {
             store.stringCache.withLock { $0.removeAll() }
             store.stringValueCache.withLock { $0.removeAll() }
         }
-        return try store.env.write { txn in
+        var erased: Set<UInt32> = []
+        let replayed = try store.env.write { txn in
             let s = store.schema
             for t in s.derived { try txn.empty(t) }
             var replay = LogReplay()
@@ -235,7 +236,7 @@ extension Database {
                     let d = try EventCodec.decode(v, verifyChecksum: true)
                     let (owner, into) = replay.assign(d) { corrupt = corrupt ?? "position \(p): \($0)" }
                     try s.putIndexes(id: d.event.id ?? "", position: p, owner: owner, txn: txn)
-                    try folding.apply(d.event, position: p, day: store.zone.day(of: d.event.at), owner: owner, into: into,
+                    erased.formUnion(try folding.apply(d.event, position: p, day: store.zone.day(of: d.event.at), owner: owner, into: into,
                                       personal: store.personal(d, position: p), intern: { str in
                                           if let id = try newStrings[str] ?? store.stringID(str, txn: txn) { return id }
                                           let id = nextString
@@ -243,7 +244,7 @@ extension Database {
                                           newStrings[str] = id
                                           try s.putString(str, id: id, txn: txn)
                                           return id
-                                      })
+                                      }))
                     count += 1
                     entry = try c.next()
                 }
@@ -261,6 +262,11 @@ extension Database {
             try s.putFormatVersion(txn: txn)
             return count
         }
+        // Every forgotten client's key goes, whatever became of it: a key left behind by
+        // a crash between a forget's commit and its key's destruction is destroyed now.
+        for n in erased.sorted() { try store.keys.destroy(n) }
+        try store.keys.sync()
+        return replayed
     }
 
     /// Writes a consistent, compacted copy to `destination` (and its key file to
