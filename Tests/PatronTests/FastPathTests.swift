@@ -71,6 +71,24 @@ import Testing
     }
 }
 
+/// The run-at-a-time string test answers ids in any order of first appearance, an id
+/// below the largest seen so far included (it once looped for ever on one).
+@Test func idMemoFillAnswersIdsInAnyOrder() {
+    let memo = IDMemo { $0 % 3 == 0 }
+    for run: [UInt32] in [[9, 0, 4], [3, 6, 1], [2, 12, 9], [0, 0]] {
+        for want in [true, false] {
+            var ids = run
+            var out = [UInt8](repeating: 7, count: run.count)
+            ids.withUnsafeMutableBufferPointer { c in
+                out.withUnsafeMutableBufferPointer { o in
+                    if let column = c.baseAddress, let mask = o.baseAddress { memo.fill(column, 0, run.count, mask, want: want) }
+                }
+            }
+            #expect(out == run.map { $0 != 0 && ($0 % 3 == 0) == want ? 1 : 0 }, "\(run) want \(want)")
+        }
+    }
+}
+
 /// Quickselect (median and percentile without a full sort) agrees with sorting.
 @Test func selectAgreesWithSorting() {
     var rng = SeededRandom(seed: 77)

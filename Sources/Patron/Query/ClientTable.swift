@@ -8,7 +8,6 @@ import Synchronization
 /// has committed, so a warm query over a million clients touches only the columns
 /// it needs (4 or 8 bytes per client each).
 final class ClientTable: @unchecked Sendable {
-    /// The LMDB transaction id of the snapshot the table was read from.
     /// What the rows were read from: the log's last position and the projection
     /// epoch (``Store/projectionVersion(txn:)``). Writes that append nothing (saved
     /// queries, fitted models, settings) leave it, and the table, as they were.

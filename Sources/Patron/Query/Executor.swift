@@ -568,12 +568,12 @@ struct Executor {
                 for (s, get, make) in fed { accumulators[base + s].add(number: get(unit), make: make) }
             }
         }
-        if query.entity == .clients, let batch = filter?.batch {
-            FastPaths.taken?.add("batch")
-            forEachClientRun(env: env, batch: batch) { unit in
-                seen &+= 1
-                if seen & 0xFFFF == 0, cancellation?.isCancelled == true { return }
+        if query.entity == .clients, let filter, filter.batch != nil {
+            // Run at a time (absent rows, not current, fail there). It stops only when
+            // cancelled, which the caller checks again after the query.
+            try? env.forEachClientRow(filter, row: Row()) { unit in
                 visit(unit)
+                return true
             }
         } else {
             forEachUnit(env: env) { unit in
@@ -587,27 +587,6 @@ struct Executor {
         table.rows = rows
         table.total = total
         return true
-    }
-
-    /// The client rows (not absent today) that pass `batch`, a run at a time (all
-    /// rows are current here).
-    private func forEachClientRun(env: QueryEnv, batch: FastBatch, _ body: (Int) -> Void) {
-        let count = env.table.count
-        let absent = env.absentRows
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: fastBatchSize) { buffer in
-            guard let mask = buffer.baseAddress else { return }
-            var start = 0
-            while start < count {
-                let n = min(fastBatchSize, count - start)
-                batch(start, n, mask)
-                if let absent {
-                    for j in 0..<n where mask[j] != 0 && !absent[start &+ j] { body(start &+ j) }
-                } else {
-                    for j in 0..<n where mask[j] != 0 { body(start &+ j) }
-                }
-                start += n
-            }
-        }
     }
 
     /// Calls `body` with each unit of the query's entity in the world of `today`:

@@ -427,7 +427,10 @@ extension Compiler {
 /// Remembers a predicate's answer per dictionary id (0 is null: always false).
 final class IDMemo {
     @exclusivity(unchecked) private var known: [Int8] = []
-    /// ``fill(_:_:_:_:want:)``'s answers per id, made from `known` when it had `lookupFor` entries.
+    /// Answers computed so far (an answer can fill a slot below `known.count`, so the
+    /// count of slots does not tell whether `known` changed).
+    private var answered = 0
+    /// ``fill(_:_:_:_:want:)``'s answers per id, made from `known` when `answered` was `lookupFor`.
     @exclusivity(unchecked) private var lookup: [UInt8] = []
     private var lookupFor = -1
     private var lookupWant = true
@@ -439,12 +442,12 @@ final class IDMemo {
     /// (null, id 0, is never true, so `want: false` is "not null and not equal").
     func fill(_ column: UnsafeMutablePointer<UInt32>, _ start: Int, _ n: Int, _ out: UnsafeMutablePointer<UInt8>, want: Bool) {
         while true {
-            if lookupFor != known.count || lookupWant != want {
+            if lookupFor != answered || lookupWant != want {
                 // Per id: 1 = the answer is `want`, 0 = it is not (or null), 2 = not known yet.
                 let yes: Int8 = want ? 1 : -1
                 lookup = known.map { $0 == 0 ? 2 : ($0 == yes ? 1 : 0) }
                 if lookup.isEmpty { lookup = [0] } else { lookup[0] = 0 }
-                lookupFor = known.count
+                lookupFor = answered
                 lookupWant = want
             }
             var seen: UInt8 = 0
@@ -473,6 +476,7 @@ final class IDMemo {
         if i >= known.count { known.append(contentsOf: repeatElement(0, count: i + 1 - known.count)) }
         let r = compute(id)
         known[i] = r ? 1 : -1
+        answered += 1
         return r
     }
 }

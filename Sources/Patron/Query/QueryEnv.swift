@@ -365,11 +365,7 @@ extension QueryEnv {
     func nextActivityDay(_ i: Int, after day: Day) -> Day? {
         let c = clientEvents
         let r = c.dayRange(i)
-        var lo = r.lowerBound, hi = r.upperBound
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if c.days[mid] <= day { lo = mid + 1 } else { hi = mid }
-        }
+        let lo = ClientEvents.upperBound(c.days.base, r, day)
         guard lo < r.upperBound, c.days[lo] <= today else { return nil }
         return c.days[lo]
     }
