@@ -551,7 +551,13 @@ struct Executor {
         var total = 0
         let cancellation = QueryCancellation.current
         var seen = 0
-        func visit(_ unit: Int) {
+        // Client rows with a run-at-a-time filter are filtered by the walk itself.
+        let batched = query.entity == .clients && filter?.batch != nil
+        let test: (Int) -> Bool = batched ? { _ in true } : passes
+        forEachUnit(env: env, filter: batched ? filter : nil) { unit in
+            seen &+= 1
+            if seen & 0xFFFF == 0, cancellation?.isCancelled == true { return }
+            guard test(unit) else { return }
             let key = keyOf(unit)
             var g = key >= 0 && key < 4096 ? Int(small[Int(key)]) : index[key] ?? -1
             if g < 0 {
@@ -568,21 +574,6 @@ struct Executor {
                 for (s, get, make) in fed { accumulators[base + s].add(number: get(unit), make: make) }
             }
         }
-        if query.entity == .clients, let filter, filter.batch != nil {
-            // Run at a time (absent rows, not current, fail there). It stops only when
-            // cancelled, which the caller checks again after the query.
-            try? env.forEachClientRow(filter, row: Row()) { unit in
-                visit(unit)
-                return true
-            }
-        } else {
-            forEachUnit(env: env) { unit in
-                seen &+= 1
-                if seen & 0xFFFF == 0, cancellation?.isCancelled == true { return }
-                guard passes(unit) else { return }
-                visit(unit)
-            }
-        }
         table.accumulators = accumulators
         table.rows = rows
         table.total = total
@@ -590,10 +581,17 @@ struct Executor {
     }
 
     /// Calls `body` with each unit of the query's entity in the world of `today`:
-    /// client rows, event indexes of the entity's type, or item indexes.
-    private func forEachUnit(env: QueryEnv, _ body: (Int) -> Void) {
+    /// client rows, event indexes of the entity's type, or item indexes. With a client
+    /// `filter` (one with a batch form), only the rows that pass, a run at a time; the
+    /// walk stops only when cancelled, which the caller checks again after the query.
+    private func forEachUnit(env: QueryEnv, filter: Compiled? = nil, _ body: (Int) -> Void) {
         if query.entity == .clients {
-            if let absent = env.absentRows {
+            if let filter {
+                try? env.forEachClientRow(filter, row: Row()) { unit in
+                    body(unit)
+                    return true
+                }
+            } else if let absent = env.absentRows {
                 for i in 0..<env.table.count where !absent[i] { body(i) }
             } else {
                 for i in 0..<env.table.count { body(i) }
