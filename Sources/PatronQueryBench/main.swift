@@ -66,7 +66,7 @@ if let q = config.coldQuery {
     let s = now()
     let db = try Database(path: dbPath, readOnly: true)
     let r = try db.query(suite[q].1, today: today)
-    print(String(format: "%.6f %d", now() - s, r.rows.count))
+    print(String(format: "%.6f %d", now() - s, r.rowCount))
     exit(0)
 }
 
@@ -192,7 +192,7 @@ for (n, (name, text)) in suite.enumerated() {
     }
     if !cold.isEmpty { t.coldMedian = median(cold); t.coldWorst = cold.max() ?? .nan }
     // Warm: one untimed run fills the caches, then repeated runs.
-    t.rows = try db.query(text, today: today).rows.count
+    t.rows = try db.query(text, today: today).rowCount
     var warm: [Double] = []
     for _ in 0..<config.runs {
         let s = now()

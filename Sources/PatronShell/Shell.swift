@@ -126,11 +126,13 @@ public final class Shell {
 
     /// Writes a result for people (or machines, in csv/json modes).
     func show(_ result: QueryResult, mode: Mode, grouped: Bool) {
-        var rows = result.rows
+        var rows: [[Value]]
         var note: String?
-        if let limit = maxRows, [.table, .box, .vertical].contains(mode), rows.count > limit {
-            note = "… \(rows.count.formatted()) rows in all, \(limit) shown (.maxrows N or .maxrows off to change)"
-            rows = Array(rows.prefix(limit))
+        if let limit = maxRows, [.table, .box, .vertical].contains(mode), result.rowCount > limit {
+            note = "… \(result.rowCount.formatted()) rows in all, \(limit) shown (.maxrows N or .maxrows off to change)"
+            rows = (0..<limit).map(result.row)
+        } else {
+            rows = result.rows
         }
         var columns = result.columns
         if chart && grouped && (mode == .table || mode == .box), let bars = Chart.bars(columns: columns, rows: rows, unicode: terminal.unicode) {

@@ -42,6 +42,9 @@ import Testing
         "clients group by tier show count(), avg(spend) as of 2023-09-30",
         "clients where provider = maya or location = north show id, name, location, provider, services as of 2023-11-30",
         "clients show id, name, email, tier, plan, member, points, satisfaction, avg_satisfaction, source, acquisition_cost, registered, first_visit, last_visit, frequency, cadence, overdue, next_due, aov, refunded as of 2023-10-15",
+        // Every client field as an output column (typed column reads), today and as of.
+        "clients show id, name, email, phone, tier, plan, source, location, provider, member, points, satisfaction, avg_satisfaction, acquisition_cost, registered, first_seen, last_seen, first_visit, last_visit, active_days, visits, purchases, refunds, lapsed, tenure, lifespan, frequency, cadence, overdue, next_due, spend, refunded, aov, clv, services",
+        "clients show id, name, tier, visits, spend, last_seen, lapsed, cadence, next_due top 30% by spend as of 2023-12-31",
     ]
 
     @Test(arguments: [11, 22, 33])
@@ -117,7 +120,34 @@ import Testing
             return a < b
         }
         for keep in 0...(n + 1) {
-            #expect(Executor.greatest(keys, keep) == Array(sorted.prefix(keep)), "keep \(keep) of \(keys)")
+            #expect(TopSelection.greatest(keys, keep) == Array(sorted.prefix(keep)), "keep \(keep) of \(keys)")
+        }
+    }
+}
+
+/// The same at sizes where the histogram and radix passes matter: many rows, keys
+/// spread over several magnitudes and signs, ties, zeros of both signs, infinities.
+@Test func topBySelectionEqualsTopBySortingLarge() {
+    var rng = SeededRandom(seed: 92)
+    for round in 0..<12 {
+        let n = Int.random(in: 5_000...30_000, using: &rng)
+        let keys: [Double] = (0..<n).map { _ in
+            switch Int.random(in: 0..<10, using: &rng) {
+            case 0: return .nan
+            case 1: return [0.0, -0.0, .infinity, -.infinity][Int.random(in: 0..<4, using: &rng)]
+            case 2, 3: return Double(Int.random(in: -3...3, using: &rng))  // many ties
+            case 4, 5: return Double(Int.random(in: 0...10_000_000, using: &rng))  // cents
+            default: return Double.random(in: -1e6...1e9, using: &rng) * (round.isMultiple(of: 2) ? 1 : 1e-9)
+            }
+        }
+        let sorted = keys.indices.sorted { a, b in
+            let x = keys[a], y = keys[b]
+            if x.isNaN != y.isNaN { return y.isNaN }
+            if !x.isNaN && x != y { return x > y }
+            return a < b
+        }
+        for keep in [1, 7, n / 10, n / 2, n - 1, n, n + 5] {
+            #expect(TopSelection.greatest(keys, keep) == Array(sorted.prefix(keep)), "round \(round), keep \(keep) of \(n)")
         }
     }
 }

@@ -25,6 +25,9 @@ struct Compiled {
     var code: ((Int) -> Int32)?
     /// Expensive per row (a model prediction): `and`/`or` test it after the cheap parts.
     var costly = false
+    /// A client field's output values for many rows at once (row numbers in, values
+    /// out), without a ``Row`` per value.
+    var clientColumn: (([Int]) -> [Value])?
 
     static func constant(_ v: V, _ kind: ValueKind, _ range: SourceRange) -> Compiled {
         Compiled(kind: kind, eval: { _ in v }, range: range, isConstant: true)
@@ -531,7 +534,47 @@ struct Compiler {
         guard let kind = Catalog.clientKinds[w], let f = ClientFields.accessor(w, env: env) else { return nil }
         var c = Compiled(kind: kind, eval: { row in row.i < 0 ? .null : f(row.i) }, range: r)
         c.fastField = fastClientField(w)
+        let env = self.env
+        switch w {
+        case "name", "email", "phone":
+            let tag: PersonalData.Tag = w == "name" ? .name : w == "email" ? .email : .phone
+            c.clientColumn = { rows in env.personal(rows, tag).map { $0.map(Value.string) ?? .null } }
+        default:
+            let fast = c.fastField
+            if let number = fast?.number, Self.outputKinds.contains(kind) {
+                c.clientColumn = { rows in rows.map { i in env.isCurrent(i) ? Self.output(number(i), kind) : f(i).output } }
+            } else if let string = fast?.string {
+                c.clientColumn = { rows in
+                    var memo: [UInt32: Value] = [:]
+                    return rows.map { i in
+                        guard env.isCurrent(i) else { return f(i).output }
+                        let id = string.id(i)
+                        if let v = memo[id] { return v }
+                        let v = string.value(id).output
+                        memo[id] = v
+                        return v
+                    }
+                }
+            } else {
+                c.clientColumn = { rows in rows.map { f($0).output } }
+            }
+        }
         return c
+    }
+
+    /// The kinds whose values ``output(_:_:)`` makes from a field's typed number.
+    static let outputKinds: Set<ValueKind> = [.number, .money, .duration, .date]
+
+    /// The output value of a typed number (``FastField/number``: days, cents or a
+    /// count; NaN for null) of kind `kind` — what the field's value would print as.
+    @inline(__always) static func output(_ x: Double, _ kind: ValueKind) -> Value {
+        switch kind {
+        case .number: return V.num(x).output
+        case .money: return x.isNaN ? .null : V.money(x).output
+        case .duration: return V.dur(x).output
+        case .date: return Day(exactly: x).map(Value.date) ?? .null
+        default: return .null
+        }
     }
 
     func itemField(_ w: String, _ kind: ValueKind, _ r: SourceRange) -> Compiled {

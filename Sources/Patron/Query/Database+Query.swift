@@ -1,20 +1,112 @@
 import Foundation
 import LMDB
+import Synchronization
 
 /// A query's answer: typed columns and rows of typed values.
+///
+/// The values are held column by column (as the executor produces them); ``rows``
+/// gives them row by row, built once on first use. ``rowCount``, ``value(row:column:)``
+/// and ``rendered(as:style:)`` read the columns without building rows.
 public struct QueryResult: Sendable, Equatable {
     public var columns: [Column]
-    public var rows: [[Value]]
+    /// The values column by column: `columnValues[c][r]` is row `r`'s value in column `c`.
+    public private(set) var columnValues: [[Value]]
+    /// The number of rows.
+    public private(set) var rowCount: Int
+    private var cache = RowCache()
 
+    /// A result from rows; a row narrower than the columns (or than the widest row) is
+    /// padded with nulls.
     public init(columns: [Column], rows: [[Value]]) {
         self.columns = columns
-        self.rows = rows
+        let width = rows.reduce(columns.count) { max($0, $1.count) }
+        columnValues = (0..<width).map { c in rows.map { c < $0.count ? $0[c] : .null } }
+        rowCount = rows.count
+        if rows.allSatisfy({ $0.count == width }) { cache.store(rows) }
     }
+
+    /// A result from its values column by column; every column holds `rowCount` values.
+    init(columns: [Column], columnValues: [[Value]], rowCount: Int) {
+        self.columns = columns
+        self.columnValues = columnValues
+        self.rowCount = rowCount
+    }
+
+    /// The rows, each a value per column (built from the columns on first use).
+    public var rows: [[Value]] {
+        get {
+            if let rows = cache.rows { return rows }
+            let rows = (0..<rowCount).map { r in columnValues.map { $0[r] } }
+            cache.store(rows)
+            return rows
+        }
+        set { self = QueryResult(columns: columns, rows: newValue) }
+    }
+
+    /// Row `row`'s value in column `column`.
+    public func value(row: Int, column: Int) -> Value { columnValues[column][row] }
+
+    /// Row `r`'s values.
+    public func row(_ r: Int) -> [Value] { columnValues.map { $0[r] } }
 
     /// The result as text in `format` (SPEC 4.6).
     public func rendered(as format: OutputFormat, style: TableStyle = .plain) -> String {
-        renderResult(columns: columns, rows: rows, format: format, style: style)
+        var writer = ResultWriter(format: format, columns: columns, style: style)
+        var out = writer.begin()
+        for r in 0..<rowCount { out += writer.row(row(r)) }
+        out += writer.end()
+        return out
     }
+
+    public static func == (a: QueryResult, b: QueryResult) -> Bool {
+        a.columns == b.columns && a.rowCount == b.rowCount && a.columnValues == b.columnValues
+    }
+
+    /// The rows once built, shared by copies of one result (whose values never change:
+    /// a change makes a new result with a new cache).
+    private final class RowCache: Sendable {
+        private let built = Mutex<[[Value]]?>(nil)
+        var rows: [[Value]]? { built.withLock { $0 } }
+        func store(_ rows: [[Value]]) { built.withLock { $0 = rows } }
+    }
+}
+
+/// Collects a statement's result column by column: rows one at a time, or blocks of
+/// rows already in columns (the executor's column-wise paths).
+final class ResultCollector {
+    private(set) var columns: [Column] = []
+    private var values: [[Value]] = []
+    private var count = 0
+
+    func begin(_ columns: [Column]) {
+        self.columns = columns
+        values = Array(repeating: [], count: columns.count)
+        count = 0
+    }
+
+    func append(row: [Value]) {
+        if row.count > values.count {
+            values += Array(repeating: Array(repeating: Value.null, count: count), count: row.count - values.count)
+        }
+        for c in values.indices { values[c].append(c < row.count ? row[c] : .null) }
+        count += 1
+    }
+
+    /// Appends `n` rows given column by column (`block[c][r]`).
+    func append(block: [[Value]], count n: Int) {
+        guard block.count == values.count else {
+            for r in 0..<n { append(row: block.map { $0[r] }) }
+            return
+        }
+        if count == 0 {
+            values = block
+        } else {
+            for c in values.indices { values[c] += block[c] }
+        }
+        count += n
+    }
+
+    var result: QueryResult { QueryResult(columns: columns, columnValues: values, rowCount: count) }
 }
 
 /// A saved query (SPEC 3.9).
@@ -51,10 +143,10 @@ extension Database {
     /// - Throws: ``QueryError`` for a malformed or ill-typed query (render it with
     ///   ``QueryError/render(origin:)``), or a storage error.
     public func query(_ text: String, parameters: [String: Value] = [:], today: Day? = nil) throws -> QueryResult {
-        var columns: [Column] = []
-        var rows: [[Value]] = []
-        try query(text, parameters: parameters, today: today, columns: { columns = $0 }, row: { rows.append($0) })
-        return QueryResult(columns: columns, rows: rows)
+        let collector = ResultCollector()
+        try query(text, parameters: parameters, today: today, columns: { collector.begin($0) },
+                  row: { collector.append(row: $0) }, collector: collector)
+        return collector.result
     }
 
     /// Runs one statement and streams its result: `columns` once, then `row` per row,
@@ -63,12 +155,20 @@ extension Database {
     /// The callbacks run inside a read transaction: do not append from them.
     public func query(_ text: String, parameters: [String: Value] = [:], today: Day? = nil,
                       columns: ([Column]) throws -> Void, row: ([Value]) throws -> Void) throws {
+        try query(text, parameters: parameters, today: today, columns: columns, row: row, collector: nil)
+    }
+
+    /// ``query(_:parameters:today:columns:row:)``, where the executor may hand blocks of
+    /// rows straight to `collector` (the one `columns` and `row` also feed).
+    private func query(_ text: String, parameters: [String: Value], today: Day?, columns: ([Column]) throws -> Void,
+                       row: ([Value]) throws -> Void, collector: ResultCollector?) throws {
         let statement = try Parser.statement(text)
         let day = today ?? self.today
         switch statement {
         case .query(let q):
             try withModels(today: day) { autoFit in
-                try Executor(database: self, query: q, source: text, parameters: parameters, baseToday: day, autoFit: autoFit)
+                try Executor(database: self, query: q, source: text, parameters: parameters, baseToday: day, autoFit: autoFit,
+                             collector: collector)
                     .run(columns: columns, row: row)
             }
         case .run(let name, let arguments, let range):
@@ -79,7 +179,7 @@ extension Database {
             }
             var bound = parameters
             for (key, expr) in arguments { bound[key] = try literalValue(expr, source: text, today: day) }
-            try runSaved(saved, parameters: bound, today: day, columns: columns, row: row)
+            try runSaved(saved, parameters: bound, today: day, columns: columns, row: row, collector: collector)
         case .save(let name, _, let range):
             let body = String(decoding: Array(text.utf8)[range.start..<range.end], as: UTF8.self)
             try saveQuery(name, body)
@@ -127,17 +227,18 @@ extension Database {
 
     /// Runs a saved query with `parameters` bound as values.
     public func run(_ name: String, parameters: [String: Value] = [:], today: Day? = nil) throws -> QueryResult {
-        var columns: [Column] = []
-        var rows: [[Value]] = []
-        try run(name, parameters: parameters, today: today, columns: { columns = $0 }, row: { rows.append($0) })
-        return QueryResult(columns: columns, rows: rows)
+        guard let saved = try savedQuery(name) else { throw PatronError.invalidArgument("no saved query named \"\(name)\"") }
+        let collector = ResultCollector()
+        try runSaved(saved, parameters: parameters, today: today ?? self.today, columns: { collector.begin($0) },
+                     row: { collector.append(row: $0) }, collector: collector)
+        return collector.result
     }
 
     /// Runs a saved query and streams its result (see ``query(_:parameters:today:columns:row:)``).
     public func run(_ name: String, parameters: [String: Value] = [:], today: Day? = nil,
                     columns: ([Column]) throws -> Void, row: ([Value]) throws -> Void) throws {
         guard let saved = try savedQuery(name) else { throw PatronError.invalidArgument("no saved query named \"\(name)\"") }
-        try runSaved(saved, parameters: parameters, today: today ?? self.today, columns: columns, row: row)
+        try runSaved(saved, parameters: parameters, today: today ?? self.today, columns: columns, row: row, collector: nil)
     }
 
     /// A parameter value written as text, read as a literal of the language (`120d`,
@@ -151,7 +252,7 @@ extension Database {
     }
 
     private func runSaved(_ saved: SavedQuery, parameters: [String: Value], today: Day,
-                          columns: ([Column]) throws -> Void, row: ([Value]) throws -> Void) throws {
+                          columns: ([Column]) throws -> Void, row: ([Value]) throws -> Void, collector: ResultCollector?) throws {
         let statement = try Parser.statement(saved.text)
         guard case .query(let q) = statement else { throw PatronError.format("saved query \(saved.name) is not a query") }
         let names = Set(saved.parameters.map(\.name))
@@ -171,7 +272,8 @@ extension Database {
                              at: at, hint: "its parameters: \(list); e.g. run \(saved.name) \(missing[0])=…", source: saved.text)
         }
         try withModels(today: today) { autoFit in
-            try Executor(database: self, query: q, source: saved.text, parameters: parameters, baseToday: today, autoFit: autoFit)
+            try Executor(database: self, query: q, source: saved.text, parameters: parameters, baseToday: today, autoFit: autoFit,
+                         collector: collector)
                 .run(columns: columns, row: row)
         }
     }

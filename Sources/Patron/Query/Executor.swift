@@ -19,6 +19,9 @@ struct Executor {
     /// Whether a query using a model none is stored for throws ``NeedsModelFit``
     /// (before its first row) instead of answering null.
     var autoFit = false
+    /// Where a whole result is being collected (``Database/query(_:parameters:today:)``):
+    /// the column-wise paths hand it blocks of rows in columns instead of row by row.
+    var collector: ResultCollector? = nil
 
     /// A `show` item, `sort by` key or `top` expression ready to evaluate.
     struct Output {
@@ -94,22 +97,28 @@ struct Executor {
            let number = topKey.fastField?.number {
             FastPaths.taken?.add("top")
             let general = topKey.eval
-            var rows: [Int32] = [], keys: [Double] = []
-            rows.reserveCapacity(env.table.count)
-            keys.reserveCapacity(env.table.count)
-            try forEachInputRow(env: env, filter: filter) { row in
-                rows.append(Int32(truncatingIfNeeded: row.i))
-                keys.append(env.isCurrent(row.i) ? number(row.i) : (general(row).numeric ?? .nan))
-                return true
-            }
+            let rows = try env.clientRows(filter)
+            let keys = try Self.topKeys(rows, env: env, number: number, batch: topKey.fastField?.numberBatch, general: general)
+            let picked = TopSelection.greatest(keys, topCount(t, keys.count)).prefix(limit)
             // The output columns are read in row order (front to back through the
-            // columns, not at random), then emitted in rank order.
-            let picked = Self.greatest(keys, topCount(t, keys.count)).prefix(limit)
-            let byRow = picked.enumerated().sorted(by: { $0.element < $1.element })
-            let outputs = Self.clientOutputs(byRow.map { Int(rows[$0.element]) }, evals)
-            var values = [[Value]](repeating: [], count: picked.count)
-            for (j, entry) in byRow.enumerated() { values[entry.offset] = outputs[j] }
-            for v in values { try emit(v) }
+            // columns: in rank order every read is a cache miss), then moved into rank order.
+            var rank = [Int32](repeating: -1, count: rows.count)
+            for (r, k) in picked.enumerated() { rank[k] = Int32(truncatingIfNeeded: r) }
+            var inRowOrder: [Int] = [], ranks: [Int] = []
+            inRowOrder.reserveCapacity(picked.count)
+            ranks.reserveCapacity(picked.count)
+            for (k, r) in rank.enumerated() where r >= 0 {
+                inRowOrder.append(Int(rows[k]))
+                ranks.append(Int(r))
+            }
+            var computed = Self.clientOutputs(inRowOrder, outputs)
+            var ranked = [[Value]](repeating: [], count: computed.count)
+            for c in computed.indices {
+                var out = [Value](repeating: .null, count: ranks.count)
+                for (j, r) in ranks.enumerated() { swap(&out[r], &computed[c][j]) }
+                ranked[c] = out
+            }
+            try emitBlock(ranked, count: picked.count, emit)
             return
         }
         // Unordered client rows: output columns computed a chunk of rows at a time.
@@ -117,7 +126,7 @@ struct Executor {
             var chunk: [Int] = []
             chunk.reserveCapacity(1024)
             func flush() throws {
-                for v in Self.clientOutputs(chunk, evals) { try emit(v) }
+                try emitBlock(Self.clientOutputs(chunk, outputs), count: chunk.count, emit)
                 chunk.removeAll(keepingCapacity: true)
             }
             try forEachInputRow(env: env, filter: filter) { row in
@@ -156,23 +165,29 @@ struct Executor {
         }
     }
 
-    /// The output rows of client rows `rows`, computed column by column: one column's
+    /// Hands `count` rows given column by column (`columns[c][r]`) to the collector,
+    /// or row by row to `emit` when the result is streamed.
+    private func emitBlock(_ columns: [[Value]], count: Int, _ emit: ([Value]) throws -> Void) throws {
+        if let collector, !columns.isEmpty {
+            collector.append(block: columns, count: count)
+            return
+        }
+        for r in 0..<count { try emit(columns.map { $0[r] }) }
+    }
+
+    /// The output columns (`[c][j]`) of client rows `rows`, computed column by column: one column's
     /// reads of many rows are independent, so their memory loads overlap (row by row,
     /// each row's seven or so reads of far-apart columns came one after another).
-    static func clientOutputs(_ rows: [Int], _ evals: [(Row) -> V]) -> [[Value]] {
+    static func clientOutputs(_ rows: [Int], _ outputs: [Output]) -> [[Value]] {
         let row = Row()
-        var columns: [[Value]] = []
-        columns.reserveCapacity(evals.count)
-        for e in evals {
-            var column: [Value] = []
-            column.reserveCapacity(rows.count)
-            for i in rows {
+        return outputs.map { o in
+            if let column = o.compiled.clientColumn { return column(rows) }
+            let e = o.compiled.eval
+            return rows.map { i in
                 row.i = i
-                column.append(e(row).output)
+                return e(row).output
             }
-            columns.append(column)
         }
-        return rows.indices.map { j in columns.map { $0[j] } }
     }
 
     /// Throws ``NeedsModelFit`` when the compiled query uses a model none is stored for.
@@ -205,7 +220,7 @@ struct Executor {
         if let top, let t = query.top {
             let keys = (0..<n).map(top)
             if let numbers = Self.numericKeys(keys) {
-                order = Self.greatest(numbers, topCount(t, n))
+                order = TopSelection.greatest(numbers, topCount(t, n))
             } else {
             try order.sort { a, b in
                 try check.tick()
@@ -239,34 +254,41 @@ struct Executor {
         return order
     }
 
-    /// The indexes of the `keep` greatest keys, greatest first, NaN (null) last, ties
-    /// in index order — a full sort's prefix, found by selection and a sort of the
-    /// kept rows only.
-    static func greatest(_ keys: [Double], _ keep: Int) -> [Int] {
-        guard keep > 0 else { return [] }
-        var values: [Double] = []
-        values.reserveCapacity(keys.count)
-        for x in keys where !x.isNaN { values.append(x) }
-        // (key, index) of the rows kept, sorted at the end.
-        var chosen: [(Double, Int)] = []
-        if keep >= values.count {
-            chosen.reserveCapacity(values.count)
-            for (i, x) in keys.enumerated() where !x.isNaN { chosen.append((x, i)) }
-        } else {
-            // The keep-th greatest value, then every greater key and the first ties.
-            let threshold = Accumulator.select(&values, values.count - keep)
-            chosen.reserveCapacity(keep)
-            for (i, x) in keys.enumerated() where x > threshold { chosen.append((x, i)) }
-            var ties = keep - chosen.count
-            for (i, x) in keys.enumerated() where ties > 0 && x == threshold {
-                chosen.append((x, i))
-                ties -= 1
+    /// The `top` key of each of `rows` (ascending row numbers) as a number, NaN for
+    /// null: read a run of rows at a time from the column where the field has a batch
+    /// reading; rows whose projection is not current for `today` go through `general`.
+    static func topKeys(_ rows: [Int32], env: QueryEnv, number: (Int) -> Double, batch: NumberBatch?,
+                        general: (Row) -> V) throws -> [Double] {
+        var keys = [Double](repeating: .nan, count: rows.count)
+        let row = Row()
+        func slow(_ i: Int) -> Double {
+            row.i = i
+            return general(row).numeric ?? .nan
+        }
+        guard let batch else {
+            for (j, r) in rows.enumerated() {
+                let i = Int(r)
+                keys[j] = env.isCurrent(i) ? number(i) : slow(i)
+            }
+            return keys
+        }
+        try withUnsafeTemporaryAllocation(of: Double.self, capacity: fastBatchSize) { buffer in
+            guard let run = buffer.baseAddress else { return }
+            var j = 0
+            while j < rows.count {
+                try QueryCancellation.checkpoint()
+                let start = Int(rows[j])
+                let n = min(fastBatchSize, env.table.count - start)
+                batch(start, n, run)
+                let end = start + n
+                while j < rows.count, Int(rows[j]) < end {
+                    let i = Int(rows[j])
+                    keys[j] = env.isCurrent(i) ? run[i - start] : slow(i)
+                    j += 1
+                }
             }
         }
-        chosen.sort { a, b in a.0 != b.0 ? a.0 > b.0 : a.1 < b.1 }
-        var out = chosen.map(\.1)
-        for (i, x) in keys.enumerated() where out.count < keep && x.isNaN { out.append(i) }
-        return out
+        return keys
     }
 
     /// The keys as doubles (NaN for null) when every one is a number, money, duration

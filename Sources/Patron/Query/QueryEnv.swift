@@ -130,6 +130,29 @@ final class QueryEnv {
         }
     }
 
+    /// The rows that pass `filter` (every row with an event on or before `today`
+    /// without one), ascending: the same rows as ``forEachClientRow(_:row:_:)``,
+    /// gathered without a call per row where the condition allows.
+    func clientRows(_ filter: Compiled?) throws -> [Int32] {
+        var out: [Int32] = []
+        if let filter {
+            let row = Row()
+            try forEachClientRow(filter, row: row) { i in
+                out.append(Int32(truncatingIfNeeded: i))
+                return true
+            }
+            return out
+        }
+        out.reserveCapacity(table.count)
+        let maxDay = table.column(.maxDay)
+        let today = self.today
+        for i in 0..<table.count {
+            if i & 0xFFFF == 0 { try QueryCancellation.checkpoint() }
+            if Int32(bitPattern: maxDay[i]) <= today || exists(i) { out.append(Int32(truncatingIfNeeded: i)) }
+        }
+        return out
+    }
+
     /// ``forEachClientRow(_:row:_:)`` with the condition's batch form: current rows
     /// are tested a run at a time, the others one by one as of `today`.
     private func forEachClientRow(batch: FastBatch, test: (Row) -> V, row: Row, _ body: (Int) throws -> Bool) throws {
@@ -231,6 +254,26 @@ final class QueryEnv {
         let value = loadPersonal(i, tag)
         if current { table.personalCache.withLock { $0[i, tag] = value } }
         return value
+    }
+
+    /// ``personal(_:_:)`` of many rows: the cache is locked twice in all, not twice a row.
+    func personal(_ rows: [Int], _ tag: PersonalData.Tag) -> [String?] {
+        var out = [String??](repeating: nil, count: rows.count)
+        table.personalCache.withLock { cache in
+            for (j, i) in rows.enumerated() where isCurrent(i) { out[j] = cache[i, tag] }
+        }
+        var loaded: [(Int, String?)] = []
+        for (j, i) in rows.enumerated() where out[j] == nil {
+            let value = loadPersonal(i, tag)
+            out[j] = .some(value)
+            if isCurrent(i) { loaded.append((i, value)) }
+        }
+        if !loaded.isEmpty {
+            table.personalCache.withLock { cache in
+                for (i, value) in loaded { cache[i, tag] = value }
+            }
+        }
+        return out.map { $0 ?? nil }
     }
 
     private func loadPersonal(_ i: Int, _ tag: PersonalData.Tag) -> String? {
