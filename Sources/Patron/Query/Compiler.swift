@@ -538,7 +538,7 @@ struct Compiler {
         switch w {
         case "name", "email", "phone":
             let tag: PersonalData.Tag = w == "name" ? .name : w == "email" ? .email : .phone
-            c.clientColumn = { rows in env.personal(rows, tag).map { $0.map(Value.string) ?? .null } }
+            c.clientColumn = { rows in env.personalValues(rows, tag) }
         default:
             let fast = c.fastField
             if let number = fast?.number, Self.outputKinds.contains(kind) {

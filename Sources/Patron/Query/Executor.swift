@@ -112,11 +112,17 @@ struct Executor {
                 ranks.append(Int(r))
             }
             var computed = Self.clientOutputs(inRowOrder, outputs)
-            var ranked = [[Value]](repeating: [], count: computed.count)
-            for c in computed.indices {
+            var ranked: [[Value]] = []
+            for k in computed.indices {
+                var column: [Value] = []
+                swap(&column, &computed[k])  // moved out: no copy
                 var out = [Value](repeating: .null, count: ranks.count)
-                for (j, r) in ranks.enumerated() { swap(&out[r], &computed[c][j]) }
-                ranked[c] = out
+                out.withUnsafeMutableBufferPointer { o in
+                    column.withUnsafeMutableBufferPointer { c in
+                        for (j, r) in ranks.enumerated() { swap(&o[r], &c[j]) }
+                    }
+                }
+                ranked.append(out)
             }
             try emitBlock(ranked, count: picked.count, emit)
             return

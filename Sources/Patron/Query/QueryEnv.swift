@@ -256,16 +256,26 @@ final class QueryEnv {
         return value
     }
 
-    /// ``personal(_:_:)`` of many rows: the cache is locked twice in all, not twice a row.
-    func personal(_ rows: [Int], _ tag: PersonalData.Tag) -> [String?] {
-        var out = [String??](repeating: nil, count: rows.count)
+    /// ``personal(_:_:)`` of many rows as output values: the cache is locked twice in
+    /// all, not twice a row.
+    func personalValues(_ rows: [Int], _ tag: PersonalData.Tag) -> [Value] {
+        var out = [Value](repeating: .null, count: rows.count)
+        var missing: [Int] = []
         table.personalCache.withLock { cache in
-            for (j, i) in rows.enumerated() where isCurrent(i) { out[j] = cache[i, tag] }
+            for (j, i) in rows.enumerated() {
+                guard isCurrent(i), let cached = cache[i, tag] else {
+                    missing.append(j)
+                    continue
+                }
+                if let s = cached { out[j] = .string(s) }
+            }
         }
+        guard !missing.isEmpty else { return out }
         var loaded: [(Int, String?)] = []
-        for (j, i) in rows.enumerated() where out[j] == nil {
+        for j in missing {
+            let i = rows[j]
             let value = loadPersonal(i, tag)
-            out[j] = .some(value)
+            if let value { out[j] = .string(value) }
             if isCurrent(i) { loaded.append((i, value)) }
         }
         if !loaded.isEmpty {
@@ -273,7 +283,7 @@ final class QueryEnv {
                 for (i, value) in loaded { cache[i, tag] = value }
             }
         }
-        return out.map { $0 ?? nil }
+        return out
     }
 
     private func loadPersonal(_ i: Int, _ tag: PersonalData.Tag) -> String? {
