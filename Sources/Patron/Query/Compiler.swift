@@ -326,18 +326,8 @@ struct Compiler {
                 guard case .num(let n) = f(row) else { return .bool(negated) }
                 return .bool((n > 0) != negated)
             }
-            if let count = try scopedCount(entity, cond), let mask = try scopedMask(entity, cond) {
-                // Row by row while few rows ask (each reads its client's events); once
-                // an eighth of the table has asked, one pass over the event table marks
-                // every row (sequential reads, where the per-row reads jump about).
-                let memo = HasMemo(threshold: FastPaths.hasMaskAfter ?? max(env.table.count / 8, 1_024), build: {
-                    FastPaths.taken?.add("has-mask")
-                    return mask()
-                })
-                c.fast = { i in
-                    if let marks = memo.marks() { return (marks[i] != 0) != negated }
-                    return (count(i, true) > 0) != negated
-                }
+            if let count = try scopedCount(entity, cond) {
+                c.fast = { i in (count(i, true) > 0) != negated }
             }
             c.fastField = nil
             return c
@@ -810,41 +800,6 @@ struct Compiler {
         }, range: r)
     }
 
-    /// For `has entity where cond` with a fast condition: marks every client row that
-    /// has at least one such event on or before `today` (1) — the rows whose
-    /// ``scopedCount(_:_:)`` is positive — in one pass over the event table.
-    func scopedMask(_ entity: Entity, _ cond: Expr?) throws(QueryError) -> (() -> [UInt8])? {
-        var inner = self
-        inner.scope = .event(entity, clientFallback: true)
-        inner.aggregates = nil
-        var test: ((Int) -> Bool)?
-        if let cond {
-            guard let f = try inner.condition(cond, what: "where").fast else { return nil }
-            test = f
-        }
-        let env = self.env
-        let code = entity.eventType?.code
-        let isItems = entity == .items
-        return {
-            let t = env.events, n = env.eventCount, table = env.table, today = env.today
-            var marks = [UInt8](repeating: 0, count: table.count)
-            let type = t.type.base, day = t.day.base, client = t.client.base
-            for k in 0..<n {
-                if let code, type[k] != code { continue }
-                if day[k] > today { continue }
-                if let test {
-                    if isItems {
-                        guard t.items(k).contains(where: test) else { continue }
-                    } else if !test(k) {
-                        continue
-                    }
-                }
-                if let row = table.row(ofNumber: client[k]) { marks[row] = 1 }
-            }
-            return marks
-        }
-    }
-
     /// A typed counter for `count(entity where cond)` when the condition has a fast
     /// form on the entity's units: `(client row, stop at the first match) -> count`.
     /// Valid for every client row (it reads the event table, not the projection).
@@ -886,28 +841,5 @@ struct Compiler {
             }
             return n
         }
-    }
-}
-
-/// The marks of a `has` condition (``Compiler/scopedMask(_:_:)``), built once enough
-/// rows have asked: nil until then.
-final class HasMemo {
-    private let threshold: Int
-    private let build: () -> [UInt8]
-    private var asked = 0
-    private var built: [UInt8]?
-
-    init(threshold: Int, build: @escaping () -> [UInt8]) {
-        self.threshold = threshold
-        self.build = build
-    }
-
-    func marks() -> [UInt8]? {
-        if let built { return built }
-        asked += 1
-        guard asked > threshold else { return nil }
-        let m = build()
-        built = m
-        return m
     }
 }

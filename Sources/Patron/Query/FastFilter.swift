@@ -16,9 +16,6 @@ enum FastPaths {
     /// Clients with events after `today` beyond which the client table is recomputed
     /// for `today` (``AsOfTable``) rather than replaying each such client.
     @TaskLocal static var recomputeAbove = 64
-    /// Rows asking a `has` condition after which one pass over the event table marks
-    /// every row (nil: an eighth of the client table, at least 1,024).
-    @TaskLocal static var hasMaskAfter: Int?
     /// When set, counts the fast paths taken, by name ("filter", "group", "scoped").
     @TaskLocal static var taken: Tally?
 
