@@ -25,6 +25,8 @@ import Testing
         "clients where count(visits where services not contains peel) >= 2 show id, count(purchases where amount > $50)",
         "clients where has purchase where (items.amount >= $20 and items.name contains \"o\")",
         "clients where has tier where tier = gold",
+        "clients where has item where name = item4 show id, visits",
+        "clients where has no item where (amount > $30 and category = skincare) and visits > 1",
         "visits where at in last 1y group by provider show count()",
         "visits where at not in last 90d and location is null group by week(at) show count()",
         "visits where services contains botox show client, at, provider",
