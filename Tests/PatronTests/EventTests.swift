@@ -126,6 +126,21 @@ let everyType: [Event] = [
         }
     }
 
+    /// JSON strings read back as written: plain ASCII and UTF-8 (read straight from the
+    /// input) and with escapes (decoded), over random text.
+    @Test func jsonStringsReadBackAsWritten() throws {
+        var rng = SeededRandom(seed: 5)
+        let pieces = ["a", "Dr. Kim", "é", "日本", "👩‍⚕️", "\"", "\\", "\n", "\t", "/", "\u{01}", " ", "z9"]
+        for _ in 0..<500 {
+            let text = (0..<Int.random(in: 0...8, using: &rng)).map { _ in pieces[Int.random(in: 0..<pieces.count, using: &rng)] }.joined()
+            var quoted = ""
+            JSONText.quote(text, into: &quoted)
+            let bytes = Array("{\"k\":\(quoted),\"n\":1}".utf8)
+            let v = try bytes.withUnsafeBytes { try JSONReader.parse($0) }
+            #expect(v == .object([("k", .string(text)), ("n", .number("1"))]), "\(quoted)")
+        }
+    }
+
     @Test func invalidUTF8IsRejected() throws {
         var bytes = Array(#"{"type":"visit","client":"c","at":"2025-01-01","provider":"Dr. "#.utf8)
         bytes += [0xC3, 0x28]

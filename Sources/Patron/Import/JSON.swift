@@ -193,6 +193,22 @@ struct JSONReader {
 
     private mutating func string() throws(JSONSyntaxError) -> String {
         i += 1
+        // The common case: no escape. ASCII needs no validation; the text is made
+        // straight from the input bytes, with no buffer in between.
+        var j = i, high: UInt8 = 0
+        while j < b.count {
+            let c = b[j]
+            if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { break }
+            high |= c
+            j += 1
+        }
+        if j < b.count, b[j] == UInt8(ascii: "\"") {
+            let text = UnsafeRawBufferPointer(rebasing: b[i..<j])
+            i = j + 1
+            if high < 0x80 { return String(decoding: text, as: UTF8.self) }
+            guard let s = String(validating: text, as: UTF8.self) else { throw fail("invalid UTF-8 in a string") }
+            return s
+        }
         var out: [UInt8] = []
         var plainStart = i
         while true {
