@@ -98,8 +98,8 @@ struct Executor {
             FastPaths.taken?.add("top")
             let general = topKey.eval
             let rows = try env.clientRows(filter)
-            let keys = try Self.topKeys(rows, env: env, number: number, batch: topKey.fastField?.numberBatch, general: general)
-            let picked = TopSelection.greatest(keys, topCount(t, keys.count)).prefix(limit)
+            let words = try Self.topWords(rows, env: env, number: number, batch: topKey.fastField?.numberBatch, general: general)
+            let picked = TopSelection.greatest(words: words, topCount(t, words.count)).prefix(limit)
             // The output columns are read in row order (front to back through the
             // columns: in rank order every read is a cache miss), then moved into rank order.
             var rank = [Int32](repeating: -1, count: rows.count)
@@ -260,12 +260,13 @@ struct Executor {
         return order
     }
 
-    /// The `top` key of each of `rows` (ascending row numbers) as a number, NaN for
-    /// null: read a run of rows at a time from the column where the field has a batch
-    /// reading; rows whose projection is not current for `today` go through `general`.
-    static func topKeys(_ rows: [Int32], env: QueryEnv, number: (Int) -> Double, batch: NumberBatch?,
-                        general: (Row) -> V) throws -> [Double] {
-        var keys = [Double](repeating: .nan, count: rows.count)
+    /// The `top` key of each of `rows` (ascending row numbers) as a ``TopSelection``
+    /// word (from the number, NaN for null): read a run of rows at a time from the
+    /// column where the field has a batch reading; rows whose projection is not
+    /// current for `today` go through `general`.
+    static func topWords(_ rows: [Int32], env: QueryEnv, number: (Int) -> Double, batch: NumberBatch?,
+                         general: (Row) -> V) throws -> [UInt64] {
+        var keys = [UInt64](repeating: 0, count: rows.count)
         let row = Row()
         func slow(_ i: Int) -> Double {
             row.i = i
@@ -274,7 +275,7 @@ struct Executor {
         guard let batch else {
             for (j, r) in rows.enumerated() {
                 let i = Int(r)
-                keys[j] = env.isCurrent(i) ? number(i) : slow(i)
+                keys[j] = TopSelection.word(env.isCurrent(i) ? number(i) : slow(i))
             }
             return keys
         }
@@ -289,7 +290,7 @@ struct Executor {
                 let end = start + n
                 while j < rows.count, Int(rows[j]) < end {
                     let i = Int(rows[j])
-                    keys[j] = env.isCurrent(i) ? run[i - start] : slow(i)
+                    keys[j] = TopSelection.word(env.isCurrent(i) ? run[i - start] : slow(i))
                     j += 1
                 }
             }

@@ -10,21 +10,21 @@
 enum TopSelection {
     /// The indexes of the `keep` greatest of `keys` in order (see the type's note).
     static func greatest(_ keys: [Double], _ keep: Int) -> [Int] {
-        let n = keys.count
+        greatest(words: keys.map(word), keep)
+    }
+
+    /// ``greatest(_:_:)`` of keys already made words (``word(_:)``).
+    static func greatest(words: [UInt64], _ keep: Int) -> [Int] {
+        let n = words.count
         guard keep > 0, n > 0 else { return [] }
         if n <= 4096 {
             // Small: a comparison sort is cheaper than the 64k-bucket histogram.
-            var all = keys.indices.map { Entry(word: word(keys[$0]), index: Int32(truncatingIfNeeded: $0)) }
+            var all = words.indices.map { Entry(word: words[$0], index: Int32(truncatingIfNeeded: $0)) }
             all.sort { $0.word != $1.word ? $0.word < $1.word : $0.index < $1.index }
             return all.prefix(keep).map { Int($0.index) }
         }
-        var words = [UInt64](repeating: 0, count: n)
         var histogram = [Int](repeating: 0, count: 1 << 16)
-        for i in 0..<n {
-            let w = word(keys[i])
-            words[i] = w
-            histogram[Int(w >> 48)] += 1
-        }
+        for w in words { histogram[Int(w >> 48)] += 1 }
         // The bucket where the keep-th word falls: every bucket before it is kept whole.
         var bucket = 0, before = 0
         while bucket < histogram.count - 1, before + histogram[bucket] < keep {
