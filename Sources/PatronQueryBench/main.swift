@@ -177,6 +177,14 @@ struct Timing { var warmMedian = 0.0, warmWorst = 0.0, coldMedian = Double.nan, 
 var timings: [String: Timing] = [:]
 for (n, (name, text)) in suite.enumerated() {
     var t = Timing()
+    // One untimed run: fills the caches for the warm runs, and a query that does not
+    // parse or check is reported (not timed, not crashed on).
+    do {
+        t.rows = try db.query(text, today: today).rowCount
+    } catch let e as QueryError {
+        FileHandle.standardError.write(Data("patron-querybench: \(name):\n\(e.render())\n".utf8))
+        exit(2)
+    }
     // Cold: a fresh process per run.
     var cold: [Double] = []
     for _ in 0..<config.coldRuns {
@@ -191,8 +199,7 @@ for (n, (name, text)) in suite.enumerated() {
         if let secs = out.split(separator: " ").first.flatMap({ Double($0) }) { cold.append(secs) }
     }
     if !cold.isEmpty { t.coldMedian = median(cold); t.coldWorst = cold.max() ?? .nan }
-    // Warm: one untimed run fills the caches, then repeated runs.
-    t.rows = try db.query(text, today: today).rowCount
+    // Warm: repeated runs (after the untimed one above).
     var warm: [Double] = []
     for _ in 0..<config.runs {
         let s = now()

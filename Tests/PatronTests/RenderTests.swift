@@ -340,3 +340,38 @@ import Testing
         #expect(OutputFormat(rawValue: "xml") == nil)
     }
 }
+
+
+/// A result reads the same built from rows or column by column: row count, cells,
+/// rows, equality, null padding, and rows set afresh.
+@Test func queryResultColumnsAndRowsAgree() throws {
+    let columns = [Column(name: "id", kind: .string), Column(name: "spend", kind: .money)]
+    let rows: [[Value]] = [[.string("a"), .money(Money(cents: 150))], [.string("b"), .null], [.string("c")]]
+    let r = QueryResult(columns: columns, rows: rows)
+    #expect(r.rowCount == 3)
+    #expect(r.columnValues.count == 2 && r.columnValues.allSatisfy { $0.count == 3 })
+    #expect(r.value(row: 0, column: 1) == .money(Money(cents: 150)))
+    #expect(r.row(2) == [.string("c"), .null])  // the narrow row padded
+    #expect(r.rows == [rows[0], rows[1], [.string("c"), .null]])
+    let copy = r
+    #expect(copy.rows == r.rows && copy == r)
+    var changed = r
+    changed.rows = [[.string("z"), .money(Money(cents: 1))]]
+    #expect(changed.rowCount == 1 && changed.value(row: 0, column: 0) == .string("z"))
+    #expect(r.rowCount == 3, "setting rows on a copy leaves the original alone")
+    #expect(QueryResult(columns: columns, rows: []) != QueryResult(columns: columns, rows: [[.string("a"), .null]]))
+
+    // A database's answer (collected column by column) equals the same rows given row by row.
+    let dir = TempDir()
+    let db = try Database(path: dir.path("db"), options: .init(durable: false))
+    try db.appendAndWait([
+        Event(client: "a", at: 1_700_000_000_000, payload: .purchase(Purchase(amount: Money(cents: 150)))),
+        Event(client: "b", at: 1_700_000_000_000, payload: .visit(Visit(services: ["botox"]))),
+    ])
+    for q in ["clients show id, spend", "clients show id, spend top 1 by spend", "clients where spend > $1000 show id"] {
+        let answer = try db.query(q)
+        #expect(QueryResult(columns: answer.columns, rows: answer.rows) == answer, "\(q)")
+        #expect((0..<answer.rowCount).map(answer.row) == answer.rows, "\(q)")
+    }
+    #expect(try db.query("clients show id, spend top 1 by spend").rows == [[.string("a"), .money(Money(cents: 150))]])
+}

@@ -8,7 +8,8 @@ import Synchronization
 /// gives them row by row, built once on first use. ``rowCount``, ``value(row:column:)``
 /// and ``rendered(as:style:)`` read the columns without building rows.
 public struct QueryResult: Sendable, Equatable {
-    public var columns: [Column]
+    /// The result's columns (names and kinds), in order.
+    public private(set) var columns: [Column]
     /// The values column by column: `columnValues[c][r]` is row `r`'s value in column `c`.
     public private(set) var columnValues: [[Value]]
     /// The number of rows.
@@ -32,7 +33,10 @@ public struct QueryResult: Sendable, Equatable {
         self.rowCount = rowCount
     }
 
-    /// The rows, each a value per column (built from the columns on first use).
+    /// The rows, each a value per column, built from the columns on first use and
+    /// kept (shared by copies of the result). Setting it replaces the whole result
+    /// (its columns are rebuilt from the new rows, a narrow row padded with nulls):
+    /// to change many values, build the rows once and set them once.
     public var rows: [[Value]] {
         get {
             if let rows = cache.rows { return rows }
@@ -43,10 +47,11 @@ public struct QueryResult: Sendable, Equatable {
         set { self = QueryResult(columns: columns, rows: newValue) }
     }
 
-    /// Row `row`'s value in column `column`.
+    /// Row `row`'s value in column `column`; both must be in range (`row < rowCount`,
+    /// `column < columnValues.count`), as with an array subscript.
     public func value(row: Int, column: Int) -> Value { columnValues[column][row] }
 
-    /// Row `r`'s values.
+    /// Row `r`'s values, built from the columns (not kept); `r` must be below ``rowCount``.
     public func row(_ r: Int) -> [Value] { columnValues.map { $0[r] } }
 
     /// The result as text in `format` (SPEC 4.6).
@@ -58,6 +63,8 @@ public struct QueryResult: Sendable, Equatable {
         return out
     }
 
+    /// Two results are equal when their columns, row counts and values are, however
+    /// each was built (from rows or column by column).
     public static func == (a: QueryResult, b: QueryResult) -> Bool {
         a.columns == b.columns && a.rowCount == b.rowCount && a.columnValues == b.columnValues
     }

@@ -19,7 +19,8 @@ struct Executor {
     /// Whether a query using a model none is stored for throws ``NeedsModelFit``
     /// (before its first row) instead of answering null.
     var autoFit = false
-    /// Where a whole result is being collected (``Database/query(_:parameters:today:)``):
+    /// Where a whole result is being collected (``Database/query(_:parameters:today:)``,
+    /// ``Database/run(_:parameters:today:)``):
     /// the column-wise paths hand it blocks of rows in columns instead of row by row.
     var collector: ResultCollector? = nil
 

@@ -136,6 +136,7 @@ final class QueryEnv {
     func clientRows(_ filter: Compiled?) throws -> [Int32] {
         var out: [Int32] = []
         if let filter {
+            if filter.fast != nil { FastPaths.taken?.add("filter") }
             let row = Row()
             try forEachClientRow(filter, row: row) { i in
                 out.append(Int32(truncatingIfNeeded: i))
