@@ -167,14 +167,21 @@ final class AppendContext {
 
         var personal: PersonalData? = PersonalData(of: event)
         var sealed: [UInt8] = []
-        if let p = personal, !p.isEmpty, !erased.contains(owner), let key = store.keys.key(owner) {
+        let hasPersonal = !(personal?.isEmpty ?? true)
+        if let p = personal, hasPersonal, !erased.contains(owner), let key = store.keys.key(owner) {
             sealed = p.sealed(key: key, position: position)
         } else {
             personal = nil
         }
-        var stripped = event
-        PersonalData.strip(&stripped)
-        let bytes = EventCodec.encode(stripped, clientNumber: owner, recorded: recorded, sealed: sealed)
+        let bytes: [UInt8]
+        if hasPersonal {
+            var stripped = event
+            PersonalData.strip(&stripped)
+            bytes = EventCodec.encode(stripped, clientNumber: owner, recorded: recorded, sealed: sealed)
+        } else {
+            // Nothing personal to take out: no stripped copy of the event.
+            bytes = EventCodec.encode(event, clientNumber: owner, recorded: recorded, sealed: sealed)
+        }
         try bytes.withUnsafeBytes { try txn.put(schema.log, key: position, value: $0, flags: .append) }
         try schema.putIndexes(id: event.id ?? "", position: position, owner: owner, txn: txn)
         let destroy = try folding.apply(event, position: position, day: store.zone.day(of: event.at), owner: owner,
