@@ -155,6 +155,39 @@ import Testing
         #expect(after.count == savedKeys.count)
     }
 
+    @Test("A forget whose key cannot be destroyed after the commit says the events are stored and the erasure is not complete; the database stays in step; rebuild finishes it")
+    func forgetWhoseKeyCannotBeDestroyed() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        let keysPath = dir.path("db") + "-keys"
+        try await db.append([
+            Event(client: "Z1", at: ms("2025-01-01"), payload: .client(ClientDetails(name: "Zelda Quarterfield"))),
+            Event(client: "Y2", at: ms("2025-01-01"), payload: .client(ClientDetails(name: "Yusuf Keeps"))),
+        ])
+        let before = try db.lastPosition
+        KeyStore.failingDestroys.withLock { _ = $0.insert(keysPath) }
+        defer { KeyStore.failingDestroys.withLock { _ = $0.remove(keysPath) } }
+        do {
+            try db.forget("Z1")
+            Issue.record("the forget reported success though its key is still there")
+        } catch let e as PatronError {
+            guard case .erasureIncomplete(let clients, _) = e else { Issue.record("\(e)"); return }
+            #expect(clients == 1)
+            #expect(e.description.contains("the events were stored") && e.description.contains("patron rebuild"), "\(e)")
+        }
+        // Committed, and everything after the commit happened: the position moved, a new
+        // append works and is seen, the client reads as forgotten.
+        #expect(try db.lastPosition == before + 1)
+        #expect(try db.client("Z1")?.name == nil)
+        try await db.append([Event(client: "N3", at: ms("2025-02-01"), payload: .visit(Visit(services: ["peel"])))])
+        #expect(try db.query("clients where id = N3 show visits").rows == [[.number(1)]])
+        #expect(try db.verify().problems.contains { $0.contains("forgotten client \"Z1\" still has a key") })
+        KeyStore.failingDestroys.withLock { _ = $0.remove(keysPath) }
+        try db.rebuild()
+        #expect(try db.verify().isOK)
+        #expect(try db.client("Y2")?.name == "Yusuf Keeps")
+    }
+
     @Test func aFileThatIsNotADatabaseIsRefused() throws {
         let dir = TempDir()
         try Data("hello, not lmdb at all, just text".utf8).write(to: dir.url.appendingPathComponent("db"))

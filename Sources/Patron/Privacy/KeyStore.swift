@@ -19,6 +19,10 @@ final class KeyStore: @unchecked Sendable {
     static let headerSize = 16
     static let keySize = 32
 
+    /// Key files (by path) whose ``destroy(_:)`` fails as a full disk would: for tests
+    /// of what a forget does when its key cannot be destroyed after the commit.
+    static let failingDestroys = Mutex<Set<String>>([])
+
     let path: String
     private let fd: Int32
     /// Keys created in the running write transaction, written together by ``sync()``.
@@ -94,6 +98,9 @@ final class KeyStore: @unchecked Sendable {
     func destroy(_ client: UInt32) throws {
         pending.withLock { _ = $0.removeValue(forKey: client) }
         guard storedKey(client) != nil else { return }
+        if Self.failingDestroys.withLock({ $0.contains(path) }) {
+            throw PatronError.io("cannot write the key file \(path): a failure made by a test")
+        }
         try Self.writeAll(fd, [UInt8](repeating: 0, count: Self.keySize), at: offset(client), path: path)
         dirty.store(true, ordering: .relaxed)
     }

@@ -150,17 +150,23 @@ final class Writer: Sendable {
         }
         switch outcome {
         case .success(let (value, last)):
-            // The forget is committed: now its keys go, for good.
-            do {
-                for n in erased.sorted() { try store.keys.destroy(n) }
-            } catch {
-                return .failure(error)
-            }
             // Only now are the new mappings committed, so only now may they be cached.
             store.stringCache.withLock { $0.merge(newStrings) { a, _ in a } }
             store.stringValueCache.withLock { c in for (s, id) in newStrings { c[id] = s } }
             store.clientCache.withLock { $0.merge(newClients) { a, _ in a } }
             onCommit(last)
+            // The forget is committed: now its keys go, for good. A key that cannot be
+            // destroyed is reported with what is true: the events are stored, the
+            // erasure is not complete (rebuild finishes it).
+            var failed = 0
+            var reason: String?
+            for n in erased.sorted() {
+                do { try store.keys.destroy(n) } catch {
+                    failed += 1
+                    if reason == nil { reason = String(describing: error) }
+                }
+            }
+            if let reason { return .failure(PatronError.erasureIncomplete(clients: failed, reason: reason)) }
             return .success(value)
         case .failure(let error):
             store.keys.discardPending()

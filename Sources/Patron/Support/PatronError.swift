@@ -12,6 +12,10 @@ public enum PatronError: Error, CustomStringConvertible, Sendable, Equatable {
     case unknownClient(String)
     /// Invalid arguments to an API call.
     case invalidArgument(String)
+    /// The append committed (its events are stored) but the keys of `clients` forgotten
+    /// clients could not be destroyed, so their personal data is still readable; `patron
+    /// rebuild` (``Database/rebuild()``) destroys the keys of every forgotten client.
+    case erasureIncomplete(clients: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -20,6 +24,9 @@ public enum PatronError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .wrongExpectedVersion(client, expected, actual):
             "wrong expected version for client \"\(client)\": expected \(expected), actual \(actual)"
         case .unknownClient(let key): "no client with key \"\(key)\""
+        case let .erasureIncomplete(clients, reason):
+            "the events were stored, but the personal data of \(clients) forgotten client\(clients == 1 ? "" : "s") "
+                + "could not be destroyed (\(reason)); run `patron rebuild` to destroy it"
         }
     }
 }
