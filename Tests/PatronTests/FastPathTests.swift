@@ -28,6 +28,10 @@ import Testing
         "clients where has item where name = item4 show id, visits",
         "clients where has no item where (amount > $30 and category = skincare) and visits > 1",
         "visits where at in last 1y group by provider show count()",
+        "visits where at in last 45d group by location show count(), share()",
+        "purchases where at in last 2y group by channel show count() sort by count() desc",
+        "visits group by provider show count()",
+        "visits where at in last 0.5d group by provider show count()",
         "visits where at not in last 90d and location is null group by week(at) show count()",
         "visits where services contains botox show client, at, provider",
         "visits group by provider, quarter(at) show count(), share()",
@@ -81,6 +85,7 @@ import Testing
         #expect(taken["scoped"] >= 4)
         #expect(taken["top"] >= 4)
         #expect(taken["batch"] >= 8)
+        #expect(taken["event-count"] >= 4)
     }
 }
 

@@ -28,6 +28,8 @@ struct Compiled {
     /// A client field's output values for many rows at once (row numbers in, values
     /// out), without a ``Row`` per value.
     var clientColumn: (([Int]) -> [Value])?
+    /// An event condition that is exactly "the event's day is in `lo...hi`" (`at in last D`).
+    var eventDays: ClosedRange<Int32>?
 
     static func constant(_ v: V, _ kind: ValueKind, _ range: SourceRange) -> Compiled {
         Compiled(kind: kind, eval: { _ in v }, range: range, isConstant: true)
@@ -309,11 +311,17 @@ struct Compiler {
             }
             let f = c.eval, g = dc.eval
             let today = env.today
-            return anyItem(Compiled(kind: .boolean, eval: { row in
+            var inLast = anyItem(Compiled(kind: .boolean, eval: { row in
                 guard case .date(let day) = f(row), case .dur(let span) = g(row) else { return .bool(false) }
                 let inside = Double(day) > Double(today) - span && day <= today
                 return .bool(inside != negated)
             }, range: r, perItem: c.perItem, hasAggregate: c.hasAggregate, fast: fastInLast(c, dc, negated: negated)))
+            // Days after today − D, up to today: the first is floor(today − D) + 1.
+            if !negated, c.fastField?.isEventDay == true, dc.isConstant, case .dur(let span) = dc.eval(Row()), span.isFinite,
+               let from = Int32(exactly: (Double(today) - span).rounded(.down)), from < today {
+                inLast.eventDays = (from + 1)...today
+            }
+            return inLast
         case .call(let name, let args):
             return try call(name, args, r)
         case .scoped(let function, let entity, let field, let cond):

@@ -581,6 +581,29 @@ struct Executor {
         var total = 0
         let cancellation = QueryCancellation.current
         var seen = 0
+        if !hasFed, let counted = countEventsByColumn(env: env, filter: filter, keys: keys) {
+            // Events of one type counted per raw string id in one tight loop; the groups
+            // are then made in the order the general walk would make them (by each
+            // code's first event), so the result is the same.
+            FastPaths.taken?.add("event-count")
+            for (unit, n) in counted {
+                let key = keyOf(unit)
+                var g = key >= 0 && key < 4096 ? Int(small[Int(key)]) : index[key] ?? -1
+                if g < 0 {
+                    setRow(row, unit: unit, env: env)
+                    g = table.add(keyEvals.map { $0(row) })
+                    accumulators.append(contentsOf: specs.map { Accumulator(function: $0.function, percentile: $0.percentile) })
+                    rows.append(0)
+                    if key >= 0 && key < 4096 { small[Int(key)] = Int32(g) } else { index[key] = g }
+                }
+                rows[g] += n
+                total += n
+            }
+            table.accumulators = accumulators
+            table.rows = rows
+            table.total = total
+            return true
+        }
         // Client rows with a run-at-a-time filter are filtered by the walk itself.
         let batched = query.entity == .clients && filter?.batch != nil
         let test: (Int) -> Bool = batched ? { _ in true } : passes
@@ -608,6 +631,55 @@ struct Executor {
         table.rows = rows
         table.total = total
         return true
+    }
+
+    /// For a grouped count of one event type (not items) by at most one string field
+    /// with no condition, or only `at in last D`: each raw string id's first event and
+    /// number of events, in order of first event, counted in one loop over the type,
+    /// day and string columns. Nil when the query has another shape.
+    private func countEventsByColumn(env: QueryEnv, filter: Compiled?, keys: [Compiled]) -> [(unit: Int, count: Int)]? {
+        guard query.entity != .clients, query.entity != .items, keys.count <= 1 else { return nil }
+        if let filter, filter.eventDays == nil { return nil }
+        var column: UnsafeMutablePointer<UInt32>?
+        if let key = keys.first {
+            guard let c = key.fastField?.string?.column else { return nil }
+            column = c
+        }
+        let t = env.events, n = env.eventCount, today = env.today
+        let type = t.type.base, day = t.day.base
+        let anyType = query.entity.eventType == nil
+        let wanted = query.entity.eventType?.code ?? 0
+        let days = filter?.eventDays ?? Int32.min...today
+        let lo = days.lowerBound, hi = min(days.upperBound, today)
+        // Ids are below the string pool's size; one slot for "no key".
+        let size = column == nil ? 1 : t.pool.count + 1
+        var counts = [Int](repeating: 0, count: size), first = [Int](repeating: 0, count: size)
+        let cancellation = QueryCancellation.current
+        var outOfRange = false
+        counts.withUnsafeMutableBufferPointer { cp in
+            first.withUnsafeMutableBufferPointer { fp in
+                var k = 0
+                while k < n {
+                    if cancellation?.isCancelled == true { return }
+                    let end = min(k + (1 << 20), n)
+                    for e in k..<end {
+                        if !anyType && type[e] != wanted { continue }
+                        let d = day[e]
+                        if d < lo || d > hi { continue }
+                        let id = column.map { Int($0[e]) } ?? 0
+                        guard id < size else {
+                            outOfRange = true
+                            return
+                        }
+                        if cp[id] == 0 { fp[id] = e }
+                        cp[id] += 1
+                    }
+                    k = end
+                }
+            }
+        }
+        if outOfRange { return nil }
+        return counts.indices.filter { counts[$0] > 0 }.sorted { first[$0] < first[$1] }.map { (first[$0], counts[$0]) }
     }
 
     /// Calls `body` with each unit of the query's entity in the world of `today`:

@@ -56,6 +56,8 @@ struct FastList {
 struct FastField {
     /// Numbers in the field's own unit: days, cents, counts (NaN for null).
     var number: ((Int) -> Double)?
+    /// The number is the event's own day (`at` on an event entity other than items).
+    var isEventDay = false
     /// The same numbers a run of units at a time (client fields).
     var numberBatch: NumberBatch?
     var string: FastString?
@@ -179,12 +181,13 @@ extension Compiler {
         let itemEvent = t.itemEvent
         func ev(_ f: @escaping (Int) -> Double) -> (Int) -> Double { items ? { f(Int(itemEvent[$0])) } : f }
         func str(_ c: RawColumn<UInt32>) -> FastField {
-            FastField(string: FastString(id: items ? { c[Int(itemEvent[$0])] } : { c[$0] }, value: { env.poolValue($0) }))
+            FastField(string: FastString(id: items ? { c[Int(itemEvent[$0])] } : { c[$0] }, value: { env.poolValue($0) },
+                                         column: items ? nil : c.base))
         }
         let num: (Int) -> Double = { k in let x = t.num[k]; return x == EventTable.null ? .nan : Double(x) }
         if items, let f = fastItemField(field) { return f }
         switch (entity, field) {
-        case (_, "at"): return FastField(number: ev { Double(t.day[$0]) })
+        case (_, "at"): return FastField(number: ev { Double(t.day[$0]) }, isEventDay: !items)
         case (_, "position"): return FastField(number: ev { Double($0 + 1) })
         case (.visits, "location"), (.purchases, "location"), (.items, "location"), (.rewards, "kind"),
              (.tiers, "tier"), (.memberships, "plan"):
