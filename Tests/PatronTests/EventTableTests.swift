@@ -42,5 +42,14 @@ import Testing
         let fresh = try Self.read(world.db, parallelAbove: Int.max)
         #expect(extended.count == one.count + 200)
         #expect(Self.rows(extended, count: extended.count) == Self.rows(fresh, count: fresh.count))
+
+        // Each type's index lists exactly that type's events, ascending, in a copy too.
+        for table in [one, extended] {
+            for type in EventType.allCases {
+                let want = (0..<table.count).filter { table.type[$0] == type.code }.map { UInt32($0) }
+                #expect(table.indexes(ofType: type.code) == want, "\(type)")
+                #expect(table.indexes(ofType: type.code) == want, "\(type), asked again")
+            }
+        }
     }
 }

@@ -169,6 +169,20 @@ final class EventTable: @unchecked Sendable {
     /// Number of events (the last position read).
     var count: Int { type.count }
 
+    /// Each type's event indexes, ascending, made by the first query that asks (a
+    /// published table never changes: a newer snapshot's table is a copy).
+    private let byType = Mutex<[UInt8: [UInt32]]>([:])
+
+    /// The indexes of the events of type `code`, ascending (one pass over `type`, once).
+    func indexes(ofType code: UInt8) -> [UInt32] {
+        if let known = byType.withLock({ $0[code] }) { return known }
+        var out: [UInt32] = []
+        let t = type.base
+        for k in 0..<count where t[k] == code { out.append(UInt32(truncatingIfNeeded: k)) }
+        byType.withLock { $0[code] = out }
+        return out
+    }
+
     /// An empty table, or a copy of `base` with room for `extra` more events.
     private init(base: EventTable?, reserving extra: Int) {
         func c<T>(_ x: RawColumn<T>?) -> RawColumn<T> {

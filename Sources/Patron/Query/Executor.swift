@@ -646,7 +646,7 @@ struct Executor {
             column = c
         }
         let t = env.events, n = env.eventCount, today = env.today
-        let type = t.type.base, day = t.day.base
+        let day = t.day.base
         let anyType = query.entity.eventType == nil
         let wanted = query.entity.eventType?.code ?? 0
         let days = filter?.eventDays ?? Int32.min...today
@@ -656,14 +656,26 @@ struct Executor {
         var counts = [Int](repeating: 0, count: size), first = [Int](repeating: 0, count: size)
         let cancellation = QueryCancellation.current
         var outOfRange = false
+        // One type: only its events (the table's index of them), not every event.
+        let ofType = anyType ? nil : t.indexes(ofType: wanted)
+        // The table may hold events of a newer snapshot than this query's: only the first n count.
+        var walk = n
+        if let ofType {
+            var a = 0, b = ofType.count
+            while a < b {
+                let m = (a + b) / 2
+                if Int(ofType[m]) < n { a = m + 1 } else { b = m }
+            }
+            walk = a
+        }
         counts.withUnsafeMutableBufferPointer { cp in
             first.withUnsafeMutableBufferPointer { fp in
                 var k = 0
-                while k < n {
+                while k < walk {
                     if cancellation?.isCancelled == true { return }
-                    let end = min(k + (1 << 20), n)
-                    for e in k..<end {
-                        if !anyType && type[e] != wanted { continue }
+                    let end = min(k + (1 << 20), walk)
+                    for j in k..<end {
+                        let e = ofType.map { Int($0[j]) } ?? j
                         let d = day[e]
                         if d < lo || d > hi { continue }
                         let id = column.map { Int($0[e]) } ?? 0
