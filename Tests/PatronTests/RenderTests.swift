@@ -371,7 +371,9 @@ import Testing
     for q in ["clients show id, spend", "clients show id, spend top 1 by spend", "clients where spend > $1000 show id"] {
         let answer = try db.query(q)
         #expect(QueryResult(columns: answer.columns, rows: answer.rows) == answer, "\(q)")
-        #expect((0..<answer.rowCount).map(answer.row) == answer.rows, "\(q)")
+        var streamed: [[Value]] = []
+        try db.query(q, columns: { _ in }, row: { streamed.append($0) })
+        #expect(answer.rows == streamed, "collected and streamed differ on \(q)")
     }
     #expect(try db.query("clients show id, spend top 1 by spend").rows == [[.string("a"), .money(Money(cents: 150))]])
 }
