@@ -30,6 +30,8 @@ struct Compiled {
     var clientColumn: (([Int]) -> [Value])?
     /// An event condition that is exactly "the event's day is in `lo...hi`" (`at in last D`).
     var eventDays: ClosedRange<Int32>?
+    /// A date bucket (`month`, …) of the event's own day (`month(at)` on an event entity).
+    var dayBucket: String?
 
     static func constant(_ v: V, _ kind: ValueKind, _ range: SourceRange) -> Compiled {
         Compiled(kind: kind, eval: { _ in v }, range: range, isConstant: true)
@@ -637,6 +639,7 @@ struct Compiler {
             if let get = c.fastField?.number {
                 b.code = { i in let x = get(i); return x.isNaN ? Int32.min : Bucket.code(name, Int32(x)) }
             }
+            if case .day? = c.fastField?.raw { b.dayBucket = name }
             return b
         case "count", "sum", "avg", "min", "max", "median", "percentile", "share":
             return try rowAggregate(name, args, r)

@@ -173,6 +173,23 @@ final class EventTable: @unchecked Sendable {
     /// published table never changes: a newer snapshot's table is a copy).
     private let byType = Mutex<[UInt8: [UInt32]]>([:])
 
+    /// The least and greatest day of any event, made by the first query that asks.
+    private let days = Mutex<ClosedRange<Int32>??>(nil)
+
+    /// The days of all events, from the first to the last (nil for an empty table).
+    func dayRange() -> ClosedRange<Int32>? {
+        if let known = days.withLock({ $0 }) { return known }
+        var lo = Int32.max, hi = Int32.min
+        let d = day.base
+        for k in 0..<count {
+            lo = min(lo, d[k])
+            hi = max(hi, d[k])
+        }
+        let range: ClosedRange<Int32>? = count == 0 ? nil : lo...hi
+        days.withLock { $0 = .some(range) }
+        return range
+    }
+
     /// The indexes of the events of type `code`, ascending (one pass over `type`, once).
     func indexes(ofType code: UInt8) -> [UInt32] {
         if let known = byType.withLock({ $0[code] }) { return known }

@@ -62,6 +62,8 @@ struct FastField {
     var numberBatch: NumberBatch?
     var string: FastString?
     var list: FastList?
+    /// Where the values lie in the event table's raw columns (event and item fields).
+    var raw: RawEventColumn?
 }
 
 extension Compiler {
@@ -182,12 +184,12 @@ extension Compiler {
         func ev(_ f: @escaping (Int) -> Double) -> (Int) -> Double { items ? { f(Int(itemEvent[$0])) } : f }
         func str(_ c: RawColumn<UInt32>) -> FastField {
             FastField(string: FastString(id: items ? { c[Int(itemEvent[$0])] } : { c[$0] }, value: { env.poolValue($0) },
-                                         column: items ? nil : c.base))
+                                         column: items ? nil : c.base), raw: .string(c.base, byItem: false))
         }
         let num: (Int) -> Double = { k in let x = t.num[k]; return x == EventTable.null ? .nan : Double(x) }
         if items, let f = fastItemField(field) { return f }
         switch (entity, field) {
-        case (_, "at"): return FastField(number: ev { Double(t.day[$0]) }, isEventDay: !items)
+        case (_, "at"): return FastField(number: ev { Double(t.day[$0]) }, isEventDay: !items, raw: .day)
         case (_, "position"): return FastField(number: ev { Double($0 + 1) })
         case (.visits, "location"), (.purchases, "location"), (.items, "location"), (.rewards, "kind"),
              (.tiers, "tier"), (.memberships, "plan"):
@@ -198,7 +200,7 @@ extension Compiler {
         case (.purchases, "channel"), (.items, "channel"): return str(t.s2)
         case (.purchases, "amount"), (.refunds, "amount"), (.rewards, "points"), (.feedback, "score"),
              (.memberships, "fee"):
-            return FastField(number: num)
+            return FastField(number: num, raw: .number(t.num.base, byItem: false))
         case (.visits, "services"):
             return FastField(list: FastList(any: { k, p in t.serviceRange(k).contains { p(t.services[$0]) } },
                                              value: { env.poolValue($0) }))
@@ -217,10 +219,16 @@ extension Compiler {
         let t = env.events
         let env = self.env
         switch field {
-        case "name": return FastField(string: FastString(id: { t.itemName[$0] }, value: { env.poolValue($0) }))
-        case "category": return FastField(string: FastString(id: { t.itemCategory[$0] }, value: { env.poolValue($0) }))
-        case "quantity": return FastField(number: { Double(t.itemQuantity[$0]) })
-        case "amount": return FastField(number: { j in let x = t.itemAmount[j]; return x == EventTable.null ? .nan : Double(x) })
+        case "name":
+            return FastField(string: FastString(id: { t.itemName[$0] }, value: { env.poolValue($0) }),
+                             raw: .string(t.itemName.base, byItem: true))
+        case "category":
+            return FastField(string: FastString(id: { t.itemCategory[$0] }, value: { env.poolValue($0) }),
+                             raw: .string(t.itemCategory.base, byItem: true))
+        case "quantity": return FastField(number: { Double(t.itemQuantity[$0]) }, raw: .number(t.itemQuantity.base, byItem: true))
+        case "amount":
+            return FastField(number: { j in let x = t.itemAmount[j]; return x == EventTable.null ? .nan : Double(x) },
+                             raw: .number(t.itemAmount.base, byItem: true))
         default: return nil
         }
     }

@@ -215,6 +215,15 @@ struct Accumulator {
         }
     }
 
+    /// Adds `n` non-null numbers whose sum is `sum` (`count`, `sum` and `avg` only):
+    /// the same as adding them one by one when their partial sums are exact.
+    mutating func add(count n: Int, sum x: Double, make: (Double) -> V) {
+        guard n > 0 else { return }
+        count += n
+        if kind.isNull { kind = make(x) }
+        sum += x
+    }
+
     /// The aggregate's value.
     mutating func result() -> V {
         switch op {
