@@ -543,6 +543,35 @@ import Testing
         #expect(try Self.fields(h.db, "tess", ["name"], today: "2025-06-30")["name"] == .string("Tess"))
     }
 
+    /// Personal values read by a query for today are cached and reused as of an
+    /// earlier day only for clients with no `client` event after that day: a renamed
+    /// client shows the old name as of a day before the rename, before and after the
+    /// current name was cached, on the recomputed-table path and on the replay path.
+    @Test func personalValuesAsOfBeforeARename() throws {
+        let h = try DB([
+            Self.e("ren", "2025-01-05", .client(ClientDetails(name: "Old Name", email: "old@example.com"))),
+            Self.visit("ren", "2025-02-01"),
+            Self.e("ren", "2025-05-01", .client(ClientDetails(name: "New Name"))),
+            Self.visit("ren", "2025-05-02"),
+            Self.e("kim", "2025-01-06", .client(ClientDetails(name: "Kim", email: "kim@example.com"))),
+            Self.visit("kim", "2025-05-03"),
+        ])
+        let now = "clients show id, name, email", then = "clients show id, name, email as of 2025-03-01"
+        let expectedNow: [[Value]] = [[.string("kim"), .string("Kim"), .string("kim@example.com")],
+                                      [.string("ren"), .string("New Name"), .string("old@example.com")]]
+        let expectedThen: [[Value]] = [[.string("kim"), .string("Kim"), .string("kim@example.com")],
+                                       [.string("ren"), .string("Old Name"), .string("old@example.com")]]
+        for recomputeAbove in [0, 1_000] {
+            let answers = try FastPaths.$recomputeAbove.withValue(recomputeAbove) {
+                try [then, now, then, now].map { try h.db.query($0).rows }
+            }
+            #expect(answers[0] == expectedThen, "as of, before the cache is filled (\(recomputeAbove))")
+            #expect(answers[1] == expectedNow)
+            #expect(answers[2] == expectedThen, "as of, after the cache is filled (\(recomputeAbove))")
+            #expect(answers[3] == expectedNow)
+        }
+    }
+
     // MARK: Every field
 
     @Test func everyFieldIsAColumnOfItsKind() throws {

@@ -33,9 +33,18 @@ final class ClientTable: @unchecked Sendable {
     /// stored projection current.
     let latestDay: Int32
 
-    /// Decrypted personal fields of current rows, filled as queries show them; the
-    /// table (and this cache) is dropped when a write commits, `forget` included.
-    let personalCache: Mutex<PersonalCache>
+    /// Decrypted personal fields of clients as they are now (their latest values), by
+    /// row, filled as queries show them; shared with the tables derived from this one
+    /// for earlier days, which have the same rows. The table (and this cache) is
+    /// dropped when a write commits, `forget` included.
+    let personalCache: SharedPersonalCache
+
+    /// A ``PersonalCache`` behind a lock, shared by reference.
+    final class SharedPersonalCache: Sendable {
+        private let cache: Mutex<PersonalCache>
+        init(rows: Int) { cache = Mutex(PersonalCache(rows: rows)) }
+        func withLock<R>(_ body: (inout PersonalCache) -> R) -> R { cache.withLock { body(&$0) } }
+    }
 
     /// Decrypted personal values by row and tag, an array per tag made on first use
     /// (a value read as "none" is kept too, as `.some(nil)`).
@@ -145,7 +154,7 @@ final class ClientTable: @unchecked Sendable {
         numbers = base.numbers
         keys = base.keys
         n = base.n
-        personalCache = Mutex(PersonalCache(rows: base.n))
+        personalCache = base.personalCache
         rowOfNumber = base.rowOfNumber
         self.c32 = c32
         self.c64 = c64
@@ -211,7 +220,7 @@ final class ClientTable: @unchecked Sendable {
         numbers = order.map { rowNumbers[$0] }
         keys = sortedKeys
         self.n = n
-        personalCache = Mutex(PersonalCache(rows: n))
+        personalCache = SharedPersonalCache(rows: n)
         let c32 = UnsafeMutablePointer<UInt32>.allocate(capacity: max(1, Col32.allCases.count * n))
         let c64 = UnsafeMutablePointer<Int64>.allocate(capacity: max(1, Col64.allCases.count * n))
         raw.withUnsafeBytes { b in

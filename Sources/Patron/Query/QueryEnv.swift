@@ -248,9 +248,28 @@ final class QueryEnv {
         return s
     }
 
+    /// Whether row `i`'s personal fields as of `today` are its client's latest ones, which
+    /// the table's shared cache holds: a current row, or one recomputed for an earlier
+    /// day whose client has no `client` event after that day (most clients register
+    /// once, long before).
+    private func personalIsLatest(_ i: Int) -> Bool {
+        guard let kinds = rowKinds else { return isCurrent(i) }
+        switch kinds[i] {
+        case .stored: return true
+        case .recomputed:
+            let t = events, c = clientEvents
+            for j in c.range(i) {
+                let k = Int(c.events[j])
+                if t.type[k] == EventType.client.code && t.day[k] > today { return false }
+            }
+            return true
+        case .absent, .replay: return false
+        }
+    }
+
     /// A personal field of row `i`'s client (nil once forgotten, whatever `today` says).
     func personal(_ i: Int, _ tag: PersonalData.Tag) -> String? {
-        let current = isCurrent(i)
+        let current = personalIsLatest(i)
         if current, let cached = table.personalCache.withLock({ $0[i, tag] }) { return cached }
         let value = loadPersonal(i, tag)
         if current { table.personalCache.withLock { $0[i, tag] = value } }
@@ -262,9 +281,10 @@ final class QueryEnv {
     func personalValues(_ rows: [Int], _ tag: PersonalData.Tag) -> [Value] {
         var out = [Value](repeating: .null, count: rows.count)
         var missing: [Int] = []
+        let latest = rows.map { personalIsLatest($0) }
         table.personalCache.withLock { cache in
             for (j, i) in rows.enumerated() {
-                guard isCurrent(i), let cached = cache[i, tag] else {
+                guard latest[j], let cached = cache[i, tag] else {
                     missing.append(j)
                     continue
                 }
@@ -277,7 +297,7 @@ final class QueryEnv {
             let i = rows[j]
             let value = loadPersonal(i, tag)
             if let value { out[j] = .string(value) }
-            if isCurrent(i) { loaded.append((i, value)) }
+            if latest[j] { loaded.append((i, value)) }
         }
         if !loaded.isEmpty {
             table.personalCache.withLock { cache in
