@@ -25,6 +25,11 @@ import Testing
         "clients where count(visits where services not contains peel) >= 2 show id, count(purchases where amount > $50)",
         "clients where has purchase where (items.amount >= $20 and items.name contains \"o\")",
         "clients where has tier where tier = gold",
+        "clients where has visit where provider = maya show id",
+        "clients where has visit where provider contains ay show id, visits",
+        "clients where has item where location = north show id",
+        "clients where has purchase where items contains item3 show id",
+        "clients where has no purchase where categories contains injectable and visits > 0 show id",
         "clients where has item where name = item4 show id, visits",
         "clients where has no item where (amount > $30 and category = skincare) and visits > 1",
         "visits where at in last 1y group by provider show count()",
@@ -58,6 +63,9 @@ import Testing
         "memberships group by action, plan show count(), sum(fee)",
         "events group by type show count()",
         "clients where lapsed > 30d as of 2023-12-31",
+        "clients where has visit where services contains peel show id as of 2023-12-31",
+        "clients where has no purchase where items.category = skincare and visits > 0 show id as of 2023-11-30",
+        "clients where has tier where tier = gold show id, tier as of 2024-01-15",
         "clients group by tier show count(), avg(spend) as of 2023-09-30",
         "clients where provider = maya or location = north show id, name, location, provider, services as of 2023-11-30",
         "clients show id, name, email, tier, plan, member, points, satisfaction, avg_satisfaction, source, acquisition_cost, registered, first_visit, last_visit, frequency, cadence, overdue, next_due, aov, refunded as of 2023-10-15",
@@ -86,6 +94,16 @@ import Testing
             // the table): their rows are not current, so typed reads must step aside.
             let replayed = try world.db.query(q, today: world.today)
             #expect(replayed == general, "with replayed rows, fast and general paths differ on: \(q)")
+            // `has` answered from marks made in one walk over the events from the first row
+            // on (in two halves on two cores).
+            let marked = try ScopedMarks.$minimumAsked.withValue(0) {
+                try FastPaths.$recomputeAbove.withValue(0) {
+                    try ColumnAggregation.$parallelAbove.withValue(2) {
+                        try FastPaths.$taken.withValue(taken) { try world.db.query(q, today: world.today) }
+                    }
+                }
+            }
+            #expect(marked == general, "with has-marks, fast and general paths differ on: \(q)")
             // Streamed row by row, the same answer as collected column by column.
             var streamedColumns: [Column] = [], streamedRows: [[Value]] = []
             try world.db.query(q, today: world.today, columns: { streamedColumns = $0 }, row: { streamedRows.append($0) })
@@ -99,6 +117,8 @@ import Testing
         #expect(taken["top"] >= 4)
         #expect(taken["batch"] >= 8)
         #expect(taken["event-columns"] >= 20)
+        #expect(taken["marks"] >= 10)
+        #expect(taken["raw-marks"] >= 8)
     }
 }
 
@@ -229,4 +249,32 @@ import Testing
     }
     let r = try db.query("items where name = serum show sum(amount), count(amount), count()", today: today)
     #expect(r.rows == [[.money(Money(cents: cents)), .number(Double(priced)), .number(Double(lines))]])
+}
+
+/// `has` answered from marks over raw columns: a purchase without items has no item,
+/// so an event field of items (`channel`) does not make `has item` true through it.
+@Test func hasMarksNeedAnItemForItemQueries() throws {
+    let dir = TempDir()
+    let db = try Database(path: dir.path("db"), options: .init(durable: false))
+    let at = Int64(day("2024-05-01")) * 86_400_000
+    _ = try db.appendAndWait([
+        Event(client: "a", at: at, payload: .purchase(Purchase(amount: Money(cents: 500), channel: "kiosk"))),
+        Event(client: "b", at: at, payload: .purchase(Purchase(items: [PurchaseItem(name: "serum", amount: Money(cents: 900))], channel: "kiosk"))),
+        Event(client: "c", at: at, payload: .visit(Visit(provider: "Kim", services: ["peel", "botox"]))),
+    ])
+    let cases: [(String, [[Value]])] = [
+        ("clients where has item where channel = kiosk show id", [[.string("b")]]),
+        ("clients where has purchase where channel = kiosk show id", [[.string("a")], [.string("b")]]),
+        ("clients where has visit where services contains BOTOX show id", [[.string("c")]]),
+        ("clients where has no item where name = serum show id", [[.string("a")], [.string("c")]]),
+    ]
+    let taken = FastPaths.Tally()
+    for (q, expected) in cases {
+        let marked = try ScopedMarks.$minimumAsked.withValue(0) {
+            try FastPaths.$taken.withValue(taken) { try db.query(q, today: day("2024-06-30")) }
+        }
+        #expect(marked.rows == expected, "\(q)")
+        #expect(try db.query(q, today: day("2024-06-30")).rows == expected, "\(q)")
+    }
+    #expect(taken["raw-marks"] == cases.count)
 }

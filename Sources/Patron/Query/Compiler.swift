@@ -30,6 +30,8 @@ struct Compiled {
     var clientColumn: (([Int]) -> [Value])?
     /// An event condition that is exactly "the event's day is in `lo...hi`" (`at in last D`).
     var eventDays: ClosedRange<Int32>?
+    /// The same event condition on raw string columns (a leaf `=` or `contains`).
+    var rawTest: RawEventTest?
     /// A date bucket (`month`, …) of the event's own day (`month(at)` on an event entity).
     var dayBucket: String?
 
@@ -295,12 +297,14 @@ struct Compiler {
                 throw error("\"contains\" needs a string on its right, but \"\(text(y.range))\" is a \(d.kind)", y.range)
             }
             let f = c.eval, g = d.eval
-            return anyItem(Compiled(kind: .boolean, eval: { row in
+            var contains = Compiled(kind: .boolean, eval: { row in
                 let a = f(row), b = g(row)
                 if a.isNull || b.isNull { return .bool(false) }
                 return .bool(Ops.contains(a, b) != negated)
             }, range: r, perItem: c.perItem || d.perItem, hasAggregate: c.hasAggregate,
-                                    fast: d.perItem ? nil : fastContains(c, d, negated: negated)))
+                                    fast: d.perItem ? nil : fastContains(c, d, negated: negated))
+            if contains.fast != nil { contains.rawTest = rawContains(c, d, negated: negated) }
+            return anyItem(contains)
         case .inLast(let x, let d, let negated):
             let c = try resolved(x)
             let dc = try resolved(d)
@@ -336,8 +340,9 @@ struct Compiler {
                 guard case .num(let n) = f(row) else { return .bool(negated) }
                 return .bool((n > 0) != negated)
             }
-            if let count = try scopedCount(entity, cond) {
-                c.fast = { i in (count(i, true) > 0) != negated }
+            if let (count, passes, raw) = try scopedTest(entity, cond) {
+                let marks = ScopedMarks(env: env, entity: entity, passes: passes, raw: raw, perRow: count)
+                c.fast = { i in marks.has(i) != negated }
             }
             c.fastField = nil
             return c
@@ -444,7 +449,10 @@ struct Compiler {
             let k = g(Row())
             c = Compiled(kind: .boolean, eval: { .bool(Ops.compare(op, f($0), k)) }, range: r, perItem: a.perItem, hasAggregate: a.hasAggregate,
                          fast: fastComparison(op, a, b))
-            if c.fast != nil { c.batch = fastComparisonBatch(op, a, b) }
+            if c.fast != nil {
+                c.batch = fastComparisonBatch(op, a, b)
+                c.rawTest = rawEquality(op, a, b)
+            }
         } else {
             c = Compiled(kind: .boolean, eval: { .bool(Ops.compare(op, f($0), g($0))) }, range: r,
                          perItem: a.perItem || b.perItem, hasAggregate: a.hasAggregate || b.hasAggregate)
@@ -818,13 +826,23 @@ struct Compiler {
     /// form on the entity's units: `(client row, stop at the first match) -> count`.
     /// Valid for every client row (it reads the event table, not the projection).
     func scopedCount(_ entity: Entity, _ cond: Expr?) throws(QueryError) -> ((Int, Bool) -> Int)? {
+        try scopedTest(entity, cond)?.count
+    }
+
+    /// ``scopedCount(_:_:)``, the condition on one unit (an event, or an item) and its
+    /// raw form on the unit's event when it has one.
+    func scopedTest(_ entity: Entity, _ cond: Expr?) throws(QueryError)
+        -> (count: (Int, Bool) -> Int, passes: (Int) -> Bool, raw: RawEventTest?)? {
         var inner = self
         inner.scope = .event(entity, clientFallback: true)
         inner.aggregates = nil
         var test: ((Int) -> Bool)?
+        var raw: RawEventTest?
         if let cond {
-            guard let f = try inner.condition(cond, what: "where").fast else { return nil }
+            let c = try inner.condition(cond, what: "where")
+            guard let f = c.fast else { return nil }
             test = f
+            raw = c.rawTest
         }
         let env = self.env
         let code = entity.eventType?.code
@@ -833,7 +851,7 @@ struct Compiler {
         let passes: (Int) -> Bool = test ?? { _ in true }
         let anyType = code == nil
         let wanted = code ?? 0
-        return { i, first in
+        let count: (Int, Bool) -> Int = { i, first in
             let t = env.events
             let c = env.clientEvents
             let today = env.today
@@ -855,5 +873,6 @@ struct Compiler {
             }
             return n
         }
+        return (count, passes, raw)
     }
 }

@@ -50,6 +50,8 @@ let fastBatchSize = 2048
 struct FastList {
     let any: (Int, (UInt32) -> Bool) -> Bool
     let value: (UInt32) -> V
+    /// Where the ids lie in the event table's raw columns (event list fields).
+    var raw: RawEventTest.Ids? = nil
 }
 
 /// Typed readings of one field.
@@ -203,12 +205,13 @@ extension Compiler {
             return FastField(number: num, raw: .number(t.num.base, byItem: false))
         case (.visits, "services"):
             return FastField(list: FastList(any: { k, p in t.serviceRange(k).contains { p(t.services[$0]) } },
-                                             value: { env.poolValue($0) }))
+                                             value: { env.poolValue($0) }, raw: .services(t.services.base)))
         case (.purchases, "items"):
-            return FastField(list: FastList(any: { k, p in t.items(k).contains { p(t.itemName[$0]) } }, value: { env.poolValue($0) }))
+            return FastField(list: FastList(any: { k, p in t.items(k).contains { p(t.itemName[$0]) } }, value: { env.poolValue($0) },
+                                            raw: .items(t.itemName.base)))
         case (.purchases, "categories"):
             return FastField(list: FastList(any: { k, p in t.items(k).contains { p(t.itemCategory[$0]) } },
-                                            value: { env.poolValue($0) }))
+                                            value: { env.poolValue($0) }, raw: .items(t.itemCategory.base)))
         default: return nil
         }
     }
@@ -390,6 +393,32 @@ extension Compiler {
             return negated ? { i in let v = id(i); return v != 0 && !memo.test(v) } : { i in memo.test(id(i)) }
         }
         return nil
+    }
+
+    /// The raw form of `field contains "constant"` on an event field (a list element
+    /// equal to it, or a substring of a string), when there is one.
+    func rawContains(_ a: Compiled, _ b: Compiled, negated: Bool) -> RawEventTest? {
+        guard !negated, b.isConstant, case .str(let x) = b.eval(Row()), let f = a.fastField else { return nil }
+        if let l = f.list, let ids = l.raw {
+            return RawEventTest(ids: ids, memo: IDMemo { id in
+                guard case .str(let v) = l.value(id) else { return false }
+                return Text.equal(v, x)
+            })
+        }
+        if let s = f.string, case .string(let p, let byItem)? = f.raw {
+            return RawEventTest(ids: byItem ? .items(p) : .event(p), memo: IDMemo { id in
+                guard case .str(let v) = s.value(id) else { return false }
+                return Text.contains(v, x)
+            })
+        }
+        return nil
+    }
+
+    /// The raw form of `field = "constant"` on an event string field, when there is one.
+    func rawEquality(_ op: BinaryOp, _ a: Compiled, _ b: Compiled) -> RawEventTest? {
+        guard op == .eq, b.isConstant, case .str(let x) = b.eval(Row()), let f = a.fastField, let s = f.string,
+              case .string(let p, let byItem)? = f.raw else { return nil }
+        return RawEventTest(ids: byItem ? .items(p) : .event(p), memo: Self.equalityMemo(s, x))
     }
 
     /// The fast form of `field [not] between lo and hi` for constant bounds.

@@ -1,0 +1,169 @@
+import Foundation
+
+/// `has <entity> where <cond>` asked of many client rows: once more than a 256th of
+/// the rows (at least ``minimumAsked``) have asked, one walk over the entity's events — its
+/// type's index in the event table, in position order — marks every row with a
+/// matching event on or before `today`, and later rows read their mark. A row already
+/// marked skips its later events, as a row's own scan stops at its first match.
+/// Fewer rows (a narrow `and` in front) keep the per-row scan of the row's events.
+final class ScopedMarks {
+    private let env: QueryEnv
+    private let type: UInt8?
+    private let isItems: Bool
+    private let passes: (Int) -> Bool
+    /// The condition on raw columns, when it has that form (read with no call per event).
+    private let raw: RawEventTest?
+    private let perRow: (Int, Bool) -> Int
+    private var asked = 0
+    private var marks: [Bool]?
+    /// Rows asked before the walk: a 256th of all, at least ``minimumAsked``.
+    private let threshold: Int
+
+    /// The least number of rows asked before the walk (tests lower it).
+    @TaskLocal static var minimumAsked = 1024
+
+    /// `passes`: the condition on a unit (an event, or an item for `items`);
+    /// `perRow`: the per-row counter (``Compiler/scopedCount(_:_:)``).
+    init(env: QueryEnv, entity: Entity, passes: @escaping (Int) -> Bool, raw: RawEventTest?, perRow: @escaping (Int, Bool) -> Int) {
+        self.env = env
+        type = entity == .items ? EventType.purchase.code : entity.eventType?.code
+        isItems = entity == .items
+        self.passes = passes
+        self.raw = raw
+        self.perRow = perRow
+        threshold = max(env.table.count / 256, Self.minimumAsked)
+    }
+
+    /// Whether row `i`'s client has a matching event on or before `today`.
+    func has(_ i: Int) -> Bool {
+        if let marks { return marks[i] }
+        asked += 1
+        if asked > threshold, let m = mark() {
+            FastPaths.taken?.add("marks")
+            marks = m
+            return m[i]
+        }
+        return perRow(i, true) > 0
+    }
+
+    /// Every row's mark, or nil when the walk was cancelled.
+    private func mark() -> [Bool]? {
+        let t = env.events, n = env.eventCount, today = env.today, table = env.table
+        var m = [Bool](repeating: false, count: table.count)
+        let client = t.client.base, day = t.day.base
+        let cancellation = QueryCancellation.current
+        let index = type.map { t.indexes(ofType: $0) }
+        let walk = index.map { Self.countBelow(n, in: $0) } ?? n
+        if let raw {
+            FastPaths.taken?.add("raw-marks")
+            // Every id's answer up front: the loop reads a table, not the memo.
+            let answers = (0..<max(t.pool.count, 1)).map { raw.memo.test(UInt32($0)) }
+            // Large walks go in two halves on two cores, each marking its own copy.
+            let parts = walk >= ColumnAggregation.parallelAbove && ProcessInfo.processInfo.activeProcessorCount > 1 ? 2 : 1
+            let copies = (0..<parts).map { _ in RawMarks(rows: table.count) }
+            let ranges = parts == 1 ? [0..<walk] : [0..<(walk / 2), (walk / 2)..<walk]
+            answers.withUnsafeBufferPointer { yes in
+                (index ?? []).withUnsafeBufferPointer { ix in
+                    let job = RawWalk(t: t, ids: raw.ids, yes: yes, index: index == nil ? nil : ix.baseAddress, today: today,
+                                      table: table, isItems: isItems, cancellation: cancellation)
+                    if parts == 1 {
+                        copies[0].done = job.mark(copies[0].marks, ranges[0])
+                    } else {
+                        DispatchQueue.concurrentPerform(iterations: parts) { p in
+                            copies[p].done = job.mark(copies[p].marks, ranges[p])
+                        }
+                    }
+                }
+            }
+            guard !copies.contains(where: { !$0.done }) else { return nil }
+            for i in m.indices { m[i] = copies.contains { $0.marks[i] } }
+            return m
+        }
+        let done = m.withUnsafeMutableBufferPointer { marked -> Bool in
+            for w in 0..<walk {
+                if w & 0xFFFF == 0, cancellation?.isCancelled == true { return false }
+                let k = index.map { Int($0[w]) } ?? w
+                if day[k] > today { continue }
+                guard let r = table.row(ofNumber: client[k]), !marked[r] else { continue }
+                if isItems {
+                    if t.items(k).contains(where: passes) { marked[r] = true }
+                } else if passes(k) {
+                    marked[r] = true
+                }
+            }
+            return true
+        }
+        return done ? m : nil
+    }
+
+    /// One part's marks of a walk with a raw condition.
+    private final class RawMarks: @unchecked Sendable {
+        let marks: UnsafeMutablePointer<Bool>
+        var done = false
+        init(rows: Int) {
+            marks = .allocate(capacity: max(rows, 1))
+            marks.initialize(repeating: false, count: max(rows, 1))
+        }
+        deinit { marks.deallocate() }
+    }
+
+    /// A walk over the events with a raw condition (the table outlives it).
+    private struct RawWalk: @unchecked Sendable {
+        let t: EventTable
+        let ids: RawEventTest.Ids
+        /// `yes[id]` answers each string id.
+        let yes: UnsafeBufferPointer<Bool>
+        /// The walked events' indexes (nil: every event, in order).
+        let index: UnsafePointer<UInt32>?
+        let today: Day
+        let table: ClientTable
+        let isItems: Bool
+        let cancellation: QueryCancellation?
+
+        /// Marks the rows of events `range` (of `index`, or of all events) that pass.
+        /// False when cancelled.
+        func mark(_ marked: UnsafeMutablePointer<Bool>, _ range: Range<Int>) -> Bool {
+            let yes = self.yes, index = self.index
+            let client = t.client.base, day = t.day.base, sub = t.sub.base, subCount = t.subCount.base, type = t.type.base
+            let known = yes.count
+            @inline(__always) func passes(_ id: UInt32) -> Bool { Int(id) < known && yes[Int(id)] }
+            // `sub` holds a purchase's items or a visit's services: only events of that type.
+            let runType: UInt8
+            let runs: UnsafeMutablePointer<UInt32>?, single: UnsafeMutablePointer<UInt32>?
+            switch ids {
+            case .event(let column): (runType, runs, single) = (0, nil, column)
+            case .items(let column): (runType, runs, single) = (EventType.purchase.code, column, nil)
+            case .services(let column): (runType, runs, single) = (EventType.visit.code, column, nil)
+            }
+            for w in range {
+                if w & 0xFFFF == 0, cancellation?.isCancelled == true { return false }
+                let k = index.map { Int($0[w]) } ?? w
+                if day[k] > today { continue }
+                // The string test first (cheap, sequential); the row only for a hit.
+                var hit = false
+                if let single {
+                    // On items, an event field counts only through an item of the purchase.
+                    hit = passes(single[k]) && (!isItems || subCount[k] > 0)
+                } else if let runs, type[k] == runType {
+                    let s = Int(sub[k])
+                    for j in s..<(s + Int(subCount[k])) where passes(runs[j]) {
+                        hit = true
+                        break
+                    }
+                }
+                if hit, let r = table.row(ofNumber: client[k]) { marked[r] = true }
+            }
+            return true
+        }
+    }
+
+    /// How many of the ascending `values` are below `n`.
+    static func countBelow(_ n: Int, in values: [UInt32]) -> Int {
+        var a = 0, b = values.count
+        while a < b {
+            let m = (a + b) / 2
+            if Int(values[m]) < n { a = m + 1 } else { b = m }
+        }
+        return a
+    }
+}
