@@ -3,7 +3,8 @@ import Testing
 @testable import Patron
 
 /// ``AsOfTable`` recomputes projection columns from the event table; every column of
-/// every recomputed row must equal the row a replay of that client's stream gives.
+/// every recomputed row must equal the row a replay of that client's stream gives, on
+/// one thread and in two halves of the rows.
 @Suite struct AsOfTableTests {
     @Test(arguments: [5, 6, 7, 8])
     func everyColumnEqualsAReplay(seed: Int) async throws {
@@ -17,9 +18,12 @@ import Testing
             let base = try ClientTable(store: store, txn: txn)
             let (events, count) = try db.eventTables.table(store: store, txn: txn)
             let ce = base.clientEvents(events: events, count: count)
-            for day in world.asOfPool + [world.today - 400, world.today + 30] {
-                let (t, kinds) = AsOfTable.make(base: base, events: events, count: count, clientEvents: ce, day: day, tallies: true) { id in
-                    (try? store.stringID(events.pool.strings[Int(id)], txn: txn)) ?? 0
+            // One thread, and two halves of the rows on two cores.
+            for (day, parallelAbove) in (world.asOfPool + [world.today - 400, world.today + 30]).flatMap({ [($0, Int.max), ($0, 2)] }) {
+                let (t, kinds) = AsOfTable.$parallelAbove.withValue(parallelAbove) {
+                    AsOfTable.make(base: base, events: events, count: count, clientEvents: ce, day: day, tallies: true) { id in
+                        (try? store.stringID(events.pool.strings[Int(id)], txn: txn)) ?? 0
+                    }
                 }
                 for i in 0..<t.count {
                     let replayed = try db.replay(root: t.numbers[i], upTo: day, txn: txn)

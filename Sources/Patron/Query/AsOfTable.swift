@@ -1,3 +1,5 @@
+import Foundation
+
 /// The client table as of an earlier day (`as of`, or a `today` before some events):
 /// the projection columns of every client with events after that day recomputed from
 /// the event table in one pass, so the query scans columns like any other.
@@ -44,10 +46,7 @@ enum AsOfTable {
         c32.initialize(from: base.c32, count: ClientTable.Col32.allCases.count * rows)
         c64.initialize(from: base.c64, count: ClientTable.Col64.allCases.count * rows)
         @inline(__always) func set(_ c: ClientTable.Col32, _ i: Int, _ v: UInt32) { c32[c.rawValue &* rows &+ i] = v }
-        @inline(__always) func get(_ c: ClientTable.Col32, _ i: Int) -> UInt32 { c32[c.rawValue &* rows &+ i] }
         @inline(__always) func set64(_ c: ClientTable.Col64, _ i: Int, _ v: Int64) { c64[c.rawValue &* rows &+ i] = v }
-        @inline(__always) func add64(_ c: ClientTable.Col64, _ i: Int, _ v: Int64) { c64[c.rawValue &* rows &+ i] &+= v }
-        @inline(__always) func inc(_ c: ClientTable.Col32, _ i: Int) { c32[c.rawValue &* rows &+ i] &+= 1 }
         let nullDay = UInt32(bitPattern: ProjectionRow.nullDay)
 
         // Start recomputed rows from an empty state (erasure holds whatever the day).
@@ -62,128 +61,174 @@ enum AsOfTable {
             for i in 0..<rows where kind[i] == .replay { set(.maxDay, i, UInt32(bitPattern: Int32.max)) }
         }
 
-        // Latest-wins values: the (at) of the value so far; a later position wins ties.
-        var stamps = [Int64](repeating: Int64.min, count: rows * 6)
-        var clientLocation = [UInt32](repeating: 0, count: rows)
-        var membership = [UInt32](repeating: 0, count: rows)
-        let memberBit = ClientState.memberBit
-        var sid = [UInt32](repeating: UInt32.max, count: t.pool.count)
-        func store(_ poolID: UInt32) -> UInt32 {
-            if poolID == 0 { return 0 }
-            let j = Int(poolID)
-            if sid[j] == UInt32.max { sid[j] = storeID(poolID) }
-            return sid[j]
+        // Every string id the walk may store, looked up before it (it may run on two threads).
+        var sid = [UInt32](repeating: 0, count: t.pool.count)
+        for j in 1..<max(t.pool.count, 1) { sid[j] = storeID(UInt32(j)) }
+        let stamps = UnsafeMutablePointer<Int64>.allocate(capacity: max(rows * 6, 1))
+        stamps.initialize(repeating: Int64.min, count: max(rows * 6, 1))
+        let latest = UnsafeMutablePointer<UInt32>.allocate(capacity: max(rows * 2, 1))
+        latest.initialize(repeating: 0, count: max(rows * 2, 1))
+        defer {
+            stamps.deallocate()
+            latest.deallocate()
         }
-        let type = t.type.base, days = t.day.base, at = t.at.base, client = t.client.base, num = t.num.base
-        let s0 = t.s0.base, s1 = t.s1.base
-        for k in 0..<n where days[k] <= day {
-            guard let r = base.row(ofNumber: client[k]), kind[r] == .recomputed else { continue }
-            let d = Int32(days[k])
-            inc(.eventCount, r)
-            let maxDay = Int32(bitPattern: get(.maxDay, r))
-            if maxDay == ProjectionRow.nullDay || d > maxDay { set(.maxDay, r, UInt32(bitPattern: d)) }
-            func latest(_ slot: Int) -> Bool {
-                let s = r &* 6 &+ slot
-                guard at[k] >= stamps[s] else { return false }
-                stamps[s] = at[k]
-                return true
-            }
-            switch type[k] {
-            case Code.client:
-                let reg = Int32(bitPattern: get(.registered, r))
-                if reg == ProjectionRow.nullDay || d < reg { set(.registered, r, UInt32(bitPattern: d)) }
-                if s0[k] != 0, latest(0) { clientLocation[r] = store(s0[k]) }
-                if s1[k] != 0, latest(1) { set(.source, r, store(s1[k])) }
-                if num[k] != EventTable.null, latest(2) {
-                    set64(.acquisitionCost, r, num[k])
-                    set(.flags, r, get(.flags, r) | ProjectionRow.Flag.hasAcquisitionCost)
-                }
-            case Code.visit:
-                inc(.visits, r)
-                let first = Int32(bitPattern: get(.firstVisit, r)), last = Int32(bitPattern: get(.lastVisit, r))
-                if first == ProjectionRow.nullDay || d < first { set(.firstVisit, r, UInt32(bitPattern: d)) }
-                if last == ProjectionRow.nullDay || d > last { set(.lastVisit, r, UInt32(bitPattern: d)) }
-            case Code.purchase:
-                inc(.purchases, r)
-                add64(.purchasedCents, r, num[k])
-            case Code.refund:
-                inc(.refunds, r)
-                add64(.refundedCents, r, num[k])
-            case Code.reward:
-                add64(.points, r, num[k])
-            case Code.tier:
-                if latest(3) { set(.tier, r, store(s0[k])) }
-            case Code.membership:
-                if latest(4) { membership[r] = store(s0[k]) | (t.string(s1[k]) == "start" ? memberBit : 0) }
-            case Code.feedback:
-                inc(.feedbackCount, r)
-                set(.feedbackSum, r, get(.feedbackSum, r) &+ UInt32(truncatingIfNeeded: num[k]))
-                if latest(5) {
-                    set(.satisfaction, r, UInt32(truncatingIfNeeded: num[k]))
-                    set(.flags, r, get(.flags, r) | ProjectionRow.Flag.hasSatisfaction)
-                }
-            default:
-                break
-            }
-        }
-
-        var gaps: [Int32] = []
-        var tally: [UInt32: (count: UInt32, at: Int64, k: Int)] = [:]
-        for i in 0..<rows where kind[i] == .recomputed {
-            if get(.eventCount, i) == 0 {
-                kind[i] = .absent
-                set(.maxDay, i, UInt32(bitPattern: Int32.max))
-                continue
-            }
-            // Membership, plan.
-            let m = membership[i]
-            if m & memberBit != 0 {
-                set(.flags, i, get(.flags, i) | ProjectionRow.Flag.member)
-                set(.plan, i, m & ~memberBit)
-            }
-            // Activity days on or before the day.
-            let range = ce.dayRange(i)
-            var end = range.lowerBound
-            while end < range.upperBound && ce.days[end] <= day { end += 1 }
-            let count = end - range.lowerBound
-            set(.activeDays, i, UInt32(count))
-            if count > 0 {
-                set(.firstSeen, i, UInt32(bitPattern: ce.days[range.lowerBound]))
-                set(.lastSeen, i, UInt32(bitPattern: ce.days[end - 1]))
-            }
-            if count >= 2 {
-                gaps.removeAll(keepingCapacity: true)
-                for j in (range.lowerBound + 1)..<end { gaps.append(ce.days[j] - ce.days[j - 1]) }
-                gaps.sort()
-                let g = gaps.count
-                set(.cadenceHalfDays, i, UInt32(bitPattern: g % 2 == 1 ? gaps[g / 2] * 2 : gaps[g / 2 - 1] + gaps[g / 2]))
-                set64(.repeatValueCents, i, ce.repeatValueCents(i, upTo: day, events: t))
-            }
-            // Most frequent visit location and provider (ties: the most recent visit).
-            var location = clientLocation[i]
-            if tallies {
-                func mostFrequent(_ column: UnsafeMutablePointer<UInt32>) -> UInt32 {
-                    tally.removeAll(keepingCapacity: true)
-                    for j in ce.range(i) {
-                        let k = Int(ce.events[j])
-                        guard type[k] == EventType.visit.code, days[k] <= day, column[k] != 0 else { continue }
-                        let id = store(column[k])
-                        let old = tally[id]
-                        let newer = old.map { at[k] >= $0.at } ?? true
-                        tally[id] = ((old?.count ?? 0) + 1, newer ? at[k] : old?.at ?? at[k], newer ? k : old?.k ?? k)
+        // Large tables go in two halves of the rows on two cores: each walks every event
+        // but keeps only its rows', so no two threads write the same row.
+        let parts = n >= parallelAbove && rows > 1 && ProcessInfo.processInfo.activeProcessorCount > 1 ? 2 : 1
+        kind.withUnsafeMutableBufferPointer { kinds in
+            sid.withUnsafeBufferPointer { ids in
+                guard let kp = kinds.baseAddress, let ip = ids.baseAddress else { return }
+                let walk = Walk(t: t, n: n, ce: ce, day: day, tallies: tallies, base: base, rows: rows, c32: c32, c64: c64,
+                                kind: kp, sid: ip, stamps: stamps, latest: latest)
+                if parts == 1 {
+                    walk.run(0..<rows)
+                } else {
+                    DispatchQueue.concurrentPerform(iterations: parts) { p in
+                        walk.run(p == 0 ? 0..<(rows / 2) : (rows / 2)..<rows)
                     }
-                    var best: (id: UInt32, count: UInt32, at: Int64, k: Int)?
-                    for (id, v) in tally {
-                        if let b = best, (b.count, b.at, b.k) >= (v.count, v.at, v.k) { continue }
-                        best = (id, v.count, v.at, v.k)
-                    }
-                    return best?.id ?? 0
                 }
-                if location == 0 { location = mostFrequent(s0) }
-                set(.provider, i, mostFrequent(s1))
             }
-            set(.location, i, location)
         }
         return (ClientTable(derivedFrom: base, c32: c32, c64: c64), kind)
+    }
+
+    /// Event tables of at least this many events are recomputed on two cores.
+    @TaskLocal static var parallelAbove = 1_000_000
+
+    /// The recomputation of a range of rows: raw pointers into columns the caller owns
+    /// and keeps alive while it runs; rows of different ranges never share a write.
+    private struct Walk: @unchecked Sendable {
+        let t: EventTable, n: Int, ce: ClientEvents, day: Day, tallies: Bool
+        let base: ClientTable, rows: Int
+        let c32: UnsafeMutablePointer<UInt32>, c64: UnsafeMutablePointer<Int64>
+        let kind: UnsafeMutablePointer<RowKind>
+        /// Store string id of each event-table string id.
+        let sid: UnsafePointer<UInt32>
+        /// Per row, the `at` of six latest-wins values so far (a later position wins ties).
+        let stamps: UnsafeMutablePointer<Int64>
+        /// Per row, the latest client-event location and the latest membership (plan | member bit).
+        let latest: UnsafeMutablePointer<UInt32>
+
+        @inline(__always) func set(_ c: ClientTable.Col32, _ i: Int, _ v: UInt32) { c32[c.rawValue &* rows &+ i] = v }
+        @inline(__always) func get(_ c: ClientTable.Col32, _ i: Int) -> UInt32 { c32[c.rawValue &* rows &+ i] }
+        @inline(__always) func set64(_ c: ClientTable.Col64, _ i: Int, _ v: Int64) { c64[c.rawValue &* rows &+ i] = v }
+        @inline(__always) func add64(_ c: ClientTable.Col64, _ i: Int, _ v: Int64) { c64[c.rawValue &* rows &+ i] &+= v }
+        @inline(__always) func inc(_ c: ClientTable.Col32, _ i: Int) { c32[c.rawValue &* rows &+ i] &+= 1 }
+        @inline(__always) func store(_ poolID: UInt32) -> UInt32 { sid[Int(poolID)] }
+
+        /// Recomputes the rows of `range` marked `.recomputed`.
+        func run(_ range: Range<Int>) {
+            let type = t.type.base, days = t.day.base, at = t.at.base, client = t.client.base, num = t.num.base
+            let s0 = t.s0.base, s1 = t.s1.base
+            let memberBit = ClientState.memberBit
+            for k in 0..<n where days[k] <= day {
+                guard let r = base.row(ofNumber: client[k]), range.contains(r), kind[r] == .recomputed else { continue }
+                let d = Int32(days[k])
+                inc(.eventCount, r)
+                let maxDay = Int32(bitPattern: get(.maxDay, r))
+                if maxDay == ProjectionRow.nullDay || d > maxDay { set(.maxDay, r, UInt32(bitPattern: d)) }
+                func latest(_ slot: Int) -> Bool {
+                    let s = r &* 6 &+ slot
+                    guard at[k] >= stamps[s] else { return false }
+                    stamps[s] = at[k]
+                    return true
+                }
+                switch type[k] {
+                case Code.client:
+                    let reg = Int32(bitPattern: get(.registered, r))
+                    if reg == ProjectionRow.nullDay || d < reg { set(.registered, r, UInt32(bitPattern: d)) }
+                    if s0[k] != 0, latest(0) { self.latest[r &* 2] = store(s0[k]) }
+                    if s1[k] != 0, latest(1) { set(.source, r, store(s1[k])) }
+                    if num[k] != EventTable.null, latest(2) {
+                        set64(.acquisitionCost, r, num[k])
+                        set(.flags, r, get(.flags, r) | ProjectionRow.Flag.hasAcquisitionCost)
+                    }
+                case Code.visit:
+                    inc(.visits, r)
+                    let first = Int32(bitPattern: get(.firstVisit, r)), last = Int32(bitPattern: get(.lastVisit, r))
+                    if first == ProjectionRow.nullDay || d < first { set(.firstVisit, r, UInt32(bitPattern: d)) }
+                    if last == ProjectionRow.nullDay || d > last { set(.lastVisit, r, UInt32(bitPattern: d)) }
+                case Code.purchase:
+                    inc(.purchases, r)
+                    add64(.purchasedCents, r, num[k])
+                case Code.refund:
+                    inc(.refunds, r)
+                    add64(.refundedCents, r, num[k])
+                case Code.reward:
+                    add64(.points, r, num[k])
+                case Code.tier:
+                    if latest(3) { set(.tier, r, store(s0[k])) }
+                case Code.membership:
+                    if latest(4) { self.latest[r &* 2 &+ 1] = store(s0[k]) | (t.string(s1[k]) == "start" ? memberBit : 0) }
+                case Code.feedback:
+                    inc(.feedbackCount, r)
+                    set(.feedbackSum, r, get(.feedbackSum, r) &+ UInt32(truncatingIfNeeded: num[k]))
+                    if latest(5) {
+                        set(.satisfaction, r, UInt32(truncatingIfNeeded: num[k]))
+                        set(.flags, r, get(.flags, r) | ProjectionRow.Flag.hasSatisfaction)
+                    }
+                default:
+                    break
+                }
+            }
+
+            var gaps: [Int32] = []
+            var tally: [UInt32: (count: UInt32, at: Int64, k: Int)] = [:]
+            for i in range where kind[i] == .recomputed {
+                if get(.eventCount, i) == 0 {
+                    kind[i] = .absent
+                    set(.maxDay, i, UInt32(bitPattern: Int32.max))
+                    continue
+                }
+                // Membership, plan.
+                let m = latest[i &* 2 &+ 1]
+                if m & memberBit != 0 {
+                    set(.flags, i, get(.flags, i) | ProjectionRow.Flag.member)
+                    set(.plan, i, m & ~memberBit)
+                }
+                // Activity days on or before the day.
+                let range = ce.dayRange(i)
+                var end = range.lowerBound
+                while end < range.upperBound && ce.days[end] <= day { end += 1 }
+                let count = end - range.lowerBound
+                set(.activeDays, i, UInt32(count))
+                if count > 0 {
+                    set(.firstSeen, i, UInt32(bitPattern: ce.days[range.lowerBound]))
+                    set(.lastSeen, i, UInt32(bitPattern: ce.days[end - 1]))
+                }
+                if count >= 2 {
+                    gaps.removeAll(keepingCapacity: true)
+                    for j in (range.lowerBound + 1)..<end { gaps.append(ce.days[j] - ce.days[j - 1]) }
+                    gaps.sort()
+                    let g = gaps.count
+                    set(.cadenceHalfDays, i, UInt32(bitPattern: g % 2 == 1 ? gaps[g / 2] * 2 : gaps[g / 2 - 1] + gaps[g / 2]))
+                    set64(.repeatValueCents, i, ce.repeatValueCents(i, upTo: day, events: t))
+                }
+                // Most frequent visit location and provider (ties: the most recent visit).
+                var location = latest[i &* 2]
+                if tallies {
+                    func mostFrequent(_ column: UnsafeMutablePointer<UInt32>) -> UInt32 {
+                        tally.removeAll(keepingCapacity: true)
+                        for j in ce.range(i) {
+                            let k = Int(ce.events[j])
+                            guard type[k] == EventType.visit.code, days[k] <= day, column[k] != 0 else { continue }
+                            let id = store(column[k])
+                            let old = tally[id]
+                            let newer = old.map { at[k] >= $0.at } ?? true
+                            tally[id] = ((old?.count ?? 0) + 1, newer ? at[k] : old?.at ?? at[k], newer ? k : old?.k ?? k)
+                        }
+                        var best: (id: UInt32, count: UInt32, at: Int64, k: Int)?
+                        for (id, v) in tally {
+                            if let b = best, (b.count, b.at, b.k) >= (v.count, v.at, v.k) { continue }
+                            best = (id, v.count, v.at, v.k)
+                        }
+                        return best?.id ?? 0
+                    }
+                    if location == 0 { location = mostFrequent(s0) }
+                    set(.provider, i, mostFrequent(s1))
+                }
+                set(.location, i, location)
+            }
+        }
     }
 }

@@ -76,7 +76,8 @@ final class ScopedMarks {
                 }
             }
             guard !copies.contains(where: { !$0.done }) else { return nil }
-            for i in m.indices { m[i] = copies.contains { $0.marks[i] } }
+            let first = copies[0].marks, second = copies.count > 1 ? copies[1].marks : copies[0].marks
+            for i in m.indices { m[i] = first[i] || second[i] }
             return m
         }
         let done = m.withUnsafeMutableBufferPointer { marked -> Bool in
