@@ -41,8 +41,8 @@ enum AsOfTable {
         for i in 0..<rows where base.i32(.maxDay, i) > day {
             kind[i] = numbersPerRow[i] > 1 ? .replay : .recomputed
         }
-        let c32 = UnsafeMutablePointer<UInt32>.allocate(capacity: max(1, ClientTable.Col32.allCases.count * rows))
-        let c64 = UnsafeMutablePointer<Int64>.allocate(capacity: max(1, ClientTable.Col64.allCases.count * rows))
+        let c32 = LargeMemory.allocate(UInt32.self, count: ClientTable.Col32.allCases.count * rows)
+        let c64 = LargeMemory.allocate(Int64.self, count: ClientTable.Col64.allCases.count * rows)
         c32.initialize(from: base.c32, count: ClientTable.Col32.allCases.count * rows)
         c64.initialize(from: base.c64, count: ClientTable.Col64.allCases.count * rows)
         @inline(__always) func set(_ c: ClientTable.Col32, _ i: Int, _ v: UInt32) { c32[c.rawValue &* rows &+ i] = v }

@@ -141,14 +141,15 @@ final class ClientTable: @unchecked Sendable {
     @inline(__always) func i64(_ c: Col64, _ i: Int) -> Int64 { c64[c.rawValue &* n &+ i] }
 
     deinit {
-        c32.deallocate()
-        c64.deallocate()
+        LargeMemory.free(c32)
+        LargeMemory.free(c64)
     }
 
     /// The table this one was derived from (``AsOfTable``), which owns the event index.
     private let base: ClientTable?
 
-    /// A table with the rows of `base` and other column values (owned by the new table).
+    /// A table with the rows of `base` and other column values (owned by the new table,
+    /// which frees them with ``LargeMemory/free(_:)``).
     init(derivedFrom base: ClientTable, c32: UnsafeMutablePointer<UInt32>, c64: UnsafeMutablePointer<Int64>) {
         version = base.version
         numbers = base.numbers
@@ -221,8 +222,8 @@ final class ClientTable: @unchecked Sendable {
         keys = sortedKeys
         self.n = n
         personalCache = SharedPersonalCache(rows: n)
-        let c32 = UnsafeMutablePointer<UInt32>.allocate(capacity: max(1, Col32.allCases.count * n))
-        let c64 = UnsafeMutablePointer<Int64>.allocate(capacity: max(1, Col64.allCases.count * n))
+        let c32 = LargeMemory.allocate(UInt32.self, count: Col32.allCases.count * n)
+        let c64 = LargeMemory.allocate(Int64.self, count: Col64.allCases.count * n)
         raw.withUnsafeBytes { b in
             for (i, src) in order.enumerated() {
                 let base = src * ProjectionRow.size

@@ -11,13 +11,13 @@ final class RawColumn<T: BitwiseCopyable>: @unchecked Sendable {
 
     init(capacity: Int = 1024) {
         self.capacity = max(capacity, 16)
-        base = .allocate(capacity: self.capacity)
+        base = LargeMemory.allocate(T.self, count: self.capacity)
     }
 
     /// A copy of `other` with room for `extra` more values.
     init(copying other: RawColumn<T>, reserving extra: Int) {
         capacity = max(other.count + extra, 16)
-        base = .allocate(capacity: capacity)
+        base = LargeMemory.allocate(T.self, count: capacity)
         base.initialize(from: other.base, count: other.count)
         count = other.count
     }
@@ -30,16 +30,16 @@ final class RawColumn<T: BitwiseCopyable>: @unchecked Sendable {
 
     private func grow() {
         let c = capacity * 2
-        let b = UnsafeMutablePointer<T>.allocate(capacity: c)
+        let b = LargeMemory.allocate(T.self, count: c)
         b.initialize(from: base, count: count)
-        base.deallocate()
+        LargeMemory.free(base)
         base = b
         capacity = c
     }
 
     @inline(__always) subscript(i: Int) -> T { base[i] }
 
-    deinit { base.deallocate() }
+    deinit { LargeMemory.free(base) }
 }
 
 /// The strings of an event table, each stored once with an id from 1 (0 is null),
