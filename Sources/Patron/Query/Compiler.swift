@@ -25,9 +25,10 @@ struct Compiled {
     var code: ((Int) -> Int32)?
     /// Expensive per row (a model prediction): `and`/`or` test it after the cheap parts.
     var costly = false
-    /// A client field's output values for many rows at once (row numbers in, values
-    /// out), without a ``Row`` per value.
-    var clientColumn: (([Int]) -> [Value])?
+    /// A client field's output values for many rows at once, without a ``Row`` per
+    /// value: row numbers in; out, the value of `rows[j]` at `order[j]` (a permutation
+    /// of the positions), or at `j` without an order.
+    var clientColumn: (([Int], [Int]?) -> [Value])?
     /// An event condition that is exactly "the event's day is in `lo...hi`" (`at in last D`).
     var eventDays: ClosedRange<Int32>?
     /// The same event condition on raw string columns (a leaf `=` or `contains`).
@@ -559,28 +560,50 @@ struct Compiler {
         switch w {
         case "name", "email", "phone":
             let tag: PersonalData.Tag = w == "name" ? .name : w == "email" ? .email : .phone
-            c.clientColumn = { rows in env.personalValues(rows, tag) }
+            c.clientColumn = { rows, order in
+                let values = env.personalValues(rows, tag)
+                return Self.placed(rows.count, order) { values[$0] }
+            }
         default:
             let fast = c.fastField
             if let number = fast?.number, Self.outputKinds.contains(kind) {
-                c.clientColumn = { rows in rows.map { i in env.isCurrent(i) ? Self.output(number(i), kind) : f(i).output } }
+                c.clientColumn = { rows, order in
+                    Self.placed(rows.count, order) { j in
+                        let i = rows[j]
+                        return env.isCurrent(i) ? Self.output(number(i), kind) : f(i).output
+                    }
+                }
             } else if let string = fast?.string {
-                c.clientColumn = { rows in
-                    var memo: [UInt32: Value] = [:]
-                    return rows.map { i in
+                c.clientColumn = { rows, order in
+                    // Output values per dictionary id (0 is null), made once each.
+                    var memo: [Value?] = []
+                    return Self.placed(rows.count, order) { j in
+                        let i = rows[j]
                         guard env.isCurrent(i) else { return f(i).output }
-                        let id = string.id(i)
-                        if let v = memo[id] { return v }
-                        let v = string.value(id).output
+                        let id = Int(string.id(i))
+                        if id < memo.count, let v = memo[id] { return v }
+                        let v = string.value(UInt32(id)).output
+                        if id >= memo.count { memo += Array(repeating: nil, count: id + 1 - memo.count) }
                         memo[id] = v
                         return v
                     }
                 }
             } else {
-                c.clientColumn = { rows in rows.map { f($0).output } }
+                c.clientColumn = { rows, order in Self.placed(rows.count, order) { f(rows[$0]).output } }
             }
         }
         return c
+    }
+
+    /// `count` values, `value(j)` placed at `order[j]` (a permutation of `0..<count`) or
+    /// at `j`: each written once, straight into the result.
+    @inline(__always) static func placed(_ count: Int, _ order: [Int]?, _ value: (Int) -> Value) -> [Value] {
+        guard let order else { return (0..<count).map(value) }
+        return [Value](unsafeUninitializedCapacity: count) { buffer, initialized in
+            guard let base = buffer.baseAddress else { return }
+            for j in 0..<count { (base + order[j]).initialize(to: value(j)) }
+            initialized = count
+        }
     }
 
     /// The kinds whose values ``output(_:_:)`` makes from a field's typed number.

@@ -102,7 +102,8 @@ struct Executor {
             let words = try Self.topWords(rows, env: env, number: number, batch: topKey.fastField?.numberBatch, general: general)
             let picked = TopSelection.greatest(words: words, topCount(t, words.count)).prefix(limit)
             // The output columns are read in row order (front to back through the
-            // columns: in rank order every read is a cache miss), then moved into rank order.
+            // columns: in rank order every read is a cache miss), each value written
+            // straight to its rank.
             var rank = [Int32](repeating: -1, count: rows.count)
             for (r, k) in picked.enumerated() { rank[k] = Int32(truncatingIfNeeded: r) }
             var inRowOrder: [Int] = [], ranks: [Int] = []
@@ -112,20 +113,7 @@ struct Executor {
                 inRowOrder.append(Int(rows[k]))
                 ranks.append(Int(r))
             }
-            var computed = Self.clientOutputs(inRowOrder, outputs)
-            var ranked: [[Value]] = []
-            for k in computed.indices {
-                var column: [Value] = []
-                swap(&column, &computed[k])  // moved out: no copy
-                var out = [Value](repeating: .null, count: ranks.count)
-                out.withUnsafeMutableBufferPointer { o in
-                    column.withUnsafeMutableBufferPointer { c in
-                        for (j, r) in ranks.enumerated() { swap(&o[r], &c[j]) }
-                    }
-                }
-                ranked.append(out)
-            }
-            try emitBlock(ranked, count: picked.count, emit)
+            try emitBlock(Self.clientOutputs(inRowOrder, outputs, order: ranks), count: picked.count, emit)
             return
         }
         // Unordered client rows: output columns computed a chunk of rows at a time.
@@ -185,13 +173,15 @@ struct Executor {
     /// The output columns (`[c][j]`) of client rows `rows`, computed column by column: one column's
     /// reads of many rows are independent, so their memory loads overlap (row by row,
     /// each row's seven or so reads of far-apart columns came one after another).
-    static func clientOutputs(_ rows: [Int], _ outputs: [Output]) -> [[Value]] {
+    /// With `order`, row `rows[j]`'s values land at position `order[j]` (a permutation):
+    /// read in row order, written once in rank order.
+    static func clientOutputs(_ rows: [Int], _ outputs: [Output], order: [Int]? = nil) -> [[Value]] {
         let row = Row()
         return outputs.map { o in
-            if let column = o.compiled.clientColumn { return column(rows) }
+            if let column = o.compiled.clientColumn { return column(rows, order) }
             let e = o.compiled.eval
-            return rows.map { i in
-                row.i = i
+            return Compiler.placed(rows.count, order) { j in
+                row.i = rows[j]
                 return e(row).output
             }
         }
