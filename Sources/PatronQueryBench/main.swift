@@ -234,13 +234,17 @@ p.executableURL = URL(fileURLWithPath: "/bin/bash")
 // An on-disk DuckDB database keeps its memory bounded (and compresses, which makes it faster).
 let duckFile = config.dir + "/duck-\(config.clients).duckdb"
 try? FileManager.default.removeItem(atPath: duckFile)
-p.arguments = ["scripts/duckdb-venv", ndjson, "--today", todayText, "--runs", String(config.runs), "--json", jsonPath, "--db-file", duckFile]
+// The checkout's scripts/duckdb-venv (found from this source file), so the benchmark
+// runs from any directory; relative to the working directory when that is missing.
+let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let duckScript = checkout.appendingPathComponent("scripts/duckdb-venv").path
+p.arguments = [FileManager.default.fileExists(atPath: duckScript) ? duckScript : "scripts/duckdb-venv", ndjson, "--today", todayText, "--runs", String(config.runs), "--json", jsonPath, "--db-file", duckFile]
 try p.run()
 p.waitUntilExit()
 guard p.terminationStatus == 0, let data = FileManager.default.contents(atPath: jsonPath),
       let json = try JSONSerialization.jsonObject(with: data) as? [String: Any],
       let queries = json["queries"] as? [String: [String: Any]] else {
-    print("DuckDB run failed (status \(p.terminationStatus))")
+    print("DuckDB run failed (status \(p.terminationStatus); it runs \(p.arguments?.first ?? "scripts/duckdb-venv"))")
     exit(1)
 }
 print("\nquery  Patron warm median   DuckDB median   ratio   rows (Patron / DuckDB)")
