@@ -566,6 +566,12 @@ struct Executor {
         let passes: (Int) -> Bool = fast ?? { _ in true }
         let fed = numbers.enumerated().compactMap { s, get in get.map { (s, $0, makes[s]) } }
         let hasFed = !fed.isEmpty
+        // The first two fed aggregates as plain closures the walk captures: read from the
+        // array of tuples, each call per row cost a retain and a release.
+        let noNumber: (Int) -> Double = { _ in .nan }, noMake: (Double) -> V = { _ in .null }
+        let s0 = fed.count > 0 ? fed[0].0 : -1, get0 = fed.count > 0 ? fed[0].1 : noNumber, make0 = fed.count > 0 ? fed[0].2 : noMake
+        let s1 = fed.count > 1 ? fed[1].0 : -1, get1 = fed.count > 1 ? fed[1].1 : noNumber, make1 = fed.count > 1 ? fed[1].2 : noMake
+        let moreFed = Array(fed.dropFirst(2))
         var accumulators: [Accumulator] = []
         var rows: [Int] = []
         var total = 0
@@ -623,7 +629,9 @@ struct Executor {
             total += 1
             if hasFed {
                 let base = g &* width
-                for (s, get, make) in fed { accumulators[base + s].add(number: get(unit), make: make) }
+                if s0 >= 0 { accumulators[base + s0].add(number: get0(unit), make: make0) }
+                if s1 >= 0 { accumulators[base + s1].add(number: get1(unit), make: make1) }
+                for (s, get, make) in moreFed { accumulators[base + s].add(number: get(unit), make: make) }
             }
         }
         table.accumulators = accumulators
