@@ -18,11 +18,14 @@ import Testing
             let base = try ClientTable(store: store, txn: txn)
             let (events, count) = try db.eventTables.table(store: store, txn: txn)
             let ce = base.clientEvents(events: events, count: count)
-            // One thread, and two halves of the rows on two cores.
+            // One thread with the whole string pool looked up first, and two halves of the
+            // rows on two cores with only the string ids the walk reads looked up.
             for (day, parallelAbove) in (world.asOfPool + [world.today - 400, world.today + 30]).flatMap({ [($0, Int.max), ($0, 2)] }) {
                 let (t, kinds) = AsOfTable.$parallelAbove.withValue(parallelAbove) {
-                    AsOfTable.make(base: base, events: events, count: count, clientEvents: ce, day: day, tallies: true) { id in
-                        (try? store.stringID(events.pool.strings[Int(id)], txn: txn)) ?? 0
+                    AsOfTable.$smallPool.withValue(parallelAbove == 2 ? 0 : 4096) {
+                        AsOfTable.make(base: base, events: events, count: count, clientEvents: ce, day: day, tallies: true) { id in
+                            (try? store.stringID(events.pool.strings[Int(id)], txn: txn)) ?? 0
+                        }
                     }
                 }
                 for i in 0..<t.count {

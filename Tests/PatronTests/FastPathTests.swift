@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import Patron
 
@@ -249,6 +250,68 @@ import Testing
     }
     let r = try db.query("items where name = serum show sum(amount), count(amount), count()", today: today)
     #expect(r.rows == [[.money(Money(cents: cents)), .number(Double(priced)), .number(Double(lines))]])
+    // The same by the column loop.
+    let before = taken["event-columns"]
+    let grouped = try FastPaths.$taken.withValue(taken) {
+        try db.query("items group by name show sum(amount), count(amount), count()", today: today)
+    }
+    #expect(taken["event-columns"] == before + 1)
+    #expect(grouped.rows.first { $0.first == .string("serum") }
+        == [.string("serum"), .money(Money(cents: cents)), .number(Double(priced)), .number(Double(lines))])
+}
+
+/// Sums whose magnitudes reach 2^53 cents leave the column loop: a double's running
+/// sum (the general path) may round there, and both paths must give one answer.
+@Test func hugeSumsLeaveTheColumnLoop() throws {
+    let dir = TempDir()
+    let db = try Database(path: dir.path("db"), options: .init(durable: false))
+    let at = Int64(day("2024-05-01")) * 86_400_000
+    var events = (0..<10).map { _ in Event(client: "rich", at: at, payload: .purchase(Purchase(amount: Money(cents: 1_000_000_000_000_000), provider: "Kim"))) }
+    events += (0..<2).map { _ in Event(client: "rich", at: at, payload: .purchase(Purchase(amount: Money(cents: 1), provider: "Kim"))) }
+    events.append(Event(client: "small", at: at, payload: .refund(Refund(amount: Money(cents: 250)))))
+    _ = try db.appendAndWait(events)
+    let taken = FastPaths.Tally()
+    for (q, column) in [("purchases group by provider show sum(amount)", false), ("purchases show sum(amount), avg(amount)", false),
+                        ("refunds group by year(at) show sum(amount)", true)] {
+        let before = taken["event-columns"]
+        let fast = try FastPaths.$taken.withValue(taken) { try db.query(q, today: day("2024-06-30")) }
+        let general = try FastPaths.$enabled.withValue(false) { try db.query(q, today: day("2024-06-30")) }
+        #expect(fast.rows == general.rows, "\(q)")
+        #expect((taken["event-columns"] > before) == column, "\(q)")
+    }
+}
+
+/// A grouped query stopped during its walk shows no groups, and a `has` walk stopped
+/// midway is not tried again row after row.
+@Test func stoppedWalksEndTheQuery() throws {
+    let dir = TempDir()
+    let db = try Database(path: dir.path("db"), options: .init(durable: false))
+    let at = Int64(day("2025-01-05")) * 86_400_000
+    _ = try db.appendAndWait((0..<3_000).map { k in
+        Event(client: "c\(k)", at: at, payload: .visit(Visit(provider: k % 3 == 0 ? "Maya" : "Kim")))
+    })
+    let grouped = ["visits group by provider show count()", "visits where provider contains a group by provider show count()"]
+    for q in grouped { _ = try db.query(q, today: day("2025-06-01")) }  // the event table read before the stop
+    let always = QueryCancellation { true }
+    for q in grouped {
+        var shown = 0
+        #expect(throws: QueryInterrupted.self) {
+            try QueryCancellation.$current.withValue(always) {
+                try db.query(q, today: day("2025-06-01"), columns: { _ in }, row: { _ in shown += 1 })
+            }
+        }
+        #expect(shown == 0, "the stopped query showed \(shown) groups: \(q)")
+    }
+    let calls = Atomic<Int>(0)
+    let stop = QueryCancellation { calls.add(1, ordering: .relaxed).newValue >= 2 }
+    #expect(throws: QueryInterrupted.self) {
+        try ScopedMarks.$minimumAsked.withValue(0) {
+            try QueryCancellation.$current.withValue(stop) {
+                try db.query("clients where has visit where provider = maya show id", today: day("2025-06-01"))
+            }
+        }
+    }
+    #expect(calls.load(ordering: .relaxed) < 10, "the stopped has-walk was tried again: \(calls.load(ordering: .relaxed)) checks")
 }
 
 /// `has` answered from marks over raw columns: a purchase without items has no item,

@@ -61,9 +61,22 @@ enum AsOfTable {
             for i in 0..<rows where kind[i] == .replay { set(.maxDay, i, UInt32(bitPattern: Int32.max)) }
         }
 
-        // Every string id the walk may store, looked up before it (it may run on two threads).
+        // Every string id the walk may store, looked up before it (it may run on two
+        // threads): all of a small pool; of a large one, only the ids the walk reads (the
+        // first two string fields of client, tier, membership and visit events).
         var sid = [UInt32](repeating: 0, count: t.pool.count)
-        for j in 1..<max(t.pool.count, 1) { sid[j] = storeID(UInt32(j)) }
+        if t.pool.count <= smallPool {
+            for j in 1..<max(t.pool.count, 1) { sid[j] = storeID(UInt32(j)) }
+        } else {
+            var needed = [Bool](repeating: false, count: t.pool.count)
+            for code in [Code.client, Code.tier, Code.membership, Code.visit] {
+                for k in t.indexes(ofType: code) where Int(k) < n {
+                    needed[Int(t.s0[Int(k)])] = true
+                    needed[Int(t.s1[Int(k)])] = true
+                }
+            }
+            for j in 1..<t.pool.count where needed[j] { sid[j] = storeID(UInt32(j)) }
+        }
         let stamps = UnsafeMutablePointer<Int64>.allocate(capacity: max(rows * 6, 1))
         stamps.initialize(repeating: Int64.min, count: max(rows * 6, 1))
         let latest = UnsafeMutablePointer<UInt32>.allocate(capacity: max(rows * 2, 1))
@@ -94,6 +107,8 @@ enum AsOfTable {
 
     /// Event tables of at least this many events are recomputed on two cores.
     @TaskLocal static var parallelAbove = 1_000_000
+    /// String pools of at most this many strings are looked up whole before the walk.
+    @TaskLocal static var smallPool = 4096
 
     /// The recomputation of a range of rows: raw pointers into columns the caller owns
     /// and keeps alive while it runs; rows of different ranges never share a write.

@@ -33,8 +33,9 @@ struct RawEventTest {
 ///
 /// Units are counted per *cell* — a raw string id and/or a date bucket's index — so a
 /// cell is never coarser than a group (strings group ignoring case; a caller merges
-/// cells into groups). Sums are exact integers: equal to the general path's sum of the
-/// same integers as doubles while totals stay below 2^53.
+/// cells into groups). Sums are exact integers, equal to the general path's running
+/// sums of the same integers as doubles because the loop gives up (the general path
+/// answers) unless the summed magnitudes stay below 2^53, where every such double is exact.
 enum ColumnAggregation {
     /// A group key read straight from the columns.
     enum Key {
@@ -52,6 +53,8 @@ enum ColumnAggregation {
 
     /// The non-empty cells in order of their first unit (as the general walk meets them).
     struct Cells {
+        /// The walk was stopped (``QueryCancellation``): the cells are not complete.
+        var cancelled = false
         /// Each cell's first unit (event index, or item index for items).
         var first: [Int] = []
         /// Units in each cell.
@@ -72,7 +75,8 @@ enum ColumnAggregation {
     /// Counts (and sums) units of events of `type` (every type when nil) — or, with
     /// `items`, the line items of purchases — whose day lies in `lo...hi` among the first
     /// `eventCount` events of `table`. Nil when the query is not one this loop can
-    /// answer exactly (too many cells, a sum that overflows) or when it is cancelled.
+    /// answer exactly (too many cells, sums whose magnitudes reach 2^53); cells marked
+    /// `cancelled` when the walk was stopped.
     static func aggregate(_ t: EventTable, eventCount n: Int, type: UInt8?, items: Bool, from lo: Int32, through hi: Int32,
                           keys: [Key], summed: [Summed]) -> Cells? {
         guard keys.count <= 2 else { return nil }
@@ -144,8 +148,12 @@ enum ColumnAggregation {
                 }
             }
         }
+        if tallies.contains(where: \.cancelled) { return Cells(cancelled: true) }
         return Tally.merge(tallies, summed: summed.count)
     }
+
+    /// Summed magnitudes from here on, a double's running sum of integers may round.
+    static let exactLimit: UInt64 = 1 << 53
 
     /// What every part of a walk reads (raw pointers into the table, which outlives it).
     private struct Job: @unchecked Sendable {
@@ -171,6 +179,9 @@ enum ColumnAggregation {
         let sums: UnsafeMutablePointer<Int64>
         let nonNull: UnsafeMutablePointer<Int>
         var failed = false
+        var cancelled = false
+        /// The magnitudes of every value summed in this part (the exactness bound).
+        var magnitude: UInt64 = 0
 
         init(cells: Int, summed: Int) {
             self.cells = cells
@@ -195,7 +206,7 @@ enum ColumnAggregation {
         func run(_ job: Job, _ range: Range<Int>) {
             var k = range.lowerBound
             while k < range.upperBound {
-                if job.cancellation?.isCancelled == true { failed = true; return }
+                if job.cancellation?.isCancelled == true { cancelled = true; return }
                 let end = min(k + (1 << 18), range.upperBound)
                 if let index = job.index {
                     for w in k..<end where !visit(job, Int(index[w])) { failed = true; return }
@@ -229,7 +240,8 @@ enum ColumnAggregation {
                 if x == EventTable.null { continue }
                 let slot = s &* cells &+ c
                 let (total, overflow) = sums[slot].addingReportingOverflow(x)
-                if overflow { return false }
+                magnitude &+= x.magnitude
+                if overflow || magnitude >= ColumnAggregation.exactLimit { return false }
                 sums[slot] = total
                 nonNull[slot] &+= 1
             }
@@ -239,6 +251,8 @@ enum ColumnAggregation {
         /// The parts' cells together, in order of first unit (nil when a part failed).
         static func merge(_ parts: [Tally], summed m: Int) -> Cells? {
             guard let head = parts.first, !parts.contains(where: \.failed) else { return nil }
+            // Both halves' magnitudes together: the bound holds for the whole walk.
+            guard parts.reduce(UInt64(0), { $0 &+ $1.magnitude }) < ColumnAggregation.exactLimit else { return nil }
             for p in parts.dropFirst() {
                 for c in 0..<head.cells where p.counts[c] > 0 {
                     // Earlier parts walk earlier events: their first unit stays.

@@ -310,8 +310,9 @@ extension Database {
 public final class QueryCancellation: Sendable {
     private let check: @Sendable () -> Bool
 
-    /// A cancellation that holds when `isCancelled` returns true (called from the
-    /// query's thread, so keep it cheap: an atomic load).
+    /// A cancellation that holds when `isCancelled` returns true. It is called often,
+    /// from the query's thread and from the worker threads of a walk split in two, so
+    /// keep it cheap and thread-safe: an atomic load.
     public init(_ isCancelled: @escaping @Sendable () -> Bool) { check = isCancelled }
 
     /// Whether the query should stop.

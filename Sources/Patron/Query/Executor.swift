@@ -443,6 +443,8 @@ struct Executor {
             return true
           }
         }
+        // A walk stopped midway leaves groups incomplete: none of them is shown.
+        try QueryCancellation.checkpoint()
         // An all-aggregate query without group by has one row even over no rows.
         if table.display.isEmpty && query.groupBy.isEmpty { _ = table.single() }
         let total = table.total
@@ -578,6 +580,8 @@ struct Executor {
         let cancellation = QueryCancellation.current
         var seen = 0
         if let cells = aggregateColumns(env: env, filter: filter, keys: keys, specs: specs) {
+            // Stopped: nothing more to walk (the caller's checkpoint throws).
+            if cells.cancelled { return true }
             // Events (or line items) of one type counted and summed per raw string id and
             // date bucket in one tight loop; the groups are then made in the order the
             // general walk would make them (by each cell's first unit), so the result is

@@ -16,6 +16,8 @@ final class ScopedMarks {
     private let perRow: (Int, Bool) -> Int
     private var asked = 0
     private var marks: [Bool]?
+    /// The walk was stopped: later rows keep the per-row scan (the query is ending).
+    private var stopped = false
     /// Rows asked before the walk: a 256th of all, at least ``minimumAsked``.
     private let threshold: Int
 
@@ -38,10 +40,13 @@ final class ScopedMarks {
     func has(_ i: Int) -> Bool {
         if let marks { return marks[i] }
         asked += 1
-        if asked > threshold, let m = mark() {
-            FastPaths.taken?.add("marks")
-            marks = m
-            return m[i]
+        if asked > threshold, !stopped {
+            if let m = mark() {
+                FastPaths.taken?.add("marks")
+                marks = m
+                return m[i]
+            }
+            stopped = true
         }
         return perRow(i, true) > 0
     }
