@@ -341,3 +341,50 @@ import Testing
     }
     #expect(taken["raw-marks"] == cases.count)
 }
+
+/// A query of an older snapshot than the cached tables (a shell reading while an
+/// import appends) answers as a database holding only that snapshot's events, on the
+/// column loops, the has-marks and the general paths.
+@Test(arguments: [41, 42]) func olderSnapshotThanTheCachedTables(seed: Int) throws {
+    var rng = SeededRandom(seed: UInt64(seed))
+    let events = RandomHistory.events(count: 700, clients: 40, rng: &rng)
+    let cut = 400
+    let dir = TempDir()
+    let old = try Database(path: dir.path("old"), options: .init(durable: false))
+    _ = try old.appendAndWait(Array(events[..<cut]))
+    let both = try Database(path: dir.path("both"), options: .init(durable: false))
+    _ = try both.appendAndWait(Array(events[..<cut]))
+    let today = day("2024-06-30")
+    let queries = [
+        "visits group by provider show count()",
+        "visits where at in last 1y group by provider, month(at) show count()",
+        "purchases group by channel show sum(amount), avg(amount)",
+        "items group by category, year(at) show sum(amount), count()",
+        "events group by type show count()",
+        "clients where has visit where services contains botox show id",
+        "clients where has no purchase where items.category = skincare show id, visits",
+        "clients where has visit where (provider = maya and at in last 1y) show id",
+        "clients show id, visits, spend, last_seen top 10 by spend",
+        "clients where lapsed > 30d show id, lapsed as of 2024-01-31",
+        "visits show client, at, provider",
+    ]
+    let taken = FastPaths.Tally()
+    try both.store.env.read { txn in
+        // The rest appended, and the tables of that newer snapshot cached.
+        _ = try both.appendAndWait(Array(events[cut...]))
+        for q in queries { _ = try both.query(q, today: today) }
+        let lent = LentTransaction(txn: txn)
+        for q in queries {
+            let answer = try ScopedMarks.$minimumAsked.withValue(0) {
+                try ColumnAggregation.$parallelAbove.withValue(2) {
+                    try FastPaths.$taken.withValue(taken) {
+                        try Executor.$snapshot.withValue(lent) { try both.query(q, today: today) }
+                    }
+                }
+            }
+            let expected = try old.query(q, today: today)
+            #expect(answer == expected, "on the older snapshot: \(q)")
+        }
+    }
+    #expect(taken["event-columns"] >= 4 && taken["marks"] >= 2)
+}

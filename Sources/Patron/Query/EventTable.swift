@@ -409,7 +409,7 @@ final class EventTable: @unchecked Sendable {
 /// The caller's read transaction, lent to the worker reading the first half of the
 /// log: the caller waits for both halves, so one thread at a time uses it, which the
 /// environment allows (it is opened with `MDB_NOTLS`).
-private struct LentTransaction: @unchecked Sendable {
+struct LentTransaction: @unchecked Sendable {
     let txn: Transaction
 }
 

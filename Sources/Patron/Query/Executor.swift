@@ -30,9 +30,16 @@ struct Executor {
         var compiled: Compiled
     }
 
+    /// A read transaction queries use instead of their own (tests: a query of an older
+    /// snapshot than the cached tables).
+    @TaskLocal static var snapshot: LentTransaction?
+
     func run(columns: ([Column]) throws -> Void, row emit: ([Value]) throws -> Void) throws {
         let store = database.store
-        try store.env.read { txn in
+        func read(_ body: (Transaction) throws -> Void) throws {
+            if let lent = Self.snapshot { try body(lent.txn) } else { try store.env.read(body) }
+        }
+        try read { txn in
             let table = try database.clientTables.table(store: store, txn: txn)
             var today = baseToday
             if let asOf = query.asOf {
