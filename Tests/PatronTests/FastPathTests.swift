@@ -96,11 +96,13 @@ import Testing
             let replayed = try world.db.query(q, today: world.today)
             #expect(replayed == general, "with replayed rows, fast and general paths differ on: \(q)")
             // `has` answered from marks made in one walk over the events from the first row
-            // on (in two halves on two cores).
+            // on, walks in two halves on two cores, `top` outputs split over two threads.
             let marked = try ScopedMarks.$minimumAsked.withValue(0) {
                 try FastPaths.$recomputeAbove.withValue(0) {
                     try ColumnAggregation.$parallelAbove.withValue(2) {
-                        try FastPaths.$taken.withValue(taken) { try world.db.query(q, today: world.today) }
+                        try Executor.$splitOutputsAbove.withValue(0) {
+                            try FastPaths.$taken.withValue(taken) { try world.db.query(q, today: world.today) }
+                        }
                     }
                 }
             }
@@ -340,6 +342,13 @@ import Testing
         #expect(try db.query(q, today: day("2024-06-30")).rows == expected, "\(q)")
     }
     #expect(taken["raw-marks"] == cases.count)
+    // `top` outputs with every row current, split over two threads: ids and numbers on
+    // the second, the rest here, put back in their order.
+    for q in ["clients show id, tier, spend, visits, last_seen, lapsed top 2 by spend", "clients top 3 by visits"] {
+        let split = try Executor.$splitOutputsAbove.withValue(0) { try db.query(q, today: day("2024-06-30")) }
+        let general = try FastPaths.$enabled.withValue(false) { try db.query(q, today: day("2024-06-30")) }
+        #expect(split == general, "\(q)")
+    }
 }
 
 /// A query of an older snapshot than the cached tables (a shell reading while an

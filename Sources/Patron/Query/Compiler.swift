@@ -29,6 +29,9 @@ struct Compiled {
     /// value: row numbers in; out, the value of `rows[j]` at `order[j]` (a permutation
     /// of the positions), or at `j` without an order.
     var clientColumn: (([Int], [Int]?) -> [Value])?
+    /// The same values when every row is current for `today`, reading only immutable
+    /// columns (no memo, cache or transaction), so it may run on another thread.
+    var pureColumn: (([Int], [Int]?) -> [Value])?
     /// An event condition that is exactly "the event's day is in `lo...hi`" (`at in last D`).
     var eventDays: ClosedRange<Int32>?
     /// The same event condition on raw string columns (a leaf `=` or `contains`).
@@ -562,6 +565,7 @@ struct Compiler {
             // The key whatever the day: read straight from the sorted keys.
             let keys = env.table.keys
             c.clientColumn = { rows, order in Self.placed(rows.count, order) { .string(keys[rows[$0]]) } }
+            c.pureColumn = c.clientColumn
         case "name", "email", "phone":
             let tag: PersonalData.Tag = w == "name" ? .name : w == "email" ? .email : .phone
             c.clientColumn = { rows, order in
@@ -577,6 +581,8 @@ struct Compiler {
                         return env.isCurrent(i) ? Self.output(number(i), kind) : f(i).output
                     }
                 }
+                // Typed client numbers read the table's columns only (FastFilter.swift).
+                c.pureColumn = { rows, order in Self.placed(rows.count, order) { Self.output(number(rows[$0]), kind) } }
             } else if let string = fast?.string {
                 c.clientColumn = { rows, order in
                     // Output values per dictionary id (0 is null), made once each.

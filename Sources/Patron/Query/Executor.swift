@@ -120,7 +120,10 @@ struct Executor {
                 inRowOrder.append(Int(rows[k]))
                 ranks.append(Int(r))
             }
-            try emitBlock(Self.clientOutputs(inRowOrder, outputs, order: ranks), count: picked.count, emit)
+            let values = env.allCurrent && inRowOrder.count >= Self.splitOutputsAbove
+                ? Self.clientOutputsOnTwoCores(inRowOrder, outputs, order: ranks)
+                : Self.clientOutputs(inRowOrder, outputs, order: ranks)
+            try emitBlock(values, count: picked.count, emit)
             return
         }
         // Unordered client rows: output columns computed a chunk of rows at a time.
@@ -192,6 +195,42 @@ struct Executor {
                 return e(row).output
             }
         }
+    }
+
+    /// Output blocks of at least this many rows compute their pure columns on a second core.
+    @TaskLocal static var splitOutputsAbove = 20_000
+
+    /// ``clientOutputs(_:_:order:)`` when every row is current: the columns with a pure
+    /// form (ids and typed numbers, which read immutable columns only) on a second
+    /// thread while this one computes the others (which may use the query's memos,
+    /// caches and read transaction, so they stay here).
+    static func clientOutputsOnTwoCores(_ rows: [Int], _ outputs: [Output], order: [Int]?) -> [[Value]] {
+        let pure = outputs.indices.filter { outputs[$0].compiled.pureColumn != nil }
+        guard !pure.isEmpty, pure.count < outputs.count, ProcessInfo.processInfo.activeProcessorCount > 1 else {
+            return clientOutputs(rows, outputs, order: order)
+        }
+        let work = PureColumns(columns: pure.compactMap { outputs[$0].compiled.pureColumn }, rows: rows, order: order)
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { work.run() }
+        let others = clientOutputs(rows, outputs.indices.filter { !pure.contains($0) }.map { outputs[$0] }, order: order)
+        group.wait()
+        var fromPure = work.results.makeIterator(), fromOthers = others.makeIterator()
+        return outputs.indices.map { pure.contains($0) ? fromPure.next() ?? [] : fromOthers.next() ?? [] }
+    }
+
+    /// Pure output columns computed on another thread (handed over whole, read back
+    /// after the group's wait).
+    private final class PureColumns: @unchecked Sendable {
+        let columns: [([Int], [Int]?) -> [Value]]
+        let rows: [Int]
+        let order: [Int]?
+        var results: [[Value]] = []
+        init(columns: [([Int], [Int]?) -> [Value]], rows: [Int], order: [Int]?) {
+            self.columns = columns
+            self.rows = rows
+            self.order = order
+        }
+        func run() { results = columns.map { $0(rows, order) } }
     }
 
     /// Throws ``NeedsModelFit`` when the compiled query uses a model none is stored for.
