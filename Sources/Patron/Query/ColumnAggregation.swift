@@ -11,22 +11,6 @@ enum RawEventColumn {
     case day
 }
 
-/// An event condition that is exactly "some id of a raw string column passes `memo`":
-/// `services contains "botox"`, `provider = maya`, `items.category = filler`. Read by
-/// loops over raw columns (``ScopedMarks``) with no call per event.
-struct RawEventTest {
-    enum Ids {
-        /// One id per event.
-        case event(UnsafeMutablePointer<UInt32>)
-        /// One id per line item: the purchase passes when any of its items does.
-        case items(UnsafeMutablePointer<UInt32>)
-        /// A visit's services: the visit passes when any of them does.
-        case services(UnsafeMutablePointer<UInt32>)
-    }
-    let ids: Ids
-    let memo: IDMemo
-}
-
 /// Grouped counts and integer sums of events or line items in one tight loop over the
 /// event table's columns: the walk of `visits where at in last 1y group by provider
 /// show count()` or `items group by category, month(at) show sum(amount)`.
@@ -85,16 +69,7 @@ enum ColumnAggregation {
         let wanted: UInt8? = items ? EventType.purchase.code : type
         // One type: only its events (the table's index of them), cut at the snapshot.
         let ofType = wanted.map { t.indexes(ofType: $0) } ?? []
-        var walk = n
-        if wanted != nil {
-            var a = 0, b = ofType.count
-            while a < b {
-                let m = (a + b) / 2
-                if Int(ofType[m]) < n { a = m + 1 } else { b = m }
-            }
-            walk = a
-        }
-        let units = walk
+        let units = wanted == nil ? n : EventTable.count(of: ofType, below: n)
         // Date buckets: a lookup table from day to bucket index, one run per bucket key.
         var buckets: [Int32] = []
         var firstDay: Int32 = 0

@@ -200,6 +200,17 @@ final class EventTable: @unchecked Sendable {
         return out
     }
 
+    /// How many of one type's ascending event indexes (``indexes(ofType:)``) are below
+    /// `n`: its events in a snapshot of the first `n` (this table may hold a newer one).
+    static func count(of indexes: [UInt32], below n: Int) -> Int {
+        var a = 0, b = indexes.count
+        while a < b {
+            let m = (a + b) / 2
+            if Int(indexes[m]) < n { a = m + 1 } else { b = m }
+        }
+        return a
+    }
+
     /// An empty table, or a copy of `base` with room for `extra` more events.
     private init(base: EventTable?, reserving extra: Int) {
         func c<T>(_ x: RawColumn<T>?) -> RawColumn<T> {

@@ -1,5 +1,21 @@
 import Foundation
 
+/// An event condition that is exactly "some id of a raw string column passes `memo`":
+/// `services contains "botox"`, `provider = maya`, `items.category = filler`. Read by
+/// loops over raw columns (``ScopedMarks``) with no call per event.
+struct RawEventTest {
+    enum Ids {
+        /// One id per event.
+        case event(UnsafeMutablePointer<UInt32>)
+        /// One id per line item: the purchase passes when any of its items does.
+        case items(UnsafeMutablePointer<UInt32>)
+        /// A visit's services: the visit passes when any of them does.
+        case services(UnsafeMutablePointer<UInt32>)
+    }
+    let ids: Ids
+    let memo: IDMemo
+}
+
 /// `has <entity> where <cond>` asked of many client rows: once more than a 256th of
 /// the rows (at least ``minimumAsked``) have asked, one walk over the entity's events — its
 /// type's index in the event table, in position order — marks every row with a
@@ -58,7 +74,7 @@ final class ScopedMarks {
         let client = t.client.base, day = t.day.base
         let cancellation = QueryCancellation.current
         let index = type.map { t.indexes(ofType: $0) }
-        let walk = index.map { Self.countBelow(n, in: $0) } ?? n
+        let walk = index.map { EventTable.count(of: $0, below: n) } ?? n
         if let raw {
             FastPaths.taken?.add("raw-marks")
             // Every id's answer up front: the loop reads a table, not the memo.
@@ -161,15 +177,5 @@ final class ScopedMarks {
             }
             return true
         }
-    }
-
-    /// How many of the ascending `values` are below `n`.
-    static func countBelow(_ n: Int, in values: [UInt32]) -> Int {
-        var a = 0, b = values.count
-        while a < b {
-            let m = (a + b) / 2
-            if Int(values[m]) < n { a = m + 1 } else { b = m }
-        }
-        return a
     }
 }
