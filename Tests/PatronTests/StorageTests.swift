@@ -207,6 +207,29 @@ import Testing
         #expect(try db.verify().isOK)
     }
 
+    @Test("Projection rows of clients that arrive over many transactions fill their pages: two 14-row chunks to a page, not one")
+    func rowChunksOfNewClientsFillTheirPages() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"), options: .init(durable: false))
+        // 200 transactions, each bringing 14 new clients (one chunk) and touching an
+        // earlier one, so chunks are both appended and rewritten.
+        for t in 0..<200 {
+            var batch = (0..<14).map { i in
+                Event(client: "N\(t * 14 + i)", at: 1_700_000_000_000 + Int64(t), payload: .visit(Visit(services: ["peel"])))
+            }
+            batch.append(Event(client: "N\(t * 7)", at: 1_700_000_000_000, payload: .purchase(Purchase(amount: Money(cents: 500)))))
+            try await db.append(batch)
+        }
+        let rows = try #require(try db.stats().tables.first { $0.name == "rows" })
+        // Client numbers start at 1: clients 1…2,800 lie in chunks 0…200.
+        #expect(rows.entries == 201)
+        // 101 full leaf pages and a branch page or two; one chunk per page would be 201.
+        #expect(rows.pages <= 104, "rows take \(rows.pages) pages for 201 chunks")
+        #expect(try db.client("N7")?.purchases == 1)
+        #expect(try db.client("N2799")?.visits == 1)
+        #expect(try db.verify().isOK)
+    }
+
     @Test func backupIsACompactedConsistentCopy() async throws {
         let dir = TempDir()
         let db = try Database(path: dir.path("db"))

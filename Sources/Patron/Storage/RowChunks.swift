@@ -12,14 +12,22 @@ enum RowChunks {
     static func offset(_ client: UInt32) -> Int { Int(client % UInt32(rowsPerChunk)) * ProjectionRow.size }
 
     /// Writes rows (client number, encoded row), one read-modify-write per chunk.
+    ///
+    /// Chunks beyond the table's last one (new clients) are appended at its right
+    /// edge (`MDB_APPEND`), so pages fill up: a split in the middle, LMDB's way for
+    /// keys put anywhere else, would leave one 1,904-byte chunk on each 4 KiB page.
     static func write(_ rows: [(UInt32, [UInt8])], table: Table, txn: Transaction) throws {
         var byChunk: [UInt32: [(UInt32, [UInt8])]] = [:]
         for r in rows { byChunk[chunk(r.0), default: []].append(r) }
+        var last = try Schema.lastKey(in: table, txn: txn)
         for (c, members) in byChunk.sorted(by: { $0.key < $1.key }) {
-            var bytes = try txn.get(table, key: c).map { Array($0) } ?? [UInt8](repeating: 0, count: chunkBytes)
+            let isNew = last.map { c > $0 } ?? true
+            var bytes = isNew ? [UInt8](repeating: 0, count: chunkBytes)
+                : try txn.get(table, key: c).map { Array($0) } ?? [UInt8](repeating: 0, count: chunkBytes)
             if bytes.count != chunkBytes { throw CorruptData("rows: chunk \(c) is \(bytes.count) bytes") }
             for (n, row) in members { bytes.replaceSubrange(offset(n)..<(offset(n) + ProjectionRow.size), with: row) }
-            try txn.put(table, key: c, value: bytes)
+            try txn.put(table, key: c, value: bytes, flags: isNew ? .append : [])
+            if isNew { last = c }
         }
     }
 
