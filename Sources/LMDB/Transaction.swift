@@ -61,6 +61,15 @@ public final class Transaction {
         try check(mdb_drop(handle, table.dbi, 0), "mdb_drop(\(table.name))")
     }
 
+    /// Deletes the named table and its entries, if there is one (write transactions).
+    public func drop(named name: String) throws {
+        var dbi: MDB_dbi = 0
+        let rc = mdb_dbi_open(handle, name, 0, &dbi)
+        if rc == MDB_NOTFOUND { return }
+        try check(rc, "mdb_dbi_open(\(name))")
+        try check(mdb_drop(handle, dbi, 1), "mdb_drop(\(name), delete)")
+    }
+
     /// Number of entries in `table`.
     public func count(_ table: Table) throws -> Int {
         var stat = MDB_stat()

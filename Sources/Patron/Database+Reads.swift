@@ -57,21 +57,11 @@ extension Database {
         }
     }
 
+    /// The positions of client number `client`'s own stream, oldest first.
     func positions(of client: UInt32, txn: Transaction) throws -> [UInt64] {
-        try txn.withCursor(store.schema.streams) { c in
-            var out: [UInt64] = []
-            guard let first = try c.find(client) else { return out }
-            // A key with one value has no duplicate page: MDB_GET_MULTIPLE would leave it unset.
-            if try c.duplicateCount() == 1 { return [first.value.load(at: 0)] }
-            var page = try c.getMultiple()
-            while let (_, v) = page {
-                out.append(contentsOf: (0..<(v.count / 8)).map { v.load(at: $0 * 8) as UInt64 })
-                // MDB_NEXT_MULTIPLE moves on to the next key when this one is done.
-                guard let next = try c.nextMultiple(), next.key.load(at: 0) as UInt32 == client else { break }
-                page = next
-            }
-            return out
-        }
+        guard let state = try store.state(client, txn: txn) else { return [] }
+        return try StreamChain.positions(head: state.streamHead, count: state.streamVersion,
+                                         table: store.schema.chain, txn: txn)
     }
 
     /// The number of events in `client`'s stream (0 for an unknown key): the value to

@@ -37,6 +37,30 @@ import Testing
         #expect(try db.lastPosition == 0)
     }
 
+    @Test("A one-transaction import that writes client states out part-way (every 5 events here) keeps streams, projections and indexes right")
+    func statesWrittenOutPartWayThroughAnImport() throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        try db.importFile(try write(dir, "first.ndjson", """
+            {"type":"visit","client":"c0","at":"2024-12-01"}
+            {"type":"visit","client":"c1","at":"2024-12-02"}
+            """))
+        var lines: [String] = []
+        for i in 0..<61 {
+            lines.append(#"{"type":"purchase","client":"c\#(i * 7 % 9)","at":"2025-01-\#(String(format: "%02d", 1 + i % 28))","amount":\#(10 + i)}"#)
+        }
+        var options = ImportOptions()
+        options.batchSize = 3
+        options.flushEvery = 5
+        try db.importFile(try write(dir, "many.ndjson", lines.joined(separator: "\n")), options: options)
+        #expect(try db.verify().isOK)
+        let all = try db.events()
+        for n in 0..<9 {
+            #expect(try db.stream("c\(n)").map(\.position) == all.filter { $0.event.client == "c\(n)" }.map(\.position))
+        }
+        #expect(try db.client("c0")?.purchases == all.filter { $0.event.client == "c0" && $0.event.type == .purchase }.count)
+    }
+
     @Test func brokenJSONGivesTheColumn() throws {
         let dir = TempDir()
         let db = try Database(path: dir.path("db"))

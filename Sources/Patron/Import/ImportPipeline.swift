@@ -187,13 +187,12 @@ extension Database {
             if store.readOnly { throw PatronError.readOnly("import") }
             // Grown ahead, so the map need not grow (and the file be read again) half-way.
             if let mapEstimate { try store.env.reserve(mapEstimate) }
-            let flushEvery = max(options.batchSize, 200_000)
             report = try writer.exclusive { context in
                 var pending = 0
                 return try consume(commits: false) { events in
                     let r = try context.apply(AppendRequest(events: events, expectedVersions: [:]))
                     pending += events.count
-                    if pending >= flushEvery {
+                    if pending >= options.flushEvery {
                         try context.flush()
                         pending = 0
                     }

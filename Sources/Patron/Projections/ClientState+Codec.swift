@@ -111,6 +111,7 @@ extension ClientState {
             w.u8(1); w.svarint(s.stamp.at); w.varint(s.stamp.position); w.svarint(s.value)
         }
         w.varint(UInt64(streamVersion))
+        w.varint(streamHead)
         w.varint(UInt64(eventCount))
         w.u8(forgotten ? 1 : 0)
         w.varint(UInt64(mergedInto))
@@ -160,6 +161,7 @@ extension ClientState {
         func day() throws(CorruptData) -> Day? { try r.optionalSigned().map { Day(truncatingIfNeeded: $0) } }
         self.init()
         streamVersion = try u32()
+        streamHead = try r.varint()
         eventCount = try u32()
         forgotten = try r.u8() != 0
         mergedInto = try u32()

@@ -93,6 +93,9 @@ struct Tallies: Equatable {
 /// Strings are dictionary ids (see ``StringDictionary``); 0 is "none".
 struct ClientState: Equatable {
     var streamVersion: UInt32 = 0
+    /// The position of the last event of this key's own stream, 0 before its first
+    /// (where ``StreamChain`` starts reading the stream back).
+    var streamHead: UInt64 = 0
     var eventCount: UInt32 = 0
     var forgotten = false
     var mergedInto: UInt32 = 0

@@ -32,6 +32,9 @@ struct ProjectionFolding {
 
     mutating func state(_ client: UInt32) throws -> ClientState { try box(client).state }
 
+    /// The last position of `client`'s own stream so far (0 before its first event).
+    mutating func streamHead(_ client: UInt32) throws -> UInt64 { try box(client).state.streamHead }
+
     /// Changes a client's state in place.
     mutating func update(_ client: UInt32, _ change: (inout ClientState) throws -> Void) throws {
         let b = try box(client)
@@ -66,7 +69,10 @@ struct ProjectionFolding {
     mutating func apply(_ event: Event, position: UInt64, day: Day, owner: UInt32, into: UInt32?,
                         personal: PersonalData?, intern: (String) throws -> UInt32,
                         identityOnly: Bool = false) throws -> [UInt32] {
-        try update(owner) { $0.streamVersion += 1 }
+        try update(owner) { s in
+            s.streamVersion += 1
+            s.streamHead = max(s.streamHead, position)
+        }
         let target = try root(owner)
         switch event.payload {
         case .merge:
@@ -88,7 +94,7 @@ struct ProjectionFolding {
                 if s.forgotten { s.name = nil; s.email = nil; s.phone = nil }
             }
             try update(target) { s in
-                s = ClientState(streamVersion: s.streamVersion, mergedInto: other)
+                s = ClientState(streamVersion: s.streamVersion, streamHead: s.streamHead, mergedInto: other)
             }
             let merged = try state(other)
             return merged.forgotten ? [other] + merged.members : []
@@ -110,9 +116,10 @@ struct ProjectionFolding {
 }
 
 extension ClientState {
-    init(streamVersion: UInt32, mergedInto: UInt32) {
+    init(streamVersion: UInt32, streamHead: UInt64, mergedInto: UInt32) {
         self.init()
         self.streamVersion = streamVersion
+        self.streamHead = streamHead
         self.mergedInto = mergedInto
     }
 }

@@ -39,6 +39,9 @@ final class AppendContext {
     private var interned: [String: UInt32] = [:]
     private var idsInTxn: [String: UInt64] = [:]
     private var folding: ProjectionFolding
+    /// Stream links (``StreamChain``) of the positions from `linksFrom` on, not yet written.
+    private var links: [UInt64] = []
+    private var linksFrom: UInt64
     /// Clients whose keys a `forget` (or a merge with a forgotten person) destroys: the
     /// writer destroys them after the commit, so a transaction that is dropped — a
     /// rejected import, a failed commit, a killed process — erases nothing.
@@ -51,6 +54,7 @@ final class AppendContext {
         self.txn = txn
         self.recorded = recorded
         nextPosition = try store.lastPosition(txn: txn) + 1
+        linksFrom = nextPosition
         nextClient = try store.schema.nextNumber(in: store.schema.clientNames, txn: txn)
         nextString = try store.schema.nextNumber(in: store.schema.stringValues, txn: txn)
         folding = ProjectionFolding(load: { [store, txn] n in try store.state(n, txn: txn) })
@@ -183,7 +187,8 @@ final class AppendContext {
             bytes = EventCodec.encode(event, clientNumber: owner, recorded: recorded, sealed: sealed)
         }
         try bytes.withUnsafeBytes { try txn.put(schema.log, key: position, value: $0, flags: .append) }
-        try schema.putIndexes(id: event.id ?? "", position: position, owner: owner, txn: txn)
+        try schema.putID(event.id ?? "", position: position, txn: txn)
+        links.append(try folding.streamHead(owner))
         let destroy = try folding.apply(event, position: position, day: store.zone.day(of: event.at), owner: owner,
                                         into: into, personal: personal, intern: intern)
         // Keys are destroyed only once the transaction has committed (see `erased`).
@@ -207,6 +212,9 @@ final class AppendContext {
     }
 
     private func writeStates() throws {
+        try StreamChain.write(first: linksFrom, links: links, table: schema.chain, txn: txn)
+        linksFrom += UInt64(links.count)
+        links.removeAll(keepingCapacity: true)
         var rows: [(UInt32, [UInt8])] = []
         rows.reserveCapacity(folding.dirty.count)
         for n in folding.dirty.sorted() {

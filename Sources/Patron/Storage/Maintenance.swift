@@ -105,7 +105,7 @@ extension Database {
                 if flags & ProjectionRow.Flag.merged == 0 { people += 1 }
                 if flags & ProjectionRow.Flag.forgotten != 0 { forgotten += 1 }
             }
-            let all = [s.meta, s.log, s.ids, s.clientKeys, s.clientNames, s.streams, s.rows, s.details, s.strings, s.stringValues]
+            let all = [s.meta, s.log, s.ids, s.clientKeys, s.clientNames, s.chain, s.rows, s.details, s.strings, s.stringValues]
             return DatabaseStats(
                 path: store.path, formatVersion: Schema.formatVersion, timeZone: store.zone.identifier,
                 events: try txn.count(s.log), clientKeys: try txn.count(s.clientNames), clients: people,
@@ -166,9 +166,13 @@ extension Database {
                 let storedNumber: UInt32? = try txn.get(s.clientKeys, key: key).map { $0.load(at: 0) }
                 if storedNumber != n { report.report("client_keys: \"\(key)\" maps to \(storedNumber.map(String.init) ?? "nothing"), replay gives \(n)") }
                 if try store.clientKey(n, txn: txn) != key { report.report("client_names: client number \(n) is not \"\(key)\"") }
-                let storedStream = try positions(of: n, txn: txn)
-                if storedStream != (streams[n] ?? []) {
-                    report.report("streams: the stream of \"\(key)\" holds positions \(storedStream.prefix(20)), the log gives \((streams[n] ?? []).prefix(20))")
+                do {
+                    let storedStream = try positions(of: n, txn: txn)
+                    if storedStream != (streams[n] ?? []) {
+                        report.report("chain: the stream of \"\(key)\" holds positions \(storedStream.prefix(20)), the log gives \((streams[n] ?? []).prefix(20))")
+                    }
+                } catch let e as CorruptData {
+                    report.report("chain: the stream of \"\(key)\" cannot be read: \(e)")
                 }
                 let fresh = folding[n] ?? ClientState()
                 report.clients += 1
@@ -223,19 +227,29 @@ extension Database {
         let replayed = try store.env.write { txn in
             let s = store.schema
             for t in s.derived { try txn.empty(t) }
+            try txn.drop(named: Schema.formerStreams)
             var replay = LogReplay()
             var folding = ProjectionFolding(load: { _ in nil })
             var count = 0
             var nextString = try s.nextNumber(in: s.stringValues, txn: txn)
             var newStrings: [String: UInt32] = [:]
             var corrupt: String?
+            // Stream links, written every 65,536 events (a log cursor is open meanwhile:
+            // the chain is another table, so the cursor is unaffected).
+            var links: [UInt64] = [], linksFrom: UInt64 = 1
             try txn.withCursor(s.log) { c in
                 var entry = try c.first()
                 while let (k, v) = entry {
                     let p: UInt64 = k.load(at: 0)
                     let d = try EventCodec.decode(v, verifyChecksum: true)
                     let (owner, into) = replay.assign(d) { corrupt = corrupt ?? "position \(p): \($0)" }
-                    try s.putIndexes(id: d.event.id ?? "", position: p, owner: owner, txn: txn)
+                    try s.putID(d.event.id ?? "", position: p, txn: txn)
+                    if links.isEmpty { linksFrom = p }
+                    links.append(try folding.streamHead(owner))
+                    if links.count == 1 << 16 {
+                        try StreamChain.write(first: linksFrom, links: links, table: s.chain, txn: txn)
+                        links.removeAll(keepingCapacity: true)
+                    }
                     erased.formUnion(try folding.apply(d.event, position: p, day: store.zone.day(of: d.event.at), owner: owner, into: into,
                                       personal: store.personal(d, position: p), intern: { str in
                                           if let id = try newStrings[str] ?? store.stringID(str, txn: txn) { return id }
@@ -250,6 +264,7 @@ extension Database {
                 }
             }
             if let corrupt { throw CorruptData("rebuild stopped: \(corrupt)") }
+            try StreamChain.write(first: linksFrom, links: links, table: s.chain, txn: txn)
             var rows: [(UInt32, [UInt8])] = []
             for (n, key) in replay.keys.sorted(by: { $0.key < $1.key }) {
                 try s.putClient(key: key, number: n, txn: txn)

@@ -2,12 +2,11 @@ import LMDB
 
 /// The index writes shared by append and rebuild, so both lay out entries the same way.
 extension Schema {
-    /// `id → position` and the position at the end of `owner`'s stream.
-    func putIndexes(id: String, position: UInt64, owner: UInt32, txn: Transaction) throws {
-        var p = position, o = owner, key = id
+    /// `id → position`.
+    func putID(_ id: String, position: UInt64, txn: Transaction) throws {
+        var p = position, key = id
         try withUnsafeBytes(of: &p) { pb in
             try key.withUTF8 { ib in try txn.put(ids, key: UnsafeRawBufferPointer(ib), value: pb) }
-            try withUnsafeBytes(of: &o) { ob in try txn.put(streams, key: ob, value: pb, flags: .appendDuplicate) }
         }
     }
 

@@ -4,9 +4,11 @@ import LMDB
 struct Schema {
     /// The on-disk format this build reads and writes. 2: projection rows of 136
     /// bytes (14 to a chunk) with the repeat-day value, and the day values in details.
-    static let formatVersion: UInt32 = 2
+    /// 3: client streams as a chain through the log (`chain`, ``StreamChain``) instead
+    /// of the `streams` table.
+    static let formatVersion: UInt32 = 3
     /// Older formats with the same log, which `rebuild` upgrades (``Database/upgrade(path:options:)``).
-    static let upgradableVersions: ClosedRange<UInt32> = 1...1
+    static let upgradableVersions: ClosedRange<UInt32> = 1...2
 
     /// `meta`: setting name → bytes (`format`, `timezone`, `created`).
     let meta: Table
@@ -18,8 +20,9 @@ struct Schema {
     let clientKeys: Table
     /// `client_names`: client number → client key.
     let clientNames: Table
-    /// `streams`: client number → positions of its events (sorted fixed-size duplicates).
-    let streams: Table
+    /// `chain`: position / 64 → the previous position of the same client key's stream
+    /// for each of 64 positions (``StreamChain``).
+    let chain: Table
     /// `rows`: chunk number → 15 fixed-size projection rows (``RowChunks``, ``ProjectionRow``).
     let rows: Table
     /// `details`: client number → the variable part of the client state.
@@ -35,7 +38,7 @@ struct Schema {
         ("ids", []),
         ("client_keys", []),
         ("client_names", [.integerKey]),
-        ("streams", [.integerKey, .duplicates, .fixedSizeDuplicates, .integerDuplicates]),
+        ("chain", [.integerKey]),
         ("rows", [.integerKey]),
         ("details", [.integerKey]),
         ("strings", []),
@@ -44,7 +47,7 @@ struct Schema {
 
     init(_ t: [Table]) {
         meta = t[0]; log = t[1]; ids = t[2]; clientKeys = t[3]; clientNames = t[4]
-        streams = t[5]; rows = t[6]; details = t[7]; strings = t[8]; stringValues = t[9]
+        chain = t[5]; rows = t[6]; details = t[7]; strings = t[8]; stringValues = t[9]
     }
 
     /// Marks the file with this build's format version (``formatVersion``).
@@ -54,5 +57,8 @@ struct Schema {
     }
 
     /// Tables rebuilt from the log by `rebuild`.
-    var derived: [Table] { [ids, clientKeys, clientNames, streams, rows, details] }
+    var derived: [Table] { [ids, clientKeys, clientNames, chain, rows, details] }
+
+    /// The table of formats 1 and 2 that `chain` replaces; an upgrade removes it.
+    static let formerStreams = "streams"
 }

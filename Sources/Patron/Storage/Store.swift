@@ -47,17 +47,12 @@ final class Store: Sendable {
             throw PatronError.format("\(path) is not a Patron database (\(e.message))")
         }
         let tables: [Table]
-        do {
-            tables = try env.openTables(Schema.specs)
-        } catch let e as LMDBError where e.code == LMDBError.notFound {
-            throw PatronError.format("\(path) is not a Patron database (it lacks Patron's tables)")
-        }
-        schema = Schema(tables)
         var found = Schema.formatVersion
-        let zoneName: String = try env.write(readOnly: readOnly) { [schema] txn in
-            if let v = try txn.get(schema.meta, key: "format") {
-                guard v.count == 4 else { throw PatronError.format("\(path): unreadable format version") }
-                let version = UInt32(littleEndian: v.load(at: 0))
+        do {
+            // The format first, from `meta` alone: a database of another format is
+            // refused before anything (a table this format adds) is created in it.
+            let meta = try env.openTables([Schema.specs[0]])[0]
+            if let version = try env.read({ txn in try Store.formatVersion(meta, txn: txn, path: path) }) {
                 found = version
                 if Schema.upgradableVersions.contains(version) && !(options.upgrade && !readOnly) {
                     throw PatronError.format("\(path) is Patron format version \(version); this build keeps its projections in format \(Schema.formatVersion). Run `patron rebuild --db \(path)` once to upgrade it: the projections are recomputed from the log, which is unchanged.")
@@ -65,9 +60,16 @@ final class Store: Sendable {
                 guard version == Schema.formatVersion || Schema.upgradableVersions.contains(version) else {
                     throw PatronError.format("\(path) is Patron format version \(version); this build reads version \(Schema.formatVersion). Use a Patron that matches, or export and re-import.")
                 }
-            } else if readOnly {
-                throw PatronError.format("\(path) is not a Patron database (no format version)")
-            } else {
+            }
+            tables = try env.openTables(Schema.specs)
+        } catch let e as LMDBError where e.code == LMDBError.notFound {
+            throw PatronError.format("\(path) is not a Patron database (it lacks Patron's tables)")
+        }
+        schema = Schema(tables)
+        let zoneName: String = try env.write(readOnly: readOnly) { [schema] txn in
+            // A stored version was checked above; a new database gets this build's.
+            if try Store.formatVersion(schema.meta, txn: txn, path: path) == nil {
+                if readOnly { throw PatronError.format("\(path) is not a Patron database (no format version)") }
                 guard try txn.count(schema.log) == 0 else { throw PatronError.format("\(path) has events but no format version") }
                 guard Zone(identifier: options.timeZone) != nil else {
                     throw PatronError.invalidArgument("unknown time zone \"\(options.timeZone)\"")
@@ -82,6 +84,13 @@ final class Store: Sendable {
         guard let zone = Zone(identifier: zoneName) else { throw PatronError.format("\(path): unknown time zone \"\(zoneName)\"") }
         self.zone = zone
         keys = try KeyStore(path: path + "-keys", readOnly: readOnly)
+    }
+
+    /// The format version stored in `meta`, nil when none is.
+    private static func formatVersion(_ meta: Table, txn: Transaction, path: String) throws -> UInt32? {
+        guard let v = try txn.get(meta, key: "format") else { return nil }
+        guard v.count == 4 else { throw PatronError.format("\(path): unreadable format version") }
+        return UInt32(littleEndian: v.load(at: 0))
     }
 
     private static func checkLooksLikeLMDB(_ path: String) throws {
