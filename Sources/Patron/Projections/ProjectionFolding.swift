@@ -6,7 +6,7 @@
 /// stream version and `mergedInto`; everything counts under the root it points to.
 struct ProjectionFolding {
     /// A state held by reference, so it changes in place inside the table.
-    private final class Box {
+    fileprivate final class Box {
         var state: ClientState
         init(_ state: ClientState) { self.state = state }
     }
@@ -19,6 +19,26 @@ struct ProjectionFolding {
     let load: (UInt32) throws -> ClientState?
 
     init(load: @escaping (UInt32) throws -> ClientState?) { self.load = load }
+
+    /// The states of a folding whose changes were all written and committed, carried
+    /// into the next transaction so that it need not load and decode them again. Valid
+    /// only for the transaction that directly follows that commit (no other writer in
+    /// between); used on the writer's thread alone.
+    struct Carried: @unchecked Sendable {
+        fileprivate var boxes: [UInt32: Box]
+        /// How many client states it holds.
+        var count: Int { boxes.count }
+    }
+
+    /// A folding that starts from carried states (see ``Carried``).
+    init(load: @escaping (UInt32) throws -> ClientState?, carried: Carried) {
+        self.load = load
+        boxes = carried.boxes
+    }
+
+    /// The states loaded or changed so far, to carry into the next transaction once
+    /// the changes are written and committed.
+    func carry() -> Carried { Carried(boxes: boxes) }
 
     /// The state of `client` as folded so far (nil if never loaded or changed).
     subscript(client: UInt32) -> ClientState? { boxes[client]?.state }

@@ -48,17 +48,30 @@ final class AppendContext {
     private(set) var erased: Set<UInt32> = []
     /// The last position this transaction has written.
     var lastPosition: UInt64 { nextPosition - 1 }
+    /// The first position this transaction writes.
+    private let firstPosition: UInt64
+    /// Whether this transaction has appended an event (so its commit writes a new
+    /// snapshot, under this transaction's id).
+    var appendedAny: Bool { nextPosition > firstPosition }
 
-    init(store: Store, txn: Transaction, recorded: Int64) throws {
+    /// - Parameter carried: the states of the transaction committed just before this
+    ///   one by the same writer (see ``ProjectionFolding/Carried``), or nil.
+    init(store: Store, txn: Transaction, recorded: Int64, carried: ProjectionFolding.Carried? = nil) throws {
         self.store = store
         self.txn = txn
         self.recorded = recorded
         nextPosition = try store.lastPosition(txn: txn) + 1
+        firstPosition = nextPosition
         linksFrom = nextPosition
         nextClient = try store.schema.nextNumber(in: store.schema.clientNames, txn: txn)
         nextString = try store.schema.nextNumber(in: store.schema.stringValues, txn: txn)
-        folding = ProjectionFolding(load: { [store, txn] n in try store.state(n, txn: txn) })
+        let load: (UInt32) throws -> ClientState? = { [store, txn] n in try store.state(n, txn: txn) }
+        folding = carried.map { ProjectionFolding(load: load, carried: $0) } ?? ProjectionFolding(load: load)
     }
+
+    /// The client states this transaction loaded or changed, all written: to carry into
+    /// the next transaction once this one has committed.
+    func carry() -> ProjectionFolding.Carried { folding.carry() }
 
     /// Applies one request, or throws ``PatronError/wrongExpectedVersion`` having
     /// written nothing of it.

@@ -26,6 +26,13 @@ final class Writer: Sendable {
     private let thread = DispatchQueue(label: "patron.writer", qos: .userInitiated)
     /// Called after each commit with the last position written.
     private let onCommit: @Sendable (UInt64) -> Void
+    /// The client states of this writer's last commit and that transaction's id: the
+    /// next transaction starts from them when no other writer (another process, a
+    /// rebuild) has committed in between, instead of loading and decoding them again.
+    private let carried = Mutex<(txnID: Int, states: ProjectionFolding.Carried)?>(nil)
+    /// The most client states carried from one transaction to the next (about 1 KB each:
+    /// at most some 150 MB, dropped whenever another writer commits).
+    static let carriedLimit = 150_000
 
     init(store: Store, onCommit: @escaping @Sendable (UInt64) -> Void) {
         self.store = store
@@ -137,19 +144,34 @@ final class Writer: Sendable {
         var newStrings: [String: UInt32] = [:]
         var newClients: [String: UInt32] = [:]
         var erased: Set<UInt32> = []
+        // Taken out for this transaction alone: a body run again (the map grew) or a
+        // failed transaction must not see states this attempt has changed.
+        var previous = carried.withLock { c in
+            defer { c = nil }
+            return c
+        }
+        var next: (txnID: Int, states: ProjectionFolding.Carried)?
         let outcome: Result<(R, UInt64), any Error> = Result {
             try store.env.write { txn in
-                let context = try AppendContext(store: store, txn: txn, recorded: recorded)
+                let usable = previous.flatMap { $0.txnID + 1 == txn.id ? $0.states : nil }
+                previous = nil
+                next = nil
+                let context = try AppendContext(store: store, txn: txn, recorded: recorded, carried: usable)
                 let value = try body(context)
                 try context.finish()
                 newStrings = context.newStrings
                 newClients = context.newClients
                 erased = context.erased
+                // Only a transaction that wrote commits under its id (LMDB skips the
+                // commit of one that wrote nothing, and the next writer reuses the id).
+                let states = context.carry()
+                if context.appendedAny && states.count <= Self.carriedLimit { next = (txn.id, states) }
                 return (value, context.lastPosition)
             }
         }
         switch outcome {
         case .success(let (value, last)):
+            if let next { carried.withLock { $0 = next } }
             // Only now are the new mappings committed, so only now may they be cached.
             store.stringCache.withLock { $0.merge(newStrings) { a, _ in a } }
             store.stringValueCache.withLock { c in for (s, id) in newStrings { c[id] = s } }
