@@ -33,6 +33,23 @@ private func cleanup(_ path: String) {
         }
     }
 
+    @Test func dropNamedDeletesATableAndIgnoresAMissingOne() throws {
+        let path = tempPath()
+        defer { cleanup(path) }
+        do {
+            let env = try Environment(path: path)
+            let t = try env.openTables([("old", [.integerKey]), ("kept", [])])[0]
+            try env.write { txn in try txn.put(t, key: UInt64(1), value: [1]) }
+            try env.write { txn in
+                try txn.drop(named: "old")
+                try txn.drop(named: "never-made")
+            }
+        }
+        let env = try Environment(path: path, options: .init(readOnly: true))
+        #expect(throws: LMDBError.self) { try env.openTables([("old", [.integerKey])]) }
+        #expect(try env.openTables([("kept", [])]).count == 1)
+    }
+
     @Test func appendOutOfOrderFailsWithKeyExist() throws {
         let path = tempPath()
         defer { cleanup(path) }
