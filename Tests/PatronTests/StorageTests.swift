@@ -113,6 +113,21 @@ import Testing
         #expect(try db.stream("A").map(\.position) == [1, 3, 5])
     }
 
+    @Test("Rebuild over a log with a gap (a lost record) links every later event to its own position")
+    func rebuildOverALogWithAGapKeepsTheLinksInPlace() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        for i in 0..<6 {
+            try await db.append(Event(client: i % 2 == 0 ? "A" : "B", at: ms("2025-01-01") + Int64(i), payload: .visit(Visit())))
+        }
+        try db.store.env.write { txn in _ = try txn.delete(db.store.schema.log, key: UInt64(3)) }
+        try db.rebuild()
+        #expect(try db.stream("A").map(\.position) == [1, 5])
+        #expect(try db.stream("B").map(\.position) == [2, 4, 6])
+        let problems = try db.verify().problems
+        #expect(problems == ["log: position 4 follows 2; positions must have no gaps"], "\(problems)")
+    }
+
     @Test func anUnknownFormatVersionFailsClearly() async throws {
         let dir = TempDir()
         do { _ = try Database(path: dir.path("db")) }

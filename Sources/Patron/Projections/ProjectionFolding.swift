@@ -3,7 +3,8 @@
 /// replay) and by time travel (over a filtered replay).
 ///
 /// Each client number has a state. A client merged into another keeps only its
-/// stream version and `mergedInto`; everything counts under the root it points to.
+/// stream version, its stream head and `mergedInto`; everything counts under the root
+/// it points to.
 struct ProjectionFolding {
     /// A state held by reference, so it changes in place inside the table.
     fileprivate final class Box {

@@ -24,7 +24,8 @@ public struct AppendResult: Sendable, Equatable {
 /// log, the indexes and the projection in step.
 ///
 /// State is built fresh for every attempt, so a transaction retried after map growth
-/// starts clean.
+/// starts clean; only a first attempt may start from the client states the writer
+/// carried over from its previous commit (``ProjectionFolding/Carried``).
 final class AppendContext {
     let store: Store
     let txn: Transaction
@@ -69,8 +70,9 @@ final class AppendContext {
         folding = carried.map { ProjectionFolding(load: load, carried: $0) } ?? ProjectionFolding(load: load)
     }
 
-    /// The client states this transaction loaded or changed, all written: to carry into
-    /// the next transaction once this one has committed.
+    /// The client states this transaction holds (carried in, loaded or changed since
+    /// its last `flush`), all written by ``finish()``: to carry into the next
+    /// transaction once this one has committed.
     func carry() -> ProjectionFolding.Carried { folding.carry() }
 
     /// Applies one request, or throws ``PatronError/wrongExpectedVersion`` having
@@ -163,6 +165,13 @@ final class AppendContext {
 
     private func intern(_ s: String) throws -> UInt32 {
         if let id = interned[s] { return id }
+        // A string this transaction added (`interned` may have been let go by `flush`)
+        // must not reach `store.stringID`, which would cache its uncommitted id for
+        // every transaction, even if this one is dropped.
+        if let id = newStrings[s] {
+            interned[s] = id
+            return id
+        }
         if let id = try store.stringID(s, txn: txn) {
             interned[s] = id
             return id

@@ -234,8 +234,10 @@ extension Database {
             var nextString = try s.nextNumber(in: s.stringValues, txn: txn)
             var newStrings: [String: UInt32] = [:]
             var corrupt: String?
-            // Stream links, written every 65,536 events (a log cursor is open meanwhile:
-            // the chain is another table, so the cursor is unaffected).
+            // Stream links of consecutive positions from `linksFrom`, written every 65,536
+            // events and before a gap in the log (a damage verify reports; the links after
+            // it still go to their own positions). The log's cursor is unaffected: the
+            // chain is another table.
             var links: [UInt64] = [], linksFrom: UInt64 = 1
             try txn.withCursor(s.log) { c in
                 var entry = try c.first()
@@ -244,6 +246,10 @@ extension Database {
                     let d = try EventCodec.decode(v, verifyChecksum: true)
                     let (owner, into) = replay.assign(d) { corrupt = corrupt ?? "position \(p): \($0)" }
                     try s.putID(d.event.id ?? "", position: p, txn: txn)
+                    if !links.isEmpty && p != linksFrom + UInt64(links.count) {
+                        try StreamChain.write(first: linksFrom, links: links, table: s.chain, txn: txn)
+                        links.removeAll(keepingCapacity: true)
+                    }
                     if links.isEmpty { linksFrom = p }
                     links.append(try folding.streamHead(owner))
                     if links.count == 1 << 16 {

@@ -23,7 +23,7 @@ struct Schema {
     /// `chain`: position / 64 → the previous position of the same client key's stream
     /// for each of 64 positions (``StreamChain``).
     let chain: Table
-    /// `rows`: chunk number → 15 fixed-size projection rows (``RowChunks``, ``ProjectionRow``).
+    /// `rows`: chunk number → 14 fixed-size projection rows (``RowChunks``, ``ProjectionRow``).
     let rows: Table
     /// `details`: client number → the variable part of the client state.
     let details: Table

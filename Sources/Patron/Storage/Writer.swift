@@ -26,9 +26,11 @@ final class Writer: Sendable {
     private let thread = DispatchQueue(label: "patron.writer", qos: .userInitiated)
     /// Called after each commit with the last position written.
     private let onCommit: @Sendable (UInt64) -> Void
-    /// The client states of this writer's last commit and that transaction's id: the
-    /// next transaction starts from them when no other writer (another process, a
-    /// rebuild) has committed in between, instead of loading and decoding them again.
+    /// The client states this writer's transactions have loaded or changed since the
+    /// carry last started over (all written and committed), and the id of the last of
+    /// those transactions: the next transaction starts from them when no other writer
+    /// (another process, a rebuild) has committed in between, instead of loading and
+    /// decoding them again. Past ``carriedLimit`` states the carry starts over empty.
     private let carried = Mutex<(txnID: Int, states: ProjectionFolding.Carried)?>(nil)
     /// The most client states carried from one transaction to the next (about 1 KB each:
     /// at most some 150 MB, dropped whenever another writer commits).
@@ -156,7 +158,9 @@ final class Writer: Sendable {
                 let usable = previous.flatMap { $0.txnID + 1 == txn.id ? $0.states : nil }
                 previous = nil
                 next = nil
-                let context = try AppendContext(store: store, txn: txn, recorded: recorded, carried: usable)
+                // Consumed, so the folding holds the only reference to the carried table
+                // and adds to it in place (a second reference would make it copy).
+                let context = try AppendContext(store: store, txn: txn, recorded: recorded, carried: consume usable)
                 let value = try body(context)
                 try context.finish()
                 newStrings = context.newStrings
