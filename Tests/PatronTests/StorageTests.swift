@@ -83,14 +83,19 @@ import Testing
         #expect(try db.verify().isOK)
     }
 
-    @Test("A damaged stream link is reported by verify (a wrong link, a link that goes forward) and repaired by rebuild")
-    func verifyReportsADamagedStreamChain() async throws {
-        let dir = TempDir()
+    /// A database whose log is six visits, positions 1…6: A, B, A, B, A, B.
+    func alternatingStreams(_ dir: TempDir) async throws -> Database {
         let db = try Database(path: dir.path("db"))
-        // Positions 1…6: A, B, A, B, A, B.
         for i in 0..<6 {
             try await db.append(Event(client: i % 2 == 0 ? "A" : "B", at: ms("2025-01-01") + Int64(i), payload: .visit(Visit())))
         }
+        return db
+    }
+
+    @Test("A damaged stream link is reported by verify (a wrong link, a link that goes forward) and repaired by rebuild")
+    func verifyReportsADamagedStreamChain() async throws {
+        let dir = TempDir()
+        let db = try await alternatingStreams(dir)
         #expect(try db.stream("A").map(\.position) == [1, 3, 5])
         #expect(try db.stream("B").map(\.position) == [2, 4, 6])
         func setLink(_ position: UInt64, to previous: UInt64) throws {
@@ -116,10 +121,7 @@ import Testing
     @Test("Rebuild over a log with a gap (a lost record) links every later event to its own position")
     func rebuildOverALogWithAGapKeepsTheLinksInPlace() async throws {
         let dir = TempDir()
-        let db = try Database(path: dir.path("db"))
-        for i in 0..<6 {
-            try await db.append(Event(client: i % 2 == 0 ? "A" : "B", at: ms("2025-01-01") + Int64(i), payload: .visit(Visit())))
-        }
+        let db = try await alternatingStreams(dir)
         try db.store.env.write { txn in _ = try txn.delete(db.store.schema.log, key: UInt64(3)) }
         try db.rebuild()
         #expect(try db.stream("A").map(\.position) == [1, 5])
