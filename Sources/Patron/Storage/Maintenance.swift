@@ -234,10 +234,10 @@ extension Database {
             var nextString = try s.nextNumber(in: s.stringValues, txn: txn)
             var newStrings: [String: UInt32] = [:]
             var corrupt: String?
-            // Stream links of consecutive positions from `linksFrom`, written every 65,536
-            // events and before a gap in the log (a damage verify reports; the links after
-            // it still go to their own positions). The log's cursor is unaffected: the
-            // chain is another table.
+            // Stream links of consecutive positions from `linksFrom`, written out every
+            // 65,536 events and before a gap in the log (a damage verify reports; the links
+            // after it still go to their own positions). The log's cursor is unaffected:
+            // the chain is another table.
             var links: [UInt64] = [], linksFrom: UInt64 = 1
             try txn.withCursor(s.log) { c in
                 var entry = try c.first()
@@ -246,16 +246,12 @@ extension Database {
                     let d = try EventCodec.decode(v, verifyChecksum: true)
                     let (owner, into) = replay.assign(d) { corrupt = corrupt ?? "position \(p): \($0)" }
                     try s.putID(d.event.id ?? "", position: p, txn: txn)
-                    if !links.isEmpty && p != linksFrom + UInt64(links.count) {
+                    if links.count == 1 << 16 || (!links.isEmpty && p != linksFrom + UInt64(links.count)) {
                         try StreamChain.write(first: linksFrom, links: links, table: s.chain, txn: txn)
                         links.removeAll(keepingCapacity: true)
                     }
                     if links.isEmpty { linksFrom = p }
                     links.append(try folding.streamHead(owner))
-                    if links.count == 1 << 16 {
-                        try StreamChain.write(first: linksFrom, links: links, table: s.chain, txn: txn)
-                        links.removeAll(keepingCapacity: true)
-                    }
                     erased.formUnion(try folding.apply(d.event, position: p, day: store.zone.day(of: d.event.at), owner: owner, into: into,
                                       personal: store.personal(d, position: p), intern: { str in
                                           if let id = try newStrings[str] ?? store.stringID(str, txn: txn) { return id }

@@ -19,15 +19,14 @@ enum RowChunks {
     static func write(_ rows: [(UInt32, [UInt8])], table: Table, txn: Transaction) throws {
         var byChunk: [UInt32: [(UInt32, [UInt8])]] = [:]
         for r in rows { byChunk[chunk(r.0), default: []].append(r) }
-        var last = try Schema.lastKey(in: table, txn: txn)
+        var last: UInt32? = try Schema.lastKey(in: table, txn: txn)
         for (c, members) in byChunk.sorted(by: { $0.key < $1.key }) {
-            let isNew = last.map { c > $0 } ?? true
-            var bytes = isNew ? [UInt8](repeating: 0, count: chunkBytes)
-                : try txn.get(table, key: c).map { Array($0) } ?? [UInt8](repeating: 0, count: chunkBytes)
-            if bytes.count != chunkBytes { throw CorruptData("rows: chunk \(c) is \(bytes.count) bytes") }
-            for (n, row) in members { bytes.replaceSubrange(offset(n)..<(offset(n) + ProjectionRow.size), with: row) }
-            try txn.put(table, key: c, value: bytes, flags: isNew ? .append : [])
-            if isNew { last = c }
+            try Schema.updateChunk(c, size: chunkBytes, last: &last, table: table, txn: txn) { b in
+                for (n, row) in members {
+                    let slot = offset(n)
+                    row.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: b[slot..<(slot + ProjectionRow.size)]).copyMemory(from: $0) }
+                }
+            }
         }
     }
 

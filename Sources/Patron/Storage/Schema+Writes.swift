@@ -27,8 +27,24 @@ extension Schema {
     }
 
     /// The last key of an integer-keyed table, nil when it is empty.
-    static func lastKey(in table: Table, txn: Transaction) throws -> UInt32? {
-        try txn.withCursor(table) { c in try c.last().map { $0.key.load(at: 0) as UInt32 } }
+    static func lastKey<K: FixedWidthInteger>(in table: Table, as: K.Type = UInt32.self, txn: Transaction) throws -> K? {
+        try txn.withCursor(table) { c in try c.last().map { $0.key.load(at: 0) as K } }
+    }
+
+    /// Changes the fixed-size value (`size` bytes) under integer key `key` through
+    /// `change`: read, changed and put back when the key is stored, or made of zeros
+    /// when it lies beyond `last` (the table's last key, kept up to date here) and
+    /// appended at the table's right edge (`MDB_APPEND`), so pages fill up instead of
+    /// being split in the middle.
+    static func updateChunk<K: FixedWidthInteger>(_ key: K, size: Int, last: inout K?, table: Table, txn: Transaction,
+                                                  _ change: (UnsafeMutableRawBufferPointer) -> Void) throws {
+        let isNew = last.map { key > $0 } ?? true
+        var bytes = isNew ? [UInt8](repeating: 0, count: size)
+            : try txn.get(table, key: key).map { Array($0) } ?? [UInt8](repeating: 0, count: size)
+        guard bytes.count == size else { throw CorruptData("\(table.name): chunk \(key) is \(bytes.count) bytes") }
+        bytes.withUnsafeMutableBytes(change)
+        try txn.put(table, key: key, value: bytes, flags: isNew ? .append : [])
+        if isNew { last = key }
     }
 
     /// The number after the last key of an integer-keyed table (1 when empty).

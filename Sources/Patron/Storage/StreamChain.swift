@@ -18,16 +18,11 @@ enum StreamChain {
     /// holds some of them is rewritten, the chunks after it are appended.
     static func write(first: UInt64, links: [UInt64], table: Table, txn: Transaction) throws {
         guard !links.isEmpty else { return }
-        var last = try txn.withCursor(table) { c in try c.last().map { $0.key.load(at: 0) as UInt64 } }
+        var last = try Schema.lastKey(in: table, as: UInt64.self, txn: txn)
         var i = 0
         while i < links.count {
             let position = first + UInt64(i)
-            let chunk = position / linksPerChunk
-            let isNew = last.map { chunk > $0 } ?? true
-            var bytes = isNew ? [UInt8](repeating: 0, count: chunkBytes)
-                : try txn.get(table, key: chunk).map { Array($0) } ?? [UInt8](repeating: 0, count: chunkBytes)
-            guard bytes.count == chunkBytes else { throw CorruptData("chain: chunk \(chunk) is \(bytes.count) bytes") }
-            bytes.withUnsafeMutableBytes { b in
+            try Schema.updateChunk(position / linksPerChunk, size: chunkBytes, last: &last, table: table, txn: txn) { b in
                 var slot = Int(position % linksPerChunk)
                 while slot < Int(linksPerChunk) && i < links.count {
                     b.storeBytes(of: links[i], toByteOffset: slot * 8, as: UInt64.self)
@@ -35,8 +30,6 @@ enum StreamChain {
                     i += 1
                 }
             }
-            try txn.put(table, key: chunk, value: bytes, flags: isNew ? .append : [])
-            if isNew { last = chunk }
         }
     }
 
