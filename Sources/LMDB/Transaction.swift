@@ -1,4 +1,9 @@
 import CLMDB
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A transaction: a consistent snapshot to read, and in ``Environment/write(_:)`` the
 /// one place changes are made.
@@ -137,5 +142,28 @@ extension Transaction {
     public func delete<K: FixedWidthInteger>(_ table: Table, key: K) throws -> Bool {
         var k = key
         return try withUnsafeBytes(of: &k) { kb in try delete(table, key: kb) }
+    }
+
+    /// Deletes a string key (its UTF-8 bytes).
+    @discardableResult
+    public func delete(_ table: Table, key: String) throws -> Bool {
+        var key = key
+        return try key.withUTF8 { kb in try delete(table, key: UnsafeRawBufferPointer(kb)) }
+    }
+
+    /// Lets the kernel unmap the pages of the file this process has read through the
+    /// map (`MADV_DONTNEED`), so they stop counting in its resident memory; they stay
+    /// in the page cache and are mapped again when next read. Safe inside a
+    /// transaction (the map cannot move while one is open): the map is read-only (no
+    /// `MDB_WRITEMAP`), and pages this transaction writes live in LMDB's own memory
+    /// until the commit writes them to the file.
+    public func releaseMappedPages() {
+        guard let env = mdb_txn_env(handle) else { return }
+        var info = MDB_envinfo()
+        mdb_env_info(env, &info)
+        var stat = MDB_stat()
+        mdb_env_stat(env, &stat)
+        let used = min(info.me_mapsize, (info.me_last_pgno + 1) * Int(stat.ms_psize))
+        if let base = info.me_mapaddr, used > 0 { _ = madvise(base, used, MADV_DONTNEED) }
     }
 }

@@ -60,6 +60,7 @@ extension PatronCommand {
             lines.append(("file size", mb(s.fileSize)))
             lines.append(("used", "\(mb(s.usedSize)) of a \(mb(s.mapSize)) map"))
             if let b = s.bytesPerEvent { lines.append(("bytes per event", String(format: "%.1f", b))) }
+            if let note = s.unfinishedImport { lines.append(("note", note)) }
             let width = lines.map(\.0.count).max() ?? 0
             for (k, v) in lines { print(k.padding(toLength: width + 2, withPad: " ", startingAt: 0) + v) }
         }
@@ -78,6 +79,7 @@ extension PatronCommand {
         func run() throws {
             let db = try options.open(readOnly: true)
             let r = try db.verify()
+            if let note = r.unfinishedImport { print("note: \(note)") }
             if r.isOK {
                 print("ok: \(r.events.grouped) events and \(r.clients.grouped) clients verified")
                 return

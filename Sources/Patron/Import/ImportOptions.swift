@@ -35,9 +35,10 @@ public struct ImportOptions: Sendable {
     public var batchSize = 10_000
     /// How many bad rows are reported one by one before only counting them.
     public var reportLimit = 20
-    /// In the one-transaction import (without ``skipInvalid``): after how many events
-    /// the changed client states are written out and let go, so memory stays bounded.
-    var flushEvery = 200_000
+    /// Without ``skipInvalid``: about how many events one write transaction of the
+    /// import holds; a longer file commits several under an ``ImportJournal`` (undone
+    /// as a whole if the import fails), so memory stays bounded.
+    var segmentEvents = 100_000
 
     /// Options with every default.
     public init() {}

@@ -114,94 +114,84 @@ extension Database {
         let isStored: @Sendable (String) throws -> Bool = { id in
             try store.env.read { txn in try txn.get(store.schema.ids, key: id) != nil }
         }
-        /// One reading of the file, appending each batch through `append`; `commits`
-        /// when each batch is a transaction of its own (then an error after the first
-        /// says what is stored: ``ImportInterrupted``).
-        @Sendable func consume(commits: Bool, _ append: ([Event]) throws -> (appended: Int, duplicates: Int)) throws -> ImportReport {
-            var report = ImportReport()
-            var lastStoredLine: Int?
-            let pipe = ImportPipe()
-            let producer = Thread {
-                Self.produce(source: input, reader: reader, options: options, zone: zone, rejectedPath: rejectedPath,
-                             isStored: isStored, pipe: pipe)
-            }
-            producer.stackSize = 8 << 20
-            producer.start()
-            var lastTick = Date()
-            do {
-                while let item = pipe.receive() {
-                    switch item {
-                    case .batch(let events, let rows, let lastLine, let bytes, let total):
-                        if !events.isEmpty {
-                            let r = try append(events)
-                            report.appended += r.appended
-                            report.duplicates += r.duplicates
-                            if commits { lastStoredLine = lastLine }
-                        }
-                        report.read = rows
-                        if let progress, -lastTick.timeIntervalSinceNow > 0.1 {
-                            lastTick = Date()
-                            progress(ImportProgress(bytes: bytes, totalBytes: total, rows: rows, stored: report.appended,
-                                                    seconds: -started.timeIntervalSinceNow))
-                        }
-                    case .done(let rows, let rejected, let wroteRejected, let fixedDuplicates, let fixedDuplicateCount):
-                        report.read = rows
-                        report.rejected = rejected
-                        report.rejectedFile = wroteRejected ? rejectedPath : nil
-                        report.fixedDuplicates = fixedDuplicates
-                        report.fixedDuplicateCount = fixedDuplicateCount
-                        if rows == 0 { throw ImportError(file: file, line: nil, column: nil, message: "the input has no rows") }
-                    case .failed(let error):
-                        throw error
-                    }
-                }
-            } catch {
-                pipe.cancel()
-                while pipe.receive() != nil {}
-                // Batches were committed: they stay, and the message must say so.
-                if let lastStoredLine {
-                    let tally = pipe.tally
-                    report.read = tally.rows
-                    report.rejected = tally.rejected
-                    report.rejectedFile = tally.wroteRejected ? rejectedPath : nil
-                    report.seconds = -started.timeIntervalSinceNow
-                    throw ImportInterrupted(file: file, cause: error, report: report, lastStoredLine: lastStoredLine,
-                                            dedupe: options.dedupe)
-                }
-                throw error
-            }
-            return report
+        let feed = ImportFeed(file: file, rejectedPath: rejectedPath, started: started, progress: progress) { pipe in
+            Self.produce(source: input, reader: reader, options: options, zone: zone, rejectedPath: rejectedPath,
+                         isStored: isStored, pipe: pipe)
         }
-
         var report: ImportReport
-        if options.skipInvalid {
-            // Each batch commits on its own: a kill leaves whole batches.
-            report = try consume(commits: true) { events in
-                let r = try appendAndWait(events)
-                return (r.appended, r.duplicates)
-            }
-        } else {
-            // The whole file in one transaction: all of it commits or none, even if the
-            // process is killed half-way. Client states are written out every
-            // `flushEvery` events so memory stays bounded.
-            if store.readOnly { throw PatronError.readOnly("import") }
-            // Grown ahead, so the map need not grow (and the file be read again) half-way.
-            if let mapEstimate { try store.env.reserve(mapEstimate) }
-            report = try writer.exclusive { context in
-                var pending = 0
-                return try consume(commits: false) { events in
-                    let r = try context.apply(AppendRequest(events: events, expectedVersions: [:]))
-                    pending += events.count
-                    if pending >= options.flushEvery {
-                        try context.flush()
-                        pending = 0
-                    }
-                    return (r.appended, r.duplicates)
+        do {
+            if options.skipInvalid {
+                // Each batch commits on its own: a kill leaves whole batches.
+                while let batch = try feed.next() {
+                    let r = try appendAndWait(batch.events)
+                    feed.stored(appended: r.appended, duplicates: r.duplicates, throughLine: batch.lastLine)
+                }
+            } else {
+                if store.readOnly { throw PatronError.readOnly("import") }
+                // Grown ahead, so the map seldom has to grow (and a transaction be run again) half-way.
+                if let mapEstimate { try store.env.reserve(mapEstimate) }
+                try writer.session { session in
+                    try Self.appendJournaled(feed, session: session, file: file, segment: options.segmentEvents)
                 }
             }
+            report = try feed.finish()
+        } catch {
+            feed.cancel()
+            if let interrupted = feed.interrupted(by: error, dedupe: options.dedupe) { throw interrupted }
+            throw error
         }
         report.seconds = -started.timeIntervalSinceNow
         return report
+    }
+
+    /// Appends a whole file all-or-nothing, in transactions of about `segment` events
+    /// so that memory stays bounded: a file that fits in one is one transaction; a
+    /// longer one runs under an ``ImportJournal`` begun in its first transaction and
+    /// ended in its last, and is undone (``WriterSession/rollBack()``) if anything fails
+    /// half-way — or, if the process dies, by the next writer.
+    private static func appendJournaled(_ feed: ImportFeed, session: WriterSession, file: String, segment: Int) throws {
+        var first = true, ended = false
+        do {
+            while !ended {
+                // This transaction's batches, kept so that a run again (the map grew) replays them.
+                var batches: [ImportFeed.Batch] = []
+                var appended = 0, duplicates = 0
+                try session.transaction { context in
+                    appended = 0
+                    duplicates = 0
+                    var events = 0
+                    func apply(_ b: ImportFeed.Batch) throws {
+                        let r = try context.apply(AppendRequest(events: b.events, expectedVersions: [:]))
+                        appended += r.appended
+                        duplicates += r.duplicates
+                        events += b.events.count
+                        // The pages read (ids, states) need not stay mapped in this process.
+                        context.txn.releaseMappedPages()
+                    }
+                    for b in batches { try apply(b) }
+                    while events < segment {
+                        guard let b = try feed.next() else {
+                            ended = true
+                            break
+                        }
+                        batches.append(b)
+                        try apply(b)
+                    }
+                    if first && !ended {
+                        try context.beginJournal(file: file)
+                    } else if ended && !first {
+                        try context.endJournal()
+                    }
+                }
+                feed.stored(appended: appended, duplicates: duplicates, throughLine: nil)
+                first = false
+            }
+        } catch {
+            do { try session.rollBack() } catch let failure {
+                throw ImportUndoFailed(file: file, cause: error, undo: failure)
+            }
+            throw error
+        }
     }
 
     /// The producer side: reads rows, gives content ids, sends batches; writes rejected rows.
@@ -341,6 +331,136 @@ extension Database {
             throw error
         }
         return copy
+    }
+}
+
+/// The appending side of an import: starts the reading thread and hands out its
+/// batches one by one (``next()``), keeping the report — rows read, events stored
+/// once their transaction committed — and calling the progress hook.
+///
+/// Used by one thread at a time (the importing caller, or the writer's thread during
+/// an import's session, which the caller waits for); its state sits behind a lock
+/// all the same.
+final class ImportFeed: Sendable {
+    /// One batch of events and the line of its last row.
+    struct Batch: Sendable {
+        var events: [Event]
+        var lastLine: Int
+    }
+
+    private struct State {
+        var report = ImportReport()
+        var lastStoredLine: Int?
+        var lastTick = Date()
+        var finished = false
+    }
+
+    private let pipe = ImportPipe()
+    private let state = Mutex(State())
+    private let file: String
+    private let rejectedPath: String
+    private let started: Date
+    private let progress: (@Sendable (ImportProgress) -> Void)?
+
+    /// Starts `produce` on a reading thread of its own.
+    init(file: String, rejectedPath: String, started: Date, progress: (@Sendable (ImportProgress) -> Void)?,
+         produce: @escaping @Sendable (ImportPipe) -> Void) {
+        self.file = file
+        self.rejectedPath = rejectedPath
+        self.started = started
+        self.progress = progress
+        let pipe = self.pipe
+        let producer = Thread { produce(pipe) }
+        producer.stackSize = 8 << 20
+        producer.start()
+    }
+
+    /// The next batch, or nil once the file is read to its end; throws the reading
+    /// side's error (``ImportFailure`` for invalid rows in the default mode).
+    func next() throws -> Batch? {
+        while let item = pipe.receive() {
+            switch item {
+            case .batch(let events, let rows, let lastLine, let bytes, let total):
+                let tick = state.withLock { s -> ImportProgress? in
+                    s.report.read = rows
+                    guard progress != nil, -s.lastTick.timeIntervalSinceNow > 0.1 else { return nil }
+                    s.lastTick = Date()
+                    return ImportProgress(bytes: bytes, totalBytes: total, rows: rows, stored: s.report.appended,
+                                          seconds: -started.timeIntervalSinceNow)
+                }
+                if let tick { progress?(tick) }
+                if !events.isEmpty { return Batch(events: events, lastLine: lastLine) }
+            case .done(let rows, let rejected, let wroteRejected, let fixedDuplicates, let fixedDuplicateCount):
+                state.withLock { s in
+                    s.report.read = rows
+                    s.report.rejected = rejected
+                    s.report.rejectedFile = wroteRejected ? rejectedPath : nil
+                    s.report.fixedDuplicates = fixedDuplicates
+                    s.report.fixedDuplicateCount = fixedDuplicateCount
+                    s.finished = true
+                }
+                if rows == 0 { throw ImportError(file: file, line: nil, column: nil, message: "the input has no rows") }
+            case .failed(let error):
+                throw error
+            }
+        }
+        return nil
+    }
+
+    /// Counts what a committed transaction stored; `throughLine` is the line of its
+    /// last row when each batch commits on its own (then a later error says so).
+    func stored(appended: Int, duplicates: Int, throughLine: Int?) {
+        state.withLock { s in
+            s.report.appended += appended
+            s.report.duplicates += duplicates
+            if let throughLine { s.lastStoredLine = throughLine }
+        }
+    }
+
+    /// The report of a file read to its end.
+    func finish() throws -> ImportReport {
+        try state.withLock { s in
+            guard s.finished else { throw PatronError.io("\(file): the import ended before the whole file was read") }
+            return s.report
+        }
+    }
+
+    /// Stops the reading side and waits for it to let go.
+    func cancel() {
+        pipe.cancel()
+        while pipe.receive() != nil {}
+    }
+
+    /// For an import that stopped after some batches committed on their own: the
+    /// error that says what is stored. Nil when nothing was (the error stands alone).
+    func interrupted(by error: any Error, dedupe: Bool) -> ImportInterrupted? {
+        state.withLock { s in
+            guard let line = s.lastStoredLine else { return nil }
+            let tally = pipe.tally
+            var report = s.report
+            report.read = tally.rows
+            report.rejected = tally.rejected
+            report.rejectedFile = tally.wroteRejected ? rejectedPath : nil
+            report.seconds = -started.timeIntervalSinceNow
+            return ImportInterrupted(file: file, cause: error, report: report, lastStoredLine: line, dedupe: dedupe)
+        }
+    }
+}
+
+/// An import that failed half-way and could not be undone at once (say the disk is
+/// full): its journal stays, and the next read-write opening of the database, or its
+/// next write once this process has ended, undoes it.
+public struct ImportUndoFailed: Error, Sendable, CustomStringConvertible {
+    /// The file as named on the command line.
+    public var file: String
+    /// What stopped the import.
+    public var cause: any Error
+    /// What stopped the undoing.
+    public var undo: any Error
+
+    public var description: String {
+        "\(cause)\n\(file): the import stopped, and undoing what it had stored failed too (\(undo)); "
+            + "the database will be put back as it was before this file by its next read-write opening once this process has ended"
     }
 }
 

@@ -33,6 +33,8 @@ final class AppendContext {
     private var schema: Schema { store.schema }
     private var nextPosition: UInt64
     private var nextClient: UInt32
+    /// The first client number this transaction hands out.
+    private let firstClientNumber: UInt32
     private var nextString: UInt32
     private(set) var newClients: [String: UInt32] = [:]
     private(set) var newStrings: [String: UInt32] = [:]
@@ -55,16 +57,36 @@ final class AppendContext {
     /// snapshot, under this transaction's id).
     var appendedAny: Bool { nextPosition > firstPosition }
 
-    /// - Parameter carried: the states of the transaction committed just before this
-    ///   one by the same writer (see ``ProjectionFolding/Carried``), or nil.
-    init(store: Store, txn: Transaction, recorded: Int64, carried: ProjectionFolding.Carried? = nil) throws {
+    /// Clients of an unfinished import of a process that is gone, undone at the start
+    /// of this transaction (``ImportJournal``): their keys go once it commits.
+    private(set) var discarded: Set<UInt32> = []
+    /// The journal of the import this transaction belongs to, if it spans several
+    /// (``ImportJournal``): before states are written, those of clients the import did
+    /// not create are saved in `undo`. Set by the import's session.
+    var journal: ImportJournal?
+
+    /// - Parameters:
+    ///   - carried: the states of the transaction committed just before this one by the
+    ///     same writer (see ``ProjectionFolding/Carried``), or nil.
+    ///   - journal: the journal of the import this transaction continues, or nil.
+    /// - Throws: ``PatronError/busy(_:)`` while another process's import is unfinished.
+    init(store: Store, txn: Transaction, recorded: Int64, carried: ProjectionFolding.Carried? = nil,
+         journal: ImportJournal? = nil) throws {
         self.store = store
         self.txn = txn
         self.recorded = recorded
+        self.journal = journal
+        var carried = carried
+        if let found = try ImportJournal.read(store.schema.meta, txn: txn), found != journal {
+            if found.ownerIsAlive { throw PatronError.busy(found.busyMessage) }
+            discarded = try store.rollBack(found, txn: txn)
+            carried = nil
+        }
         nextPosition = try store.lastPosition(txn: txn) + 1
         firstPosition = nextPosition
         linksFrom = nextPosition
         nextClient = try store.schema.nextNumber(in: store.schema.clientNames, txn: txn)
+        firstClientNumber = nextClient
         nextString = try store.schema.nextNumber(in: store.schema.stringValues, txn: txn)
         let load: (UInt32) throws -> ClientState? = { [store, txn] n in try store.state(n, txn: txn) }
         folding = carried.map { ProjectionFolding(load: load, carried: $0) } ?? ProjectionFolding(load: load)
@@ -218,22 +240,39 @@ final class AppendContext {
         return position
     }
 
-    /// Writes the changed client states so far and lets go of them (and of the
-    /// per-transaction id memo), so a long transaction holds bounded memory.
-    func flush() throws {
-        try writeStates()
-        folding = ProjectionFolding(load: { [store, txn] n in try store.state(n, txn: txn) })
-        idsInTxn.removeAll(keepingCapacity: true)
-        if interned.count > 1 << 20 { interned.removeAll() }
-    }
-
     /// Writes every changed client state; call once, after the last request.
     func finish() throws {
         try writeStates()
         try store.keys.sync()
     }
 
+    /// Ends the import's journal in this, its last transaction: the saved states and
+    /// the journal go.
+    func endJournal() throws {
+        if let undo = schema.undo { try txn.empty(undo) }
+        _ = try txn.delete(schema.meta, key: ImportJournal.key)
+        journal = nil
+    }
+
+    /// Starts the import's journal in this, its first transaction, before any state is
+    /// written (``writeStates()``): from then on the states it changes are saved first.
+    func beginJournal(file: String) throws {
+        let j = ImportJournal.mine(firstPosition: firstPosition, firstClient: firstClientNumber, file: file)
+        try txn.put(schema.meta, key: ImportJournal.key, value: j.encoded())
+        journal = j
+    }
+
+    /// Undoes this session's own import (its journal), in this transaction.
+    func rollBackJournal() throws {
+        guard let j = journal else { return }
+        discarded.formUnion(try store.rollBack(j, txn: txn))
+        journal = nil
+    }
+
     private func writeStates() throws {
+        if let j = journal {
+            for n in folding.dirty where n < j.firstClient { try store.saveState(n, txn: txn) }
+        }
         try StreamChain.write(first: linksFrom, links: links, table: schema.chain, txn: txn)
         linksFrom += UInt64(links.count)
         links.removeAll(keepingCapacity: true)

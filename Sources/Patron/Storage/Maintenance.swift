@@ -22,6 +22,9 @@ public struct DatabaseStats: Sendable {
     public var mapSize: Int
     /// Entries and pages of each table.
     public var tables: [(name: String, entries: Int, pages: Int)]
+    /// An import committing in several transactions that has not finished (under way,
+    /// or stopped and waiting to be undone), in words; nil when there is none.
+    public var unfinishedImport: String?
 
     /// Used bytes per stored event.
     public var bytesPerEvent: Double? { events > 0 ? Double(usedSize) / Double(events) : nil }
@@ -42,6 +45,10 @@ public struct VerifyReport: Sendable {
     public static let problemLimit = 200
     /// True when nothing is wrong.
     public var isOK: Bool { problemCount == 0 }
+    /// An import committing in several transactions that has not finished, in words
+    /// (``DatabaseStats/unfinishedImport``): what was verified includes the part of it
+    /// committed so far.
+    public var unfinishedImport: String?
 
     mutating func report(_ p: String) {
         problemCount += 1
@@ -112,7 +119,8 @@ extension Database {
                 forgotten: forgotten, eventsByType: byType, firstAt: first, lastAt: last,
                 fileSize: (attrs?[.size] as? NSNumber)?.intValue ?? 0, usedSize: store.env.usedSize,
                 mapSize: store.env.mapSize,
-                tables: try all.map { ($0.name, try txn.count($0), try txn.pages($0)) })
+                tables: try all.map { ($0.name, try txn.count($0), try txn.pages($0)) },
+                unfinishedImport: try ImportJournal.read(s.meta, txn: txn)?.note)
         }
     }
 
@@ -122,6 +130,7 @@ extension Database {
         try store.env.read { txn in
             var report = VerifyReport()
             let s = store.schema
+            report.unfinishedImport = try ImportJournal.read(s.meta, txn: txn)?.note
             var replay = LogReplay()
             var folding = ProjectionFolding(load: { _ in nil })
             var streams: [UInt32: [UInt64]] = [:]
@@ -218,14 +227,16 @@ extension Database {
         if store.readOnly { throw PatronError.readOnly("rebuild") }
         // The shared caches may hold mappings of the old indexes, or of this
         // transaction if it fails: drop them whatever happens.
-        defer {
-            store.clientCache.withLock { $0.removeAll() }
-            store.stringCache.withLock { $0.removeAll() }
-            store.stringValueCache.withLock { $0.removeAll() }
-        }
+        defer { store.dropCaches() }
         var erased: Set<UInt32> = []
         let replayed = try store.env.write { txn in
             let s = store.schema
+            // An unfinished import is undone first (its events are not part of the log
+            // to replay), unless its process is still at it.
+            if let j = try ImportJournal.read(s.meta, txn: txn) {
+                if j.ownerIsAlive { throw PatronError.busy(j.busyMessage) }
+                erased.formUnion(try store.rollBack(j, txn: txn))
+            }
             for t in s.derived { try txn.empty(t) }
             try txn.drop(named: Schema.formerStreams)
             var replay = LogReplay()

@@ -31,6 +31,10 @@ struct Schema {
     let strings: Table
     /// `string_values`: dictionary id → string.
     let stringValues: Table
+    /// `undo`: client number → its state before the unfinished import of the journal
+    /// (``ImportJournal``, ``SavedState``); empty otherwise. Nil in a read-only opening
+    /// of a file made before the table existed.
+    let undo: Table?
 
     static let specs: [(name: String, options: TableOptions)] = [
         ("meta", []),
@@ -45,9 +49,14 @@ struct Schema {
         ("string_values", [.integerKey]),
     ]
 
-    init(_ t: [Table]) {
+    /// The table added after format 3 was first written: created by a read-write
+    /// opening, optional in a read-only one.
+    static let undoSpec: (name: String, options: TableOptions) = ("undo", [.integerKey])
+
+    init(_ t: [Table], undo: Table?) {
         meta = t[0]; log = t[1]; ids = t[2]; clientKeys = t[3]; clientNames = t[4]
         chain = t[5]; rows = t[6]; details = t[7]; strings = t[8]; stringValues = t[9]
+        self.undo = undo
     }
 
     /// Marks the file with this build's format version (``formatVersion``).

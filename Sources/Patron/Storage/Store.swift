@@ -16,7 +16,17 @@ final class Store: Sendable {
     /// in every process and every later snapshot.
     let stringCache = Mutex<[String: UInt32]>([:])
     let stringValueCache = Mutex<[UInt32: String]>([:])
-    let clientCache = Mutex<[String: UInt32]>([:])
+    /// Committed client numbers, valid under one projection epoch: a rebuild or an
+    /// undone import (in this process or another) bumps the epoch and may give the
+    /// numbers to other keys.
+    let clientCache = Mutex(ClientCache())
+    /// The projection epoch of the last snapshot (transaction id) looked at.
+    private let snapshotEpoch = Mutex<(txn: Int, epoch: UInt64)>((-1, 0))
+
+    struct ClientCache {
+        var epoch: UInt64 = .max
+        var numbers: [String: UInt32] = [:]
+    }
     let idGenerator = EventIDGenerator()
 
     struct Options {
@@ -65,7 +75,11 @@ final class Store: Sendable {
         } catch let e as LMDBError where e.code == LMDBError.notFound {
             throw PatronError.format("\(path) is not a Patron database (it lacks Patron's tables)")
         }
-        schema = Schema(tables)
+        let undo: Table?
+        do { undo = try env.openTables([Schema.undoSpec])[0] } catch let e as LMDBError where e.code == LMDBError.notFound && readOnly {
+            undo = nil
+        }
+        schema = Schema(tables, undo: undo)
         let zoneName: String = try env.write(readOnly: readOnly) { [schema] txn in
             // A stored version was checked above; a new database gets this build's.
             if try Store.formatVersion(schema.meta, txn: txn, path: path) == nil {
@@ -84,6 +98,18 @@ final class Store: Sendable {
         guard let zone = Zone(identifier: zoneName) else { throw PatronError.format("\(path): unknown time zone \"\(zoneName)\"") }
         self.zone = zone
         keys = try KeyStore(path: path + "-keys", readOnly: readOnly)
+        if !readOnly { try recoverUnfinishedImport() }
+    }
+
+    /// Undoes the unfinished import of a process that is gone (``ImportJournal``), if
+    /// there is one, so that readers of this opening never see half of it.
+    private func recoverUnfinishedImport() throws {
+        let discarded = try env.write { txn -> Set<UInt32> in
+            guard let j = try ImportJournal.read(schema.meta, txn: txn), !j.ownerIsAlive else { return [] }
+            return try rollBack(j, txn: txn)
+        }
+        dropCaches()
+        for n in discarded.sorted() { try keys.destroy(n) }
     }
 
     /// The format version stored in `meta`, nil when none is.
@@ -107,14 +133,42 @@ final class Store: Sendable {
     // MARK: Lookups (in any transaction)
 
     func clientNumber(_ key: String, txn: Transaction) throws -> UInt32? {
-        if let n = clientCache.withLock({ $0[key] }) { return n }
+        let epoch = try self.epoch(of: txn)
+        if let n = clientCache.withLock({ $0.epoch == epoch ? $0.numbers[key] : nil }) { return n }
         guard let v = try txn.get(schema.clientKeys, key: key), v.count == 4 else { return nil }
         let n: UInt32 = v.load(at: 0)
-        clientCache.withLock { cache in
-            if cache.count > 4_000_000 { cache.removeAll(keepingCapacity: true) }
-            cache[key] = n
-        }
+        cacheClients([key: n], epoch: epoch)
         return n
+    }
+
+    /// Adds committed client numbers of a snapshot of projection epoch `epoch` to the
+    /// cache, which starts over when the epoch is another.
+    func cacheClients(_ numbers: [String: UInt32], epoch: UInt64) {
+        clientCache.withLock { cache in
+            if cache.epoch != epoch || cache.numbers.count > 4_000_000 {
+                cache.numbers.removeAll(keepingCapacity: cache.epoch == epoch)
+                cache.epoch = epoch
+            }
+            cache.numbers.merge(numbers) { a, _ in a }
+        }
+    }
+
+    /// The projection epoch of `txn`'s snapshot, read from `meta` once per snapshot.
+    func epoch(of txn: Transaction) throws -> UInt64 {
+        let id = txn.id
+        if let e = snapshotEpoch.withLock({ $0.txn == id ? $0.epoch : nil }) { return e }
+        let e = try projectionEpoch(txn: txn)
+        snapshotEpoch.withLock { $0 = (id, e) }
+        return e
+    }
+
+    /// Drops every cache of committed mappings and the epoch memo: after a transaction
+    /// that renumbers clients (rebuild, an undone import), whether or not it commits.
+    func dropCaches() {
+        clientCache.withLock { $0 = ClientCache() }
+        stringCache.withLock { $0.removeAll() }
+        stringValueCache.withLock { $0.removeAll() }
+        snapshotEpoch.withLock { $0 = (-1, 0) }
     }
 
     func clientKey(_ number: UInt32, txn: Transaction) throws -> String? {
@@ -155,14 +209,20 @@ final class Store: Sendable {
     static let epochKey = "projection-epoch"
 
     func projectionVersion(txn: Transaction) throws -> ProjectionVersion {
-        let epoch: UInt64 = try txn.get(schema.meta, key: Self.epochKey).map { $0.count == 8 ? $0.load(at: 0) : 0 } ?? 0
-        return ProjectionVersion(position: try lastPosition(txn: txn), epoch: epoch)
+        ProjectionVersion(position: try lastPosition(txn: txn), epoch: try projectionEpoch(txn: txn))
     }
 
-    /// Marks every cached projection stale (rebuild).
+    private func projectionEpoch(txn: Transaction) throws -> UInt64 {
+        try txn.get(schema.meta, key: Self.epochKey).map { $0.count == 8 ? $0.load(at: 0) : 0 } ?? 0
+    }
+
+    /// Marks every cached projection and client number stale (rebuild, an undone import).
     func bumpProjectionEpoch(txn: Transaction) throws {
-        var next = try projectionVersion(txn: txn).epoch + 1
+        var next = try projectionEpoch(txn: txn) + 1
         try withUnsafeBytes(of: &next) { try txn.put(schema.meta, key: Self.epochKey, value: Array($0)) }
+        let id = txn.id, epoch = next
+        clientCache.withLock { $0 = ClientCache() }
+        snapshotEpoch.withLock { $0 = (id, epoch) }
     }
 
     func lastPosition(txn: Transaction) throws -> UInt64 {

@@ -101,15 +101,20 @@ final class Writer: Sendable {
         }
     }
 
-    /// Runs `body` with a write transaction of its own, in the writer's order: one
-    /// transaction however many events it appends through the context (a whole
-    /// import file: all of it commits or none). `body` may run more than once when the
-    /// map has to grow mid-way, so it must start over each time.
-    func exclusive<R: Sendable>(_ body: @escaping @Sendable (AppendContext) throws -> R) throws -> R {
+    /// Runs `body` with the writer to itself, in the writer's order, for as many write
+    /// transactions as it runs through the ``WriterSession`` it is given (an import
+    /// file: one, or several under an ``ImportJournal``). Requests that arrive
+    /// meanwhile wait. Keys of clients forgotten by the session's transactions are
+    /// destroyed only once `body` returns, so a session undone on failure erases nothing.
+    func session<R: Sendable>(_ body: @escaping @Sendable (WriterSession) throws -> R) throws -> R {
         let done = DispatchSemaphore(value: 0)
         let box = Mutex<Result<R, any Error>?>(nil)
         let job: @Sendable () -> Void = { [self] in
-            let outcome = transaction(body)
+            // Carried states would hold memory the whole session and be stale after it.
+            carried.withLock { $0 = nil }
+            let session = WriterSession(writer: self)
+            var outcome = Result { try body(session) }
+            if case .success = outcome, let failure = destroy(session.erased) { outcome = .failure(failure) }
             box.withLock { $0 = outcome }
             done.signal()
         }
@@ -140,18 +145,22 @@ final class Writer: Sendable {
 
     /// One write transaction through an ``AppendContext``: commits, then (only then)
     /// caches the new string and client numbers and reports the last position; on
-    /// failure drops the keys it created. Runs on the writer's thread.
-    private func transaction<R>(_ body: (AppendContext) throws -> R) -> Result<R, any Error> {
+    /// failure drops the keys it created. Runs on the writer's thread. In a `session`,
+    /// no states are carried and the keys of forgotten clients are left to the session.
+    fileprivate func transaction<R>(session: WriterSession? = nil, _ body: (AppendContext) throws -> R) -> Result<R, any Error> {
         let recorded = Int64((Date().timeIntervalSince1970 * 1000).rounded())
         var newStrings: [String: UInt32] = [:]
         var newClients: [String: UInt32] = [:]
         var erased: Set<UInt32> = []
+        var discarded: Set<UInt32> = []
+        var epoch: UInt64 = 0
+        var journal: ImportJournal?
         // Taken out for this transaction alone: a body run again (the map grew) or a
         // failed transaction must not see states this attempt has changed.
-        var previous = carried.withLock { c in
+        var previous = session == nil ? carried.withLock { c in
             defer { c = nil }
             return c
-        }
+        } : nil
         var next: (txnID: Int, states: ProjectionFolding.Carried)?
         let outcome: Result<(R, UInt64), any Error> = Result {
             try store.env.write { txn in
@@ -160,16 +169,20 @@ final class Writer: Sendable {
                 next = nil
                 // Consumed, so the folding holds the only reference to the carried table
                 // and adds to it in place (a second reference would make it copy).
-                let context = try AppendContext(store: store, txn: txn, recorded: recorded, carried: consume usable)
+                let context = try AppendContext(store: store, txn: txn, recorded: recorded, carried: consume usable,
+                                                journal: session?.journal)
                 let value = try body(context)
                 try context.finish()
                 newStrings = context.newStrings
                 newClients = context.newClients
                 erased = context.erased
+                discarded = context.discarded
+                journal = context.journal
+                epoch = try store.epoch(of: txn)
                 // Only a transaction that wrote commits under its id (LMDB skips the
                 // commit of one that wrote nothing, and the next writer reuses the id).
                 let states = context.carry()
-                if context.appendedAny && states.count <= Self.carriedLimit { next = (txn.id, states) }
+                if session == nil && context.appendedAny && states.count <= Self.carriedLimit { next = (txn.id, states) }
                 return (value, context.lastPosition)
             }
         }
@@ -179,24 +192,64 @@ final class Writer: Sendable {
             // Only now are the new mappings committed, so only now may they be cached.
             store.stringCache.withLock { $0.merge(newStrings) { a, _ in a } }
             store.stringValueCache.withLock { c in for (s, id) in newStrings { c[id] = s } }
-            store.clientCache.withLock { $0.merge(newClients) { a, _ in a } }
+            store.cacheClients(newClients, epoch: epoch)
             onCommit(last)
-            // The forget is committed: now its keys go, for good. A key that cannot be
-            // destroyed is reported with what is true: the events are stored, the
-            // erasure is not complete (rebuild finishes it).
-            var failed = 0
-            var reason: String?
-            for n in erased.sorted() {
-                do { try store.keys.destroy(n) } catch {
-                    failed += 1
-                    if reason == nil { reason = String(describing: error) }
-                }
+            // Clients of an undone import are gone; their keys go too.
+            _ = destroy(discarded)
+            // The forget is committed: now its keys go, for good (at the end of a session).
+            if let session {
+                session.journal = journal
+                session.erased.formUnion(erased)
+            } else if let failure = destroy(erased) {
+                return .failure(failure)
             }
-            if let reason { return .failure(PatronError.erasureIncomplete(clients: failed, reason: reason)) }
             return .success(value)
         case .failure(let error):
             store.keys.discardPending()
+            // The transaction may have undone an import (renumbering clients) before it failed.
+            if !discarded.isEmpty || session != nil { store.dropCaches() }
             return .failure(error)
         }
+    }
+
+    /// Destroys the keys of `clients`. A key that cannot be destroyed is reported with
+    /// what is true: the events are stored, the erasure is not complete (rebuild
+    /// finishes it).
+    private func destroy(_ clients: Set<UInt32>) -> PatronError? {
+        var failed = 0
+        var reason: String?
+        for n in clients.sorted() {
+            do { try store.keys.destroy(n) } catch {
+                failed += 1
+                if reason == nil { reason = String(describing: error) }
+            }
+        }
+        return reason.map { PatronError.erasureIncomplete(clients: failed, reason: $0) }
+    }
+}
+
+/// A run of write transactions with the writer to itself (``Writer/session(_:)``),
+/// used on the writer's thread alone.
+final class WriterSession {
+    private unowned let writer: Writer
+    /// The journal of the import the session's transactions belong to, once one of
+    /// them has begun it (``AppendContext/beginJournal(file:)``) and committed.
+    fileprivate(set) var journal: ImportJournal?
+    /// Clients forgotten by the session's transactions, whose keys go when it ends.
+    fileprivate(set) var erased: Set<UInt32> = []
+
+    fileprivate init(writer: Writer) { self.writer = writer }
+
+    /// Runs one write transaction (run again from the start if the map has to grow).
+    func transaction<R>(_ body: (AppendContext) throws -> R) throws -> R {
+        try writer.transaction(session: self, body).get()
+    }
+
+    /// Undoes the session's import, if its journal was committed: the database goes
+    /// back to what it was before the session. Keys of clients it forgot stay.
+    func rollBack() throws {
+        guard journal != nil else { return }
+        try transaction { context in try context.rollBackJournal() }
+        erased = []
     }
 }

@@ -16,10 +16,13 @@ public enum PatronError: Error, CustomStringConvertible, Sendable, Equatable {
     /// clients could not be destroyed, so their personal data is still readable; `patron
     /// rebuild` (``Database/rebuild()``) destroys the keys of every forgotten client.
     case erasureIncomplete(clients: Int, reason: String)
+    /// Another process holds the database for a long write (an import committing in
+    /// several transactions); the message names it. Nothing was written.
+    case busy(String)
 
     public var description: String {
         switch self {
-        case .io(let s), .format(let s), .invalidArgument(let s): s
+        case .io(let s), .format(let s), .invalidArgument(let s), .busy(let s): s
         case .readOnly(let op): "the database is open read-only; \(op) needs write access"
         case let .wrongExpectedVersion(client, expected, actual):
             "wrong expected version for client \"\(client)\": expected \(expected), actual \(actual)"
