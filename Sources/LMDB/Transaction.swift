@@ -159,11 +159,26 @@ extension Transaction {
     /// until the commit writes them to the file.
     public func releaseMappedPages() {
         guard let env = mdb_txn_env(handle) else { return }
-        var info = MDB_envinfo()
-        mdb_env_info(env, &info)
-        var stat = MDB_stat()
-        mdb_env_stat(env, &stat)
-        let used = min(info.me_mapsize, (info.me_last_pgno + 1) * Int(stat.ms_psize))
-        if let base = info.me_mapaddr, used > 0 { _ = madvise(base, used, MADV_DONTNEED) }
+        var pathPointer: UnsafePointer<CChar>?
+        guard mdb_env_get_path(env, &pathPointer) == 0, let pathPointer, let real = realpath(pathPointer, nil) else { return }
+        defer { free(real) }
+        let path = String(cString: real)
+        // LMDB does not give the map's address (`me_mapaddr` is only for fixed maps):
+        // the kernel's list of this process's mappings does.
+        guard let maps = fopen("/proc/self/maps", "r") else { return }
+        defer { fclose(maps) }
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(line) }
+        while getline(&line, &capacity, maps) > 0 {
+            guard let line else { break }
+            let text = String(cString: line)
+            guard text.hasSuffix(" " + path + "\n") else { continue }
+            let range = text.prefix { $0 != " " }.split(separator: "-")
+            guard range.count == 2, let start = UInt(range[0], radix: 16), let end = UInt(range[1], radix: 16), end > start,
+                  let base = UnsafeMutableRawPointer(bitPattern: start) else { continue }
+            _ = madvise(base, Int(end - start), MADV_DONTNEED)
+        }
     }
+
 }

@@ -11,9 +11,13 @@ extension PatronCommand {
                 .json, each maybe .gz), else the first byte ({ is NDJSON). A CSV file has a
                 header row naming the fields; list fields (services) are split on ';'.
 
-                Each file is one transaction: a file with an invalid row imports nothing,
+                Each file is all or nothing: a file with an invalid row imports nothing,
                 and each problem is reported as file:line:column (the first 20, then a
-                count); a killed import leaves none of the file. --skip-invalid stores the
+                count); a killed import leaves none of the file. A file of more than
+                --segment-size events commits in several transactions, so memory stays
+                bounded, under a journal: if the import fails half-way they are undone at
+                once, and if the process dies, by the next command that opens the
+                database to write; other writers wait for it meanwhile. --skip-invalid stores the
                 valid rows in batches and writes the others, each with its reason, to
                 FILE.rejected; an error that stops it half-way (a truncated .gz) leaves the
                 batches stored before it, and the message says up to which line. Rows
@@ -38,9 +42,11 @@ extension PatronCommand {
         @Flag(name: .long, help: "Do not derive ids from content for rows without one.") var noDedupe = false
         @Flag(name: .long, help: "Import the valid rows; write the invalid ones to FILE.rejected.") var skipInvalid = false
         @Option(help: "Events per batch (per transaction with --skip-invalid).") var batchSize = 10_000
+        @Option(help: "Events per transaction of an all-or-nothing import (without --skip-invalid).") var segmentSize = 50_000
 
         func validate() throws {
             guard (1...1_000_000).contains(batchSize) else { throw ValidationError("--batch-size must be from 1 to 1,000,000") }
+            guard (1...10_000_000).contains(segmentSize) else { throw ValidationError("--segment-size must be from 1 to 10,000,000") }
             _ = try importOptions()
             if options.readOnly { throw ValidationError("--read-only cannot be used with import: it writes") }
             if files.filter({ $0 == "-" }).count > 1 { throw ValidationError("stdin (-) can be read only once") }
@@ -70,6 +76,7 @@ extension PatronCommand {
             o.dedupe = !noDedupe
             o.skipInvalid = skipInvalid
             o.batchSize = batchSize
+            o.segmentSize = segmentSize
             return o
         }
 

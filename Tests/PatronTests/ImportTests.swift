@@ -53,7 +53,7 @@ import Testing
         }
         var options = ImportOptions()
         options.batchSize = 7
-        options.segmentEvents = 13
+        options.segmentSize = 13
         try db.importFile(try write(dir, "many.ndjson", lines.joined(separator: "\n")), options: options)
         #expect(try db.verify().isOK)
         let all = try db.events()

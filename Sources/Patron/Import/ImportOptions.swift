@@ -36,9 +36,10 @@ public struct ImportOptions: Sendable {
     /// How many bad rows are reported one by one before only counting them.
     public var reportLimit = 20
     /// Without ``skipInvalid``: about how many events one write transaction of the
-    /// import holds; a longer file commits several under an ``ImportJournal`` (undone
-    /// as a whole if the import fails), so memory stays bounded.
-    var segmentEvents = 100_000
+    /// import holds (whole batches: it ends with the batch that reaches this). A longer
+    /// file commits several, under a journal that undoes them all if the import fails
+    /// (or, if the process dies, the next writer does), so memory stays bounded.
+    public var segmentSize = 50_000
 
     /// Options with every default.
     public init() {}

@@ -1,0 +1,164 @@
+import Foundation
+import LMDB
+import Testing
+@testable import Patron
+
+/// Imports that commit in several transactions (``ImportJournal``): all or nothing.
+@Suite struct ImportJournalTests {
+    /// Every entry of the tables an import changes and an undo must put back, as bytes.
+    static func tables(_ db: Database) throws -> [String: [[UInt8]]] {
+        let s = db.store.schema
+        return try db.store.env.read { txn in
+            var out: [String: [[UInt8]]] = [:]
+            for t in [s.log, s.ids, s.clientKeys, s.clientNames, s.chain, s.rows, s.details] {
+                var entries: [[UInt8]] = []
+                try txn.withCursor(t) { c in
+                    var e = try c.first()
+                    while let (k, v) = e {
+                        entries.append(Array(k) + [0xff] + Array(v))
+                        e = try c.next()
+                    }
+                }
+                out[t.name] = entries
+            }
+            return out
+        }
+    }
+
+    static func hasJournalOrSavedStates(_ db: Database) throws -> Bool {
+        try db.store.env.read { txn in
+            let undo = try db.store.schema.undo.map { try txn.count($0) } ?? 0
+            return try ImportJournal.read(db.store.schema.meta, txn: txn) != nil || undo > 0
+        }
+    }
+
+    static let base = """
+        {"type":"client","client":"A","at":"2024-01-02","name":"Ann Lee","email":"ann@example.com"}
+        {"type":"visit","client":"A","at":"2024-01-03","services":["facial"],"provider":"Kim"}
+        {"type":"client","client":"P","at":"2024-01-04","name":"Pat Doe","phone":"555-0100"}
+        {"type":"purchase","client":"P","at":"2024-01-05","amount":120}
+        {"type":"visit","client":"B","at":"2024-01-06","services":["peel"]}
+        {"type":"tier","client":"B","at":"2024-01-07","tier":"gold"}
+        """
+
+    /// 60 rows over the base clients and 20 new ones, with a merge of a base client into
+    /// a new one and a forget of a base client; row `bad` (1-based), if any, is invalid.
+    static func file(bad: Int?) -> String {
+        var lines: [String] = []
+        for i in 1...60 {
+            let at = "2024-03-\(String(format: "%02d", 1 + i % 28))"
+            if i == bad {
+                lines.append(#"{"type":"purchase","client":"A","at":"\#(at)","amount":"twelve"}"#)
+            } else if i == 30 {
+                lines.append(#"{"type":"merge","client":"B","at":"\#(at)","into":"N3"}"#)
+            } else if i == 41 {
+                lines.append(#"{"type":"forget","client":"P","at":"\#(at)"}"#)
+            } else {
+                let client = ["A", "B", "P"][i % 3]
+                let who = i % 4 == 0 ? "N\(i % 20)" : client
+                lines.append(i % 5 == 0
+                    ? #"{"type":"client","client":"\#(who)","at":"\#(at)","name":"New \#(i)","email":"n\#(i)@example.com"}"#
+                    : #"{"type":"purchase","client":"\#(who)","at":"\#(at)","amount":\#(10 + i),"items":[{"name":"s\#(i % 7)","category":"c\#(i % 3)","amount":\#(10 + i)}]}"#)
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func options(segment: Int) -> ImportOptions {
+        var o = ImportOptions()
+        o.segmentSize = segment
+        o.batchSize = 3
+        return o
+    }
+
+    @Test("A file over many transactions with an invalid row near its end imports nothing: every table as before, personal data kept")
+    func aFailedJournaledImportIsUndone() throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        try db.importFile(try ImportFormatTests.write(dir, "base.ndjson", Self.base))
+        let before = try Self.tables(db)
+        let snapshot = try ImportFormatTests.snapshot(db)
+        let clientsBefore = try db.store.env.read { txn in try txn.count(db.store.schema.clientNames) }
+
+        let bad = try ImportFormatTests.write(dir, "more.ndjson", Self.file(bad: 58))
+        // Segments of 7 events, batches of 3: the bad row comes many commits in.
+        #expect(throws: ImportFailure.self) { try db.importFile(bad, options: Self.options(segment: 7)) }
+        #expect(try Self.tables(db) == before)
+        #expect(try ImportFormatTests.snapshot(db) == snapshot)
+        #expect(try !Self.hasJournalOrSavedStates(db))
+        #expect(try db.verify().isOK)
+        // The forget in the undone part erased nothing; the keys of the undone clients are gone.
+        #expect(try db.client("P")?.name == "Pat Doe")
+        #expect(db.store.keys.key(UInt32(clientsBefore + 1)) == nil)
+        #expect(try db.client("N3") == nil)
+
+        // Fixed, it imports, and equals the same file imported in one transaction.
+        let good = try ImportFormatTests.write(dir, "fixed.ndjson", Self.file(bad: nil))
+        let report = try db.importFile(good, options: Self.options(segment: 7))
+        #expect(report.appended == 60)
+        #expect(try !Self.hasJournalOrSavedStates(db))
+        #expect(try db.verify().isOK)
+        let whole = try Database(path: dir.path("whole"))
+        try whole.importFile(try ImportFormatTests.write(dir, "base2.ndjson", Self.base))
+        try whole.importFile(good, options: Self.options(segment: 1_000))
+        #expect(try ImportFormatTests.snapshot(db) == ImportFormatTests.snapshot(whole))
+        #expect(try db.client("P")?.name == nil, "the forget, now committed, erased P's name")
+    }
+
+    @Test("An unfinished import of a process that is gone is undone by the next read-write opening; read-only ones only say so")
+    func anOrphanedJournalIsUndoneAtOpen() throws {
+        let dir = TempDir()
+        let path = dir.path("db")
+        var before: [String: [[UInt8]]] = [:]
+        do {
+            let db = try Database(path: path)
+            try db.importFile(try ImportFormatTests.write(dir, "base.ndjson", Self.base))
+            before = try Self.tables(db)
+            // What a killed importer leaves: its first transactions committed under a
+            // journal naming a process that no longer runs.
+            try db.writer.session { session in
+                try session.transaction { context in
+                    _ = try context.apply(AppendRequest(events: [
+                        Event(client: "A", at: ms("2024-05-01"), payload: .purchase(Purchase(amount: Money(cents: 900)))),
+                        Event(client: "Z", at: ms("2024-05-02"), payload: .visit(Visit())),
+                    ], expectedVersions: [:]))
+                    try context.beginJournal(file: "gone.ndjson")
+                }
+                try session.transaction { context in
+                    _ = try context.apply(AppendRequest(events: [
+                        Event(client: "B", at: ms("2024-05-03"), payload: .merge(Merge(into: "A"))),
+                    ], expectedVersions: [:]))
+                }
+            }
+            try db.store.env.write { txn in
+                var j = try #require(try ImportJournal.read(db.store.schema.meta, txn: txn))
+                j.pid = Int32.max - 7  // no such process
+                try txn.put(db.store.schema.meta, key: ImportJournal.key, value: j.encoded())
+            }
+            #expect(try db.lastPosition == 9)
+        }
+        let reader = try Database(path: path, readOnly: true)
+        #expect(try reader.stats().unfinishedImport?.contains("stopped unfinished") == true)
+        #expect(try reader.verify().unfinishedImport != nil)
+        let db = try Database(path: path)
+        #expect(try Self.tables(db) == before)
+        #expect(try !Self.hasJournalOrSavedStates(db))
+        #expect(try db.stats().unfinishedImport == nil)
+        #expect(try db.verify().isOK)
+    }
+
+    @Test("The journal's process check: this process is alive, a made-up one is not, a reused id with another start time is not")
+    func ownerLiveness() throws {
+        let me = ImportJournal.mine(firstPosition: 1, firstClient: 1, file: "f")
+        #expect(me.ownerIsAlive)
+        var other = me
+        other.pid = Int32.max - 7
+        #expect(!other.ownerIsAlive)
+        if me.processStart != 0 {
+            var reused = me
+            reused.processStart += 1
+            #expect(!reused.ownerIsAlive)
+        }
+        #expect(try me.encoded().withUnsafeBytes { try ImportJournal($0) } == me)
+    }
+}
