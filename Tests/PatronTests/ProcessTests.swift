@@ -42,9 +42,11 @@ import Testing
         #expect(lastCount > 0, "the appender never committed; the kills came too early")
     }
 
-    /// `patron import` killed with SIGKILL at random moments. By default a file is one
-    /// transaction: the database holds none of it or all of it. With --skip-invalid,
-    /// whole batches. Either way it verifies, and importing again completes it.
+    /// `patron import` killed with SIGKILL at random moments. By default a file is all
+    /// or nothing, here over many transactions (`--segment-size`) under a journal: the
+    /// reopened database holds the earlier data exactly as it was, or all of the file.
+    /// With --skip-invalid, whole batches. Either way it verifies, and importing again
+    /// completes it.
     @Test func killedImportLeavesTheFileOrWholeBatches() throws {
         let dir = TempDir()
         let file = dir.path("big.csv")
@@ -54,14 +56,27 @@ import Testing
             text += i % 3 == 0 ? "visit,c\(i % 997),\(at),,facial;peel\n" : "purchase,c\(i % 997),\(at),\(i % 400).50,\n"
         }
         try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+        // Earlier data: the import changes these clients' states, an undo puts them back.
+        var earlier = "type,client,at,amount\n"
+        for i in 0..<500 { earlier += "purchase,c\(i * 2),2023-06-\(String(format: "%02d", i % 28 + 1)),\(i).25\n" }
+        let base = dir.path("earlier.csv")
+        try Data(earlier.utf8).write(to: URL(fileURLWithPath: base))
         let size = 700
         var rng = SeededRandom(seed: 5)
         for skipInvalid in [false, true] {
             let path = dir.path(skipInvalid ? "batches" : "whole")
+            let before: [String: [[UInt8]]]
+            do {
+                let db = try Database(path: path)
+                try db.importFile(base)
+                before = try ImportJournalTests.tables(db)
+            }
+            var undone = 0
             for round in 0..<4 {
                 let p = Process()
                 p.executableURL = productsDirectory.appendingPathComponent("patron")
-                p.arguments = ["import", file, "--db", path, "--batch-size", String(size)] + (skipInvalid ? ["--skip-invalid"] : [])
+                p.arguments = ["import", file, "--db", path, "--batch-size", String(size), "--segment-size", "3000"]
+                    + (skipInvalid ? ["--skip-invalid"] : [])
                 p.standardError = FileHandle.nullDevice
                 p.standardOutput = FileHandle.nullDevice
                 try p.run()
@@ -69,21 +84,78 @@ import Testing
                 kill(p.processIdentifier, SIGKILL)
                 p.waitUntilExit()
                 let db = try Database(path: path)
-                let count = try Int(db.lastPosition)
+                let count = try Int(db.lastPosition) - 500
                 if skipInvalid {
                     // Every batch but the file's last one holds `size` new events.
                     #expect(count % size == 0 || count == 40_000, "round \(round): \(count) events is not whole batches")
                 } else {
                     #expect(count == 0 || count == 40_000, "round \(round): \(count) events is part of the file")
+                    if count == 0 {
+                        #expect(try ImportJournalTests.tables(db) == before, "round \(round): the undo left a difference")
+                        undone += 1
+                    }
+                    #expect(try !ImportJournalTests.hasJournalOrSavedStates(db))
                 }
                 let report = try db.verify()
                 #expect(report.isOK, "round \(round): \(report.problems.prefix(5))")
             }
+            if !skipInvalid { #expect(undone > 0, "no kill came before the import finished") }
             let db = try Database(path: path)
             try db.importFile(file)
-            #expect(try db.lastPosition == 40_000)
+            #expect(try db.lastPosition == 40_500)
             #expect(try db.verify().isOK)
         }
+    }
+
+    /// While an import runs under its journal, other writers are refused (an append in
+    /// between would be undone with it); once its process is killed, the next writer
+    /// — here another process — undoes it, and a client number this process cached
+    /// from the undone import is not used for the key that now has it.
+    @Test func aRunningImportHoldsOffWritersAndAKilledOneIsUndoneByTheNext() throws {
+        let dir = TempDir()
+        let path = dir.path("db")
+        let file = dir.path("long.csv")
+        var text = "type,client,at,amount\n"
+        for i in 0..<60_000 { text += "purchase,new\(i % 5000),2024-\(String(format: "%02d", i % 12 + 1))-02,\(i % 90).00\n" }
+        try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+        let db = try Database(path: path)
+        try db.appendAndWait([Event(client: "old", at: ms("2023-01-01"), payload: .visit(Visit()))])
+
+        let p = Process()
+        p.executableURL = productsDirectory.appendingPathComponent("patron")
+        p.arguments = ["import", file, "--db", path, "--batch-size", "500", "--segment-size", "1000"]
+        p.standardError = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        // Wait for its journal. An append waits for LMDB's write lock (held by the
+        // import inside each of its transactions), then finds the journal and is refused.
+        let deadline = Date().addingTimeInterval(60)
+        while try db.stats().unfinishedImport == nil && p.isRunning && Date() < deadline { usleep(2_000) }
+        defer { kill(p.processIdentifier, SIGKILL) }
+        do {
+            try db.appendAndWait([Event(client: "old", at: ms("2023-01-02"), payload: .visit(Visit()))])
+            Issue.record("the append went through: the import finished before it")
+        } catch let PatronError.busy(message) {
+            #expect(message.contains("an import of \(file) by process \(p.processIdentifier) is under way"))
+        }
+        // A client of the import, seen (and its number cached) while it runs.
+        #expect(try db.client("new0") != nil)
+
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(try db.stats().unfinishedImport?.contains("stopped unfinished") == true, "the import finished before it was killed")
+        let other = dir.path("other.ndjson")
+        try Data(#"{"type":"visit","client":"other","at":"2024-02-01"}"#.utf8).write(to: URL(fileURLWithPath: other))
+        let r = try runProduct("patron", ["import", other, "--db", path])
+        #expect(r.status == 0, "\(r.err)")
+        // "other" took the number "new0" had; the cache must not hand it out for "new0".
+        #expect(try db.client("new0") == nil)
+        #expect(try db.client("other")?.visits == 1)
+        #expect(try db.lastPosition == 2)
+        #expect(try db.stats().unfinishedImport == nil)
+        #expect(try db.verify().isOK)
+        try db.appendAndWait([Event(client: "old", at: ms("2023-01-02"), payload: .visit(Visit()))])
+        #expect(try db.client("old", today: day("2024-01-01"))?.visits == 2)
     }
 
     @Test("A writer that carries client states from one commit to the next reloads them after another process has written")
