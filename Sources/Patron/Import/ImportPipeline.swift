@@ -74,17 +74,20 @@ extension Database {
     /// Imports one file of events, CSV or NDJSON, plain or gzipped, or stdin (`-`),
     /// in bounded memory.
     ///
-    /// By default the whole file is one write transaction, read once: a file with any
-    /// invalid row imports nothing (the transaction is dropped; ``ImportFailure`` lists
-    /// the problems), and neither does a process killed half-way. With
-    /// ``ImportOptions/skipInvalid`` the valid rows are stored and each invalid one is
-    /// written, with its reason in a `rejected_reason` column, to `FILE.rejected`
-    /// (re-importable once fixed). Events are appended in batches of
-    /// ``ImportOptions/batchSize``, one transaction each, while the next batch is
-    /// being read on another thread.
+    /// By default the file is all or nothing, read once: a file with any invalid row
+    /// imports nothing (``ImportFailure`` lists the problems), and neither does a
+    /// process killed half-way. A file of up to ``ImportOptions/segmentSize`` events is
+    /// one write transaction; a longer one commits in transactions of that size under
+    /// an import journal, undone as a whole if the import fails (or, if the process
+    /// dies, by the next writer), so memory stays bounded; other writers get
+    /// ``PatronError/busy(_:)`` meanwhile. With ``ImportOptions/skipInvalid`` the valid
+    /// rows are stored and each invalid one is written, with its reason in a
+    /// `rejected_reason` column, to `FILE.rejected` (re-importable once fixed). Events
+    /// are appended in batches of ``ImportOptions/batchSize`` (one transaction each with
+    /// `skipInvalid`) while the next batch is being read on another thread.
     ///
     /// `progress` is called between batches on the thread that appends them (the
-    /// writer's, inside the file's transaction, by default), at most ten times a second:
+    /// writer's, inside one of the file's transactions, by default), at most ten times a second:
     /// it should return at once (the command line's writes one line to the terminal,
     /// some 30 µs).
     @discardableResult
