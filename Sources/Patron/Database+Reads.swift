@@ -17,8 +17,12 @@ extension Database {
 
     /// Up to `limit` events from `position` on, in log order.
     public func events(from position: UInt64 = 1, limit: Int = Int.max) throws -> [RecordedEvent] {
+        try store.env.read { txn in try events(from: position, limit: limit, txn: txn) }
+    }
+
+    func events(from position: UInt64, limit: Int, txn: Transaction) throws -> [RecordedEvent] {
         var out: [RecordedEvent] = []
-        try forEachEvent(from: position) { e in
+        try forEachEvent(from: position, txn: txn) { e in
             out.append(e)
             return out.count < limit
         }
@@ -31,14 +35,16 @@ extension Database {
     /// The body runs inside a read transaction: do not append from it (growing the
     /// map waits for this process's readers to finish, so the append would wait forever).
     public func forEachEvent(from position: UInt64 = 1, _ body: (RecordedEvent) throws -> Bool) throws {
-        try store.env.read { txn in
-            try txn.withCursor(store.schema.log) { c in
-                var entry = try c.seek(max(position, 1))
-                while let (k, v) = entry {
-                    let p: UInt64 = k.load(at: 0)
-                    guard try body(try store.recorded(v, position: p, verify: false)) else { return }
-                    entry = try c.next()
-                }
+        try store.env.read { txn in try forEachEvent(from: position, txn: txn, body) }
+    }
+
+    private func forEachEvent(from position: UInt64, txn: Transaction, _ body: (RecordedEvent) throws -> Bool) throws {
+        try txn.withCursor(store.schema.log) { c in
+            var entry = try c.seek(max(position, 1))
+            while let (k, v) = entry {
+                let p: UInt64 = k.load(at: 0)
+                guard try body(try store.recorded(v, position: p, verify: false)) else { return }
+                entry = try c.next()
             }
         }
     }
@@ -158,6 +164,12 @@ extension Database {
     /// A catch-up subscription: every event from `position` on, then each new one as
     /// it is committed (by this process or another), until the consumer stops.
     ///
+    /// Committed events are never changed, with one exception: an import that commits
+    /// in several transactions and then fails (or whose process dies) is undone, and
+    /// later events take its positions. A subscription that had delivered any of the
+    /// undone events ends with ``PatronError/undone(from:)``, naming the position to
+    /// subscribe from again.
+    ///
     /// ```swift
     /// for try await e in db.subscribe(from: 1) { print(e.position, e.event.type) }
     /// ```
@@ -169,9 +181,17 @@ extension Database {
             let task = Task { [self] in
                 var next = max(position, 1)
                 var wakeups = ticks.makeAsyncIterator()
+                var undone: UInt64?
                 do {
                     while !Task.isCancelled {
-                        let batch = try events(from: next, limit: 1024)
+                        // The events and the undo marker of one snapshot: events taken
+                        // back (an unfinished import undone) end the subscription if it
+                        // had delivered any of them.
+                        let (batch, marker) = try store.env.read { txn in
+                            (try events(from: next, limit: 1024, txn: txn), try store.undoMarker(txn: txn))
+                        }
+                        if let undone, marker.count != undone, marker.from < next { throw PatronError.undone(from: marker.from) }
+                        undone = marker.count
                         for e in batch { continuation.yield(e) }
                         if let last = batch.last { next = last.position + 1; continue }
                         guard await wakeups.next() != nil else { break }

@@ -1,5 +1,6 @@
 import Foundation
 import LMDB
+import Synchronization
 import Testing
 @testable import Patron
 
@@ -105,6 +106,30 @@ import Testing
         #expect(try db.client("P")?.name == nil, "the forget, now committed, erased P's name")
     }
 
+    /// What a killed importer leaves: two transactions (positions 7–9, a new client and
+    /// a merge of base clients) committed under a journal naming a process that no longer runs.
+    static func leaveOrphanedImport(_ db: Database) throws {
+        try db.writer.session { session in
+            try session.transaction { context in
+                _ = try context.apply(AppendRequest(events: [
+                    Event(client: "A", at: ms("2024-05-01"), payload: .purchase(Purchase(amount: Money(cents: 900)))),
+                    Event(client: "Z", at: ms("2024-05-02"), payload: .visit(Visit())),
+                ], expectedVersions: [:]))
+                try context.beginJournal(file: "gone.ndjson")
+            }
+            try session.transaction { context in
+                _ = try context.apply(AppendRequest(events: [
+                    Event(client: "B", at: ms("2024-05-03"), payload: .merge(Merge(into: "A"))),
+                ], expectedVersions: [:]))
+            }
+        }
+        try db.store.env.write { txn in
+            var j = try #require(try ImportJournal.read(db.store.schema.meta, txn: txn))
+            j.pid = Int32.max - 7  // no such process
+            try txn.put(db.store.schema.meta, key: ImportJournal.key, value: j.encoded())
+        }
+    }
+
     @Test("An unfinished import of a process that is gone is undone by the next read-write opening; read-only ones only say so")
     func anOrphanedJournalIsUndoneAtOpen() throws {
         let dir = TempDir()
@@ -114,27 +139,7 @@ import Testing
             let db = try Database(path: path)
             try db.importFile(try ImportFormatTests.write(dir, "base.ndjson", Self.base))
             before = try Self.tables(db)
-            // What a killed importer leaves: its first transactions committed under a
-            // journal naming a process that no longer runs.
-            try db.writer.session { session in
-                try session.transaction { context in
-                    _ = try context.apply(AppendRequest(events: [
-                        Event(client: "A", at: ms("2024-05-01"), payload: .purchase(Purchase(amount: Money(cents: 900)))),
-                        Event(client: "Z", at: ms("2024-05-02"), payload: .visit(Visit())),
-                    ], expectedVersions: [:]))
-                    try context.beginJournal(file: "gone.ndjson")
-                }
-                try session.transaction { context in
-                    _ = try context.apply(AppendRequest(events: [
-                        Event(client: "B", at: ms("2024-05-03"), payload: .merge(Merge(into: "A"))),
-                    ], expectedVersions: [:]))
-                }
-            }
-            try db.store.env.write { txn in
-                var j = try #require(try ImportJournal.read(db.store.schema.meta, txn: txn))
-                j.pid = Int32.max - 7  // no such process
-                try txn.put(db.store.schema.meta, key: ImportJournal.key, value: j.encoded())
-            }
+            try Self.leaveOrphanedImport(db)
             #expect(try db.lastPosition == 9)
         }
         let reader = try Database(path: path, readOnly: true)
@@ -160,5 +165,50 @@ import Testing
             #expect(!reused.ownerIsAlive)
         }
         #expect(try me.encoded().withUnsafeBytes { try ImportJournal($0) } == me)
+    }
+
+    @Test("A rebuild undoes an unfinished import of a process that is gone before it replays the log")
+    func rebuildUndoesAnOrphanedImport() throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        try db.importFile(try ImportFormatTests.write(dir, "base.ndjson", Self.base))
+        let before = try Self.tables(db)
+        try Self.leaveOrphanedImport(db)
+        #expect(try db.lastPosition == 9)
+        try db.rebuild()
+        #expect(try db.lastPosition == 6)
+        #expect(try Self.tables(db) == before)
+        #expect(try !Self.hasJournalOrSavedStates(db))
+    }
+
+    @Test("A subscription that delivered events of an import that is then undone ends with an error naming where to start again")
+    func aSubscriptionPastUndoneEventsEnds() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        try db.importFile(try ImportFormatTests.write(dir, "base.ndjson", Self.base))
+        let seen = Mutex<[UInt64]>([])
+        let ended = Mutex<String?>(nil)
+        let reader = Task {
+            do {
+                for try await e in db.subscribe(from: 1, pollInterval: .milliseconds(5)) { seen.withLock { $0.append(e.position) } }
+                ended.withLock { $0 = "finished" }
+            } catch {
+                ended.withLock { $0 = String(describing: error) }
+            }
+        }
+        try Self.leaveOrphanedImport(db)
+        let deadline = Date().addingTimeInterval(30)
+        while seen.withLock({ $0.count }) < 9 && Date() < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(seen.withLock { $0 } == Array(1...9))
+        // The next write finds the journal of a dead process, undoes positions 7–9, then appends at 7.
+        try db.appendAndWait([Event(client: "A", at: ms("2024-06-01"), payload: .visit(Visit()))])
+        let wait = Date().addingTimeInterval(30)
+        while ended.withLock({ $0 }) == nil && Date() < wait { try await Task.sleep(for: .milliseconds(5)) }
+        reader.cancel()
+        #expect(ended.withLock { $0 } == PatronError.undone(from: 7).description, "the subscription went on past undone events")
+        #expect(seen.withLock { $0 } == Array(1...9))
+        // A subscription from where it said gets the new event.
+        var fresh = db.subscribe(from: 7).makeAsyncIterator()
+        #expect(try await fresh.next()?.event.type == .visit)
     }
 }

@@ -131,7 +131,21 @@ struct SavedState {
     }
 }
 
+/// How many times events were undone, and from which position the last time (`meta`
+/// key `log-undone`), so a subscription can tell that positions it delivered were
+/// taken back.
+struct UndoMarker: Equatable {
+    static let key = "log-undone"
+    var count: UInt64 = 0
+    var from: UInt64 = 0
+}
+
 extension Store {
+    func undoMarker(txn: Transaction) throws -> UndoMarker {
+        guard let v = try txn.get(schema.meta, key: UndoMarker.key), v.count == 16 else { return UndoMarker() }
+        return UndoMarker(count: v.load(at: 0), from: v.load(at: 8))
+    }
+
     /// Saves the stored state of `client` in `undo` unless it is saved already.
     func saveState(_ client: UInt32, txn: Transaction) throws {
         guard let undo = schema.undo, try txn.get(undo, key: client) == nil else { return }
@@ -196,6 +210,8 @@ extension Store {
         }
         _ = try txn.delete(s.meta, key: ImportJournal.key)
         try bumpProjectionEpoch(txn: txn)
+        var marker = UndoMarker(count: try undoMarker(txn: txn).count + 1, from: journal.firstPosition)
+        try withUnsafeBytes(of: &marker) { try txn.put(s.meta, key: UndoMarker.key, value: Array($0)) }
         return created
     }
 

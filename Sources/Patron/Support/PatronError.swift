@@ -19,6 +19,9 @@ public enum PatronError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Another process holds the database for a long write (an import committing in
     /// several transactions); the message names it. Nothing was written.
     case busy(String)
+    /// The events from this position on, some of which a subscription had delivered,
+    /// were undone (an import that did not finish was rolled back).
+    case undone(from: UInt64)
 
     public var description: String {
         switch self {
@@ -27,6 +30,9 @@ public enum PatronError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .wrongExpectedVersion(client, expected, actual):
             "wrong expected version for client \"\(client)\": expected \(expected), actual \(actual)"
         case .unknownClient(let key): "no client with key \"\(key)\""
+        case .undone(let from):
+            "the events from position \(from) on were undone (an import that did not finish was rolled back), "
+                + "so events this subscription delivered from there no longer exist; subscribe again from position \(from)"
         case let .erasureIncomplete(clients, reason):
             "the events were stored, but the personal data of \(clients) forgotten client\(clients == 1 ? "" : "s") "
                 + "could not be destroyed (\(reason)); run `patron rebuild` to destroy it"
