@@ -128,6 +128,8 @@ extension Database {
                 while let batch = try feed.next() {
                     let r = try appendAndWait(batch.events)
                     feed.stored(appended: r.appended, duplicates: r.duplicates, throughLine: batch.lastLine)
+                    // The pages read (ids, states) need not stay mapped in this process.
+                    try store.env.read { $0.releaseMappedPages() }
                 }
             } else {
                 if store.readOnly { throw PatronError.readOnly("import") }

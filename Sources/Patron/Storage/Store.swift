@@ -104,6 +104,8 @@ final class Store: Sendable {
     /// Undoes the unfinished import of a process that is gone (``ImportJournal``), if
     /// there is one, so that readers of this opening never see half of it.
     private func recoverUnfinishedImport() throws {
+        // Looked for first in a snapshot, so an opening takes no write lock for nothing.
+        guard let found = try env.read({ txn in try ImportJournal.read(schema.meta, txn: txn) }), !found.ownerIsAlive else { return }
         let discarded = try env.write { txn -> Set<UInt32> in
             guard let j = try ImportJournal.read(schema.meta, txn: txn), !j.ownerIsAlive else { return [] }
             return try rollBack(j, txn: txn)

@@ -206,8 +206,9 @@ final class Writer: Sendable {
             return .success(value)
         case .failure(let error):
             store.keys.discardPending()
-            // The transaction may have undone an import (renumbering clients) before it failed.
-            if !discarded.isEmpty || session != nil { store.dropCaches() }
+            // The transaction may have undone an import (renumbering clients, bumping the
+            // epoch in the caches' memo) before it failed: start the caches over.
+            store.dropCaches()
             return .failure(error)
         }
     }
