@@ -124,12 +124,20 @@ extension Database {
         var report: ImportReport
         do {
             if options.skipInvalid {
-                // Each batch commits on its own: a kill leaves whole batches.
-                while let batch = try feed.next() {
-                    let r = try appendAndWait(batch.events)
-                    feed.stored(appended: r.appended, duplicates: r.duplicates, throughLine: batch.lastLine)
-                    // The pages read (ids, states) need not stay mapped in this process.
-                    try store.env.read { $0.releaseMappedPages() }
+                // Each batch commits on its own: a kill leaves whole batches. (In a session:
+                // no client states are carried from one to the next, which would hold up
+                // to 150,000 of them in memory.)
+                try writer.session { session in
+                    session.defersErasure = false
+                    while let batch = try feed.next() {
+                        let r = try session.transaction { context in
+                            let r = try context.apply(AppendRequest(events: batch.events, expectedVersions: [:]))
+                            // The pages read (ids, states) need not stay mapped in this process.
+                            context.txn.releaseMappedPages()
+                            return r
+                        }
+                        feed.stored(appended: r.appended, duplicates: r.duplicates, throughLine: batch.lastLine)
+                    }
                 }
             } else {
                 if store.readOnly { throw PatronError.readOnly("import") }

@@ -196,8 +196,9 @@ final class Writer: Sendable {
             onCommit(last)
             // Clients of an undone import are gone; their keys go too.
             _ = destroy(discarded)
-            // The forget is committed: now its keys go, for good (at the end of a session).
-            if let session {
+            // The forget is committed: now its keys go, for good (at the end of a session
+            // that may yet be undone).
+            if let session, session.defersErasure {
                 session.journal = journal
                 session.erased.formUnion(erased)
             } else if let failure = destroy(erased) {
@@ -238,6 +239,10 @@ final class WriterSession {
     fileprivate(set) var journal: ImportJournal?
     /// Clients forgotten by the session's transactions, whose keys go when it ends.
     fileprivate(set) var erased: Set<UInt32> = []
+    /// Whether the keys of forgotten clients wait for the end of the session (an import
+    /// that may be undone), or go after each commit (transactions that stay, whatever
+    /// comes after them).
+    var defersErasure = true
 
     fileprivate init(writer: Writer) { self.writer = writer }
 
