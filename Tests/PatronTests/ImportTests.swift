@@ -166,10 +166,47 @@ import Testing
 
     /// Content ids of rows without extra fields (and of rows whose extra fields are text
     /// in key order) are what they were before extras were canonicalised: files imported
-    /// before are still recognised.
+    /// before are still recognised. A database made before content ids began with the
+    /// time (no `content-ids` setting) keeps the `h-` ids.
     @Test func contentIDsOfRowsWithoutExtrasAreUnchanged() throws {
         let dir = TempDir()
+        do {
+            let made = try Database(path: dir.path("db"))
+            try made.store.env.write { txn in _ = try txn.delete(made.store.schema.meta, key: ContentIDScheme.key) }
+        }
         let db = try Database(path: dir.path("db"))
+        #expect(db.store.contentIDs == .hashed)
+        try importTheFourRows(db, dir)
+        // Computed by the import before this change (commit 26e8ecb).
+        #expect(try db.events().compactMap(\.event.id) == [
+            "h-cpdz1am0fcdz3ws11dj53h02a1", "h-dwgcebdsck96s14ak117wryb43", "h-6s0fj6ys38r8pjemhw9h48g7c7", "h-h2a8hq083fdxwsf068345yw2s5",
+        ])
+    }
+
+    /// A new database's content ids start with the event's time (13 base32 digits of
+    /// at + 2^62), so they sort in time order; the rest is the content's hash.
+    @Test func aNewDatabaseGivesTimeOrderedContentIDs() throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        #expect(db.store.contentIDs == .timed)
+        try importTheFourRows(db, dir)
+        let ids = try db.events().compactMap(\.event.id)
+        // Computed by this build (2026-11-23), kept so that later builds give the same ids.
+        // The time digits checked by hand: 2025-01-01 is 1,735,689,600,000 ms, and
+        // 1,735,689,600,000 + 2^62 in base32 is 40001jgfjjz00; the hash digits are the
+        // first 20 of the `h-` ids above.
+        #expect(ids == [
+            "t-40001jgfjjz00cpdz1am0fcdz3ws11dj5", "t-40001jgfjjz00dwgcebdsck96s14ak117", "t-40001jpa389206s0fj6ys38r8pjemhw9h",
+            "t-40001jgfjjz00h2a8hq083fdxwsf06834",
+        ])
+        #expect(ids.allSatisfy { $0.count == 35 })
+        // The same day's two purchases share the time digits and sort before March's visit.
+        #expect(ids[0].prefix(15) == ids[1].prefix(15) && ids[1].prefix(15) < ids[2].prefix(15))
+        // Importing the file again stores nothing new.
+        #expect(try db.importFile(dir.path("p.csv")).appended == 0)
+    }
+
+    private func importTheFourRows(_ db: Database, _ dir: TempDir) throws {
         let file = try write(dir, "p.csv", """
             type,client,at,amount,services
             purchase,a,2025-01-01,10,
@@ -179,9 +216,5 @@ import Testing
         try db.importFile(file)
         let extra = try write(dir, "e.ndjson", #"{"type":"visit","client":"e","at":"2025-01-01","nurse":"Kim","room":"3"}"# + "\n")
         try db.importFile(extra)
-        // Computed by the import before this change (commit 26e8ecb).
-        #expect(try db.events().compactMap(\.event.id) == [
-            "h-cpdz1am0fcdz3ws11dj53h02a1", "h-dwgcebdsck96s14ak117wryb43", "h-6s0fj6ys38r8pjemhw9h48g7c7", "h-h2a8hq083fdxwsf068345yw2s5",
-        ])
     }
 }

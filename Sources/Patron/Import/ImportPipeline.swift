@@ -110,6 +110,7 @@ extension Database {
 
         let rejectedPath = (path == "-" ? "stdin" : path) + ".rejected"
         let zone = timeZone
+        let scheme = store.contentIDs
         let input = source
         let store = self.store
         /// Whether an event with this id is committed (read on the reading thread, in a
@@ -118,7 +119,7 @@ extension Database {
             try store.env.read { txn in try txn.get(store.schema.ids, key: id) != nil }
         }
         let feed = ImportFeed(file: file, rejectedPath: rejectedPath, started: started, progress: progress) { pipe in
-            Self.produce(source: input, reader: reader, options: options, zone: zone, rejectedPath: rejectedPath,
+            Self.produce(source: input, reader: reader, options: options, zone: zone, scheme: scheme, rejectedPath: rejectedPath,
                          isStored: isStored, pipe: pipe)
         }
         var report: ImportReport
@@ -208,7 +209,7 @@ extension Database {
     }
 
     /// The producer side: reads rows, gives content ids, sends batches; writes rejected rows.
-    private static func produce(source: String, reader: RowReader, options: ImportOptions, zone: Zone,
+    private static func produce(source: String, reader: RowReader, options: ImportOptions, zone: Zone, scheme: ContentIDScheme,
                                 rejectedPath: String, isStored: (String) throws -> Bool, pipe: ImportPipe) {
         var rows = 0, rejected = 0
         var rejects: RejectedWriter?
@@ -228,7 +229,7 @@ extension Database {
                 case .event(var event, let fixed):
                     if event.id == nil && options.dedupe {
                         let content = event.contentText()
-                        let id = ContentID.make(content, occurrence: occurrences.next(content))
+                        let id = ContentID.make(content, occurrence: occurrences.next(content), at: event.at, scheme: scheme)
                         event.id = id
                         // A fixed rejected row can only count its occurrences in this file, not
                         // in the one it was rejected from: equal to a stored event it may be that

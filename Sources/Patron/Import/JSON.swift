@@ -266,6 +266,12 @@ enum JSONText {
     /// short form, other control characters as `\u00xx`, everything else as is.
     static func quote(_ s: String, into out: inout String) {
         out += "\""
+        // Most strings need no escape: appended whole (the same bytes as scalar by scalar).
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out += s
+            out += "\""
+            return
+        }
         for u in s.unicodeScalars {
             switch u {
             case "\"": out += "\\\""

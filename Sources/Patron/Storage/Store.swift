@@ -40,6 +40,8 @@ final class Store: Sendable {
 
     /// The format version found at open (``Schema/formatVersion`` once upgraded).
     let openedFormat: UInt32
+    /// How imports derive ids from content in this database (``ContentIDScheme``).
+    let contentIDs: ContentIDScheme
 
     init(path: String, readOnly: Bool, options: Options) throws {
         self.path = path
@@ -80,7 +82,7 @@ final class Store: Sendable {
             undo = nil
         }
         schema = Schema(tables, undo: undo)
-        let zoneName: String = try env.write(readOnly: readOnly) { [schema] txn in
+        let (zoneName, timedIDs) = try env.write(readOnly: readOnly) { [schema] txn -> (String, Bool) in
             // A stored version was checked above; a new database gets this build's.
             if try Store.formatVersion(schema.meta, txn: txn, path: path) == nil {
                 if readOnly { throw PatronError.format("\(path) is not a Patron database (no format version)") }
@@ -90,10 +92,13 @@ final class Store: Sendable {
                 }
                 try schema.putFormatVersion(txn: txn)
                 try txn.put(schema.meta, key: "timezone", value: Array(options.timeZone.utf8))
+                try txn.put(schema.meta, key: ContentIDScheme.key, value: Array(ContentIDScheme.timed.rawValue.utf8))
             }
-            guard let z = try txn.get(schema.meta, key: "timezone") else { return "UTC" }
-            return String(decoding: z, as: UTF8.self)
+            let scheme = try txn.get(schema.meta, key: ContentIDScheme.key).map { String(decoding: $0, as: UTF8.self) }
+            guard let z = try txn.get(schema.meta, key: "timezone") else { return ("UTC", scheme == ContentIDScheme.timed.rawValue) }
+            return (String(decoding: z, as: UTF8.self), scheme == ContentIDScheme.timed.rawValue)
         }
+        contentIDs = timedIDs ? .timed : .hashed
         openedFormat = found
         guard let zone = Zone(identifier: zoneName) else { throw PatronError.format("\(path): unknown time zone \"\(zoneName)\"") }
         self.zone = zone
