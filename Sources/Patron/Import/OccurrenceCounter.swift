@@ -1,5 +1,5 @@
 /// Counts how often each row content has been seen so far in one file, so that the
-/// n-th of several genuinely identical rows gets its own content id (`h-…` of the
+/// n-th of several genuinely identical rows gets its own content id (a hash of the
 /// content and n) and re-importing the same file maps each row to the same id.
 ///
 /// Memory: an open-addressing table of 64-bit fingerprints (a 6-bit count in the low
