@@ -190,7 +190,9 @@ extension Database {
                         let (batch, marker) = try store.env.read { txn in
                             (try events(from: next, limit: 1024, txn: txn), try store.undoMarker(txn: txn))
                         }
-                        if let undone, marker.count != undone, marker.from < next { throw PatronError.undone(from: marker.from) }
+                        if let undone, let lowest = marker.lowestUndone(since: undone), lowest < next {
+                            throw PatronError.undone(from: lowest)
+                        }
                         undone = marker.count
                         for e in batch { continuation.yield(e) }
                         if let last = batch.last { next = last.position + 1; continue }

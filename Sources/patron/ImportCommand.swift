@@ -17,7 +17,8 @@ extension PatronCommand {
                 --segment-size events commits in several transactions, so memory stays
                 bounded, under a journal: if the import fails half-way they are undone at
                 once, and if the process dies, by the next command that opens the
-                database to write; other writers wait for it meanwhile. --skip-invalid stores the
+                database to write; writers in other processes are refused meanwhile.
+                --skip-invalid stores the
                 valid rows in batches and writes the others, each with its reason, to
                 FILE.rejected; an error that stops it half-way (a truncated .gz) leaves the
                 batches stored before it, and the message says up to which line. Rows

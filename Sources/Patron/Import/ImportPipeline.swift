@@ -462,8 +462,8 @@ final class ImportFeed: Sendable {
 }
 
 /// An import that failed half-way and could not be undone at once (say the disk is
-/// full): its journal stays, and the next read-write opening of the database, or its
-/// next write once this process has ended, undoes it.
+/// full): its journal stays, and the next write to the database (from this process or
+/// another) or its next read-write opening undoes it.
 public struct ImportUndoFailed: Error, Sendable, CustomStringConvertible {
     /// The file as named on the command line.
     public var file: String
@@ -474,7 +474,7 @@ public struct ImportUndoFailed: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         "\(cause)\n\(file): the import stopped, and undoing what it had stored failed too (\(undo)); "
-            + "the database will be put back as it was before this file by its next read-write opening once this process has ended"
+            + "the database will be put back as it was before this file by its next write (from this process or another) or read-write opening"
     }
 }
 

@@ -69,16 +69,25 @@ final class AppendContext {
     ///   - carried: the states of the transaction committed just before this one by the
     ///     same writer (see ``ProjectionFolding/Carried``), or nil.
     ///   - journal: the journal of the import this transaction continues, or nil.
-    /// - Throws: ``PatronError/busy(_:)`` while another process's import is unfinished.
+    ///   - erased: clients forgotten earlier in the same import, whose keys are not
+    ///     destroyed yet: no personal data is sealed for them.
+    /// - Throws: ``PatronError/busy(_:)`` while another process's import is unfinished;
+    ///   ``PatronError/importUndone(file:)`` when `journal` is no longer stored.
     init(store: Store, txn: Transaction, recorded: Int64, carried: ProjectionFolding.Carried? = nil,
-         journal: ImportJournal? = nil) throws {
+         journal: ImportJournal? = nil, erased: Set<UInt32> = []) throws {
         self.store = store
         self.txn = txn
         self.recorded = recorded
         self.journal = journal
+        self.erased = erased
         var carried = carried
-        if let found = try ImportJournal.read(store.schema.meta, txn: txn), found != journal {
-            if found.ownerIsAlive { throw PatronError.busy(found.busyMessage) }
+        let found = try ImportJournal.read(store.schema.meta, txn: txn)
+        if let journal, found != journal {
+            // Another process took this one for gone and undid the import.
+            throw PatronError.importUndone(file: journal.file)
+        }
+        if let found, found != journal {
+            if store.isLive(found) { throw PatronError.busy(found.busyMessage) }
             discarded = try store.rollBack(found, txn: txn)
             carried = nil
         }
@@ -181,6 +190,8 @@ final class AppendContext {
         nextClient += 1
         try schema.putClient(key: key, number: n, txn: txn)
         _ = store.keys.createKey(n)
+        // The number of a client an undo deleted, given again: its new key stays.
+        discarded.remove(n)
         newClients[key] = n
         return n
     }

@@ -1,5 +1,6 @@
 import Foundation
 import LMDB
+import Synchronization
 
 /// The record of an import that spans several write transactions, so that an import
 /// that does not finish — a bad row half-way, a full disk, a killed process — can be
@@ -85,9 +86,9 @@ struct ImportJournal: Equatable, Sendable {
             + "and anything written in between would be undone with it if it fails); try again when it has finished"
     }
 
-    /// What `stats` and `verify` say about it.
-    var note: String {
-        ownerIsAlive
+    /// What `stats` and `verify` say about it, given whether it is under way.
+    func note(live: Bool) -> String {
+        live
             ? "an import of \(file) by process \(pid) is under way; it has stored events from position \(firstPosition) on so far"
             : "an import of \(file) by process \(pid) stopped unfinished; its events, from position \(firstPosition) on, "
                 + "are undone by the next read-write opening (any write command)"
@@ -131,19 +132,61 @@ struct SavedState {
     }
 }
 
-/// How many times events were undone, and from which position the last time (`meta`
-/// key `log-undone`), so a subscription can tell that positions it delivered were
-/// taken back.
+/// How many times events were undone, and from which positions the last
+/// ``UndoMarker/kept`` times, newest first (`meta` key `log-undone`), so a subscription
+/// can tell that positions it delivered were taken back, even by several undos
+/// between two of its reads.
 struct UndoMarker: Equatable {
     static let key = "log-undone"
+    static let kept = 16
     var count: UInt64 = 0
-    var from: UInt64 = 0
+    var recent: [UInt64] = []
+
+    /// The lowest position undone by the undos after the first `seen`: nil when
+    /// there were none, 1 when they are more than are kept.
+    func lowestUndone(since seen: UInt64) -> UInt64? {
+        guard count > seen else { return nil }
+        let new = count - seen
+        guard new <= UInt64(recent.count) else { return 1 }
+        return recent.prefix(Int(new)).min()
+    }
 }
 
+/// The imports under way in this process (``ImportJournal``s of running sessions), by
+/// database file (device and inode) and first position: a journal naming this process
+/// is live only while its session runs, so one an undo failed to remove is undone by
+/// the process's next writer instead of holding it off for good.
+private let liveImports = Mutex<Set<String>>([])
+
 extension Store {
+    private func liveKey(_ j: ImportJournal) -> String {
+        var st = stat()
+        let file = stat(path, &st) == 0 ? "\(st.st_dev):\(st.st_ino)" : path
+        return "\(file)#\(j.firstPosition)#\(j.processStart)"
+    }
+
+    /// Whether the import of `j` is still under way (its process runs, and if that is
+    /// this one, its session too).
+    func isLive(_ j: ImportJournal) -> Bool {
+        guard j.pid == getpid() else { return j.ownerIsAlive }
+        let key = liveKey(j)
+        return liveImports.withLock { $0.contains(key) }
+    }
+
+    func markLive(_ j: ImportJournal) {
+        let key = liveKey(j)
+        liveImports.withLock { _ = $0.insert(key) }
+    }
+
+    func forgetLive(_ j: ImportJournal) {
+        let key = liveKey(j)
+        liveImports.withLock { _ = $0.remove(key) }
+    }
+
     func undoMarker(txn: Transaction) throws -> UndoMarker {
-        guard let v = try txn.get(schema.meta, key: UndoMarker.key), v.count == 16 else { return UndoMarker() }
-        return UndoMarker(count: v.load(at: 0), from: v.load(at: 8))
+        guard let v = try txn.get(schema.meta, key: UndoMarker.key), v.count >= 8, v.count % 8 == 0 else { return UndoMarker() }
+        func word(_ at: Int) -> UInt64 { UInt64(littleEndian: v.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+        return UndoMarker(count: word(0), recent: stride(from: 8, to: v.count, by: 8).map(word))
     }
 
     /// Saves the stored state of `client` in `undo` unless it is saved already.
@@ -210,8 +253,11 @@ extension Store {
         }
         _ = try txn.delete(s.meta, key: ImportJournal.key)
         try bumpProjectionEpoch(txn: txn)
-        var marker = UndoMarker(count: try undoMarker(txn: txn).count + 1, from: journal.firstPosition)
-        try withUnsafeBytes(of: &marker) { try txn.put(s.meta, key: UndoMarker.key, value: Array($0)) }
+        let before = try undoMarker(txn: txn)
+        var w = ByteWriter(capacity: 8 * (UndoMarker.kept + 1))
+        w.fixed(before.count + 1)
+        for p in ([journal.firstPosition] + before.recent).prefix(UndoMarker.kept) { w.fixed(p) }
+        try txn.put(s.meta, key: UndoMarker.key, value: w.bytes)
         return created
     }
 

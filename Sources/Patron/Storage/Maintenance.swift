@@ -120,7 +120,7 @@ extension Database {
                 fileSize: (attrs?[.size] as? NSNumber)?.intValue ?? 0, usedSize: store.env.usedSize,
                 mapSize: store.env.mapSize,
                 tables: try all.map { ($0.name, try txn.count($0), try txn.pages($0)) },
-                unfinishedImport: try ImportJournal.read(s.meta, txn: txn)?.note)
+                unfinishedImport: try ImportJournal.read(s.meta, txn: txn).map { $0.note(live: store.isLive($0)) })
         }
     }
 
@@ -130,7 +130,7 @@ extension Database {
         try store.env.read { txn in
             var report = VerifyReport()
             let s = store.schema
-            report.unfinishedImport = try ImportJournal.read(s.meta, txn: txn)?.note
+            report.unfinishedImport = try ImportJournal.read(s.meta, txn: txn).map { $0.note(live: store.isLive($0)) }
             var replay = LogReplay()
             var folding = ProjectionFolding(load: { _ in nil })
             var streams: [UInt32: [UInt64]] = [:]
@@ -234,7 +234,7 @@ extension Database {
             // An unfinished import is undone first (its events are not part of the log
             // to replay), unless its process is still at it.
             if let j = try ImportJournal.read(s.meta, txn: txn) {
-                if j.ownerIsAlive { throw PatronError.busy(j.busyMessage) }
+                if store.isLive(j) { throw PatronError.busy(j.busyMessage) }
                 erased.formUnion(try store.rollBack(j, txn: txn))
             }
             for t in s.derived { try txn.empty(t) }

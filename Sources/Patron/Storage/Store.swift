@@ -110,9 +110,9 @@ final class Store: Sendable {
     /// there is one, so that readers of this opening never see half of it.
     private func recoverUnfinishedImport() throws {
         // Looked for first in a snapshot, so an opening takes no write lock for nothing.
-        guard let found = try env.read({ txn in try ImportJournal.read(schema.meta, txn: txn) }), !found.ownerIsAlive else { return }
+        guard let found = try env.read({ txn in try ImportJournal.read(schema.meta, txn: txn) }), !isLive(found) else { return }
         let discarded = try env.write { txn -> Set<UInt32> in
-            guard let j = try ImportJournal.read(schema.meta, txn: txn), !j.ownerIsAlive else { return [] }
+            guard let j = try ImportJournal.read(schema.meta, txn: txn), !isLive(j) else { return [] }
             return try rollBack(j, txn: txn)
         }
         dropCaches()
@@ -168,6 +168,10 @@ final class Store: Sendable {
         snapshotEpoch.withLock { $0 = (id, e) }
         return e
     }
+
+    /// Forgets the epoch memo (after a write transaction that committed nothing, whose
+    /// id the next commit takes).
+    func forgetEpochMemo() { snapshotEpoch.withLock { $0 = (-1, 0) } }
 
     /// Drops every cache of committed mappings and the epoch memo: after a transaction
     /// that renumbers clients (rebuild, an undone import), whether or not it commits.

@@ -21,7 +21,7 @@ final class Writer: Sendable {
         var draining = false
     }
 
-    private let store: Store
+    fileprivate let store: Store
     private let queue = Mutex(Queue())
     private let thread = DispatchQueue(label: "patron.writer", qos: .userInitiated)
     /// Called after each commit with the last position written.
@@ -105,7 +105,8 @@ final class Writer: Sendable {
     /// transactions as it runs through the ``WriterSession`` it is given (an import
     /// file: one, or several under an ``ImportJournal``). Requests that arrive
     /// meanwhile wait. Keys of clients forgotten by the session's transactions are
-    /// destroyed only once `body` returns, so a session undone on failure erases nothing.
+    /// destroyed only once `body` returns, so a session undone on failure erases nothing
+    /// (unless ``WriterSession/defersErasure`` is false: then after each commit).
     func session<R: Sendable>(_ body: @escaping @Sendable (WriterSession) throws -> R) throws -> R {
         let done = DispatchSemaphore(value: 0)
         let box = Mutex<Result<R, any Error>?>(nil)
@@ -114,6 +115,7 @@ final class Writer: Sendable {
             carried.withLock { $0 = nil }
             let session = WriterSession(writer: self)
             var outcome = Result { try body(session) }
+            session.end()
             if case .success = outcome, let failure = destroy(session.erased) { outcome = .failure(failure) }
             box.withLock { $0 = outcome }
             done.signal()
@@ -155,6 +157,7 @@ final class Writer: Sendable {
         var discarded: Set<UInt32> = []
         var epoch: UInt64 = 0
         var journal: ImportJournal?
+        var appendedAny = false
         // Taken out for this transaction alone: a body run again (the map grew) or a
         // failed transaction must not see states this attempt has changed.
         var previous = session == nil ? carried.withLock { c in
@@ -170,7 +173,8 @@ final class Writer: Sendable {
                 // Consumed, so the folding holds the only reference to the carried table
                 // and adds to it in place (a second reference would make it copy).
                 let context = try AppendContext(store: store, txn: txn, recorded: recorded, carried: consume usable,
-                                                journal: session?.journal)
+                                                journal: session?.journal,
+                                                erased: session.map { $0.defersErasure ? $0.erased : [] } ?? [])
                 let value = try body(context)
                 try context.finish()
                 newStrings = context.newStrings
@@ -178,6 +182,7 @@ final class Writer: Sendable {
                 erased = context.erased
                 discarded = context.discarded
                 journal = context.journal
+                appendedAny = context.appendedAny
                 epoch = try store.epoch(of: txn)
                 // Only a transaction that wrote commits under its id (LMDB skips the
                 // commit of one that wrote nothing, and the next writer reuses the id).
@@ -189,6 +194,9 @@ final class Writer: Sendable {
         switch outcome {
         case .success(let (value, last)):
             if let next { carried.withLock { $0 = next } }
+            // A transaction that wrote nothing did not commit under its id, which the next
+            // writer (maybe another process, bumping the epoch) takes: forget its epoch.
+            if !appendedAny { store.forgetEpochMemo() }
             // Only now are the new mappings committed, so only now may they be cached.
             store.stringCache.withLock { $0.merge(newStrings) { a, _ in a } }
             store.stringValueCache.withLock { c in for (s, id) in newStrings { c[id] = s } }
@@ -198,8 +206,8 @@ final class Writer: Sendable {
             _ = destroy(discarded)
             // The forget is committed: now its keys go, for good (at the end of a session
             // that may yet be undone).
+            if let session { session.committed(journal: journal) }
             if let session, session.defersErasure {
-                session.journal = journal
                 session.erased.formUnion(erased)
             } else if let failure = destroy(erased) {
                 return .failure(failure)
@@ -255,7 +263,25 @@ final class WriterSession {
     /// back to what it was before the session. Keys of clients it forgot stay.
     func rollBack() throws {
         guard journal != nil else { return }
-        try transaction { context in try context.rollBackJournal() }
         erased = []
+        do {
+            try transaction { context in try context.rollBackJournal() }
+        } catch PatronError.importUndone {
+            committed(journal: nil)  // another process undid it already
+        }
+    }
+
+    /// Keeps the journal a commit left (nil once ended or undone) and tells this
+    /// process's other writers whether it is live.
+    fileprivate func committed(journal: ImportJournal?) {
+        if let old = self.journal, old != journal { writer.store.forgetLive(old) }
+        if let journal { writer.store.markLive(journal) }
+        self.journal = journal
+    }
+
+    /// The session is over: its journal, if one is left (an undo that failed), is no
+    /// longer live in this process, so the next writer undoes it.
+    fileprivate func end() {
+        if let journal { writer.store.forgetLive(journal) }
     }
 }

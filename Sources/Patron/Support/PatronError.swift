@@ -22,6 +22,9 @@ public enum PatronError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The events from this position on, some of which a subscription had delivered,
     /// were undone (an import that did not finish was rolled back).
     case undone(from: UInt64)
+    /// An import committing in several transactions found its journal gone: another
+    /// process took this one for dead and undid what it had stored.
+    case importUndone(file: String)
 
     public var description: String {
         switch self {
@@ -30,6 +33,8 @@ public enum PatronError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .wrongExpectedVersion(client, expected, actual):
             "wrong expected version for client \"\(client)\": expected \(expected), actual \(actual)"
         case .unknownClient(let key): "no client with key \"\(key)\""
+        case .importUndone(let file):
+            "the import of \(file) was undone by another process, which took this one for gone; nothing of the file is stored"
         case .undone(let from):
             "the events from position \(from) on were undone (an import that did not finish was rolled back), "
                 + "so events this subscription delivered from there no longer exist; subscribe again from position \(from)"
