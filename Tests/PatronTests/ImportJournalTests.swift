@@ -64,6 +64,13 @@ import Testing
         return lines.joined(separator: "\n")
     }
 
+    /// A new database holding the base events.
+    static func baseDatabase(_ dir: TempDir) throws -> Database {
+        let db = try Database(path: dir.path("db"))
+        try db.importFile(try ImportFormatTests.write(dir, "base.ndjson", Self.base))
+        return db
+    }
+
     static func options(segment: Int) -> ImportOptions {
         var o = ImportOptions()
         o.segmentSize = segment
@@ -74,8 +81,7 @@ import Testing
     @Test("A file over many transactions with an invalid row near its end imports nothing: every table as before, personal data kept")
     func aFailedJournaledImportIsUndone() throws {
         let dir = TempDir()
-        let db = try Database(path: dir.path("db"))
-        try db.importFile(try ImportFormatTests.write(dir, "base.ndjson", Self.base))
+        let db = try Self.baseDatabase(dir)
         let before = try Self.tables(db)
         let snapshot = try ImportFormatTests.snapshot(db)
         let clientsBefore = try db.store.env.read { txn in try txn.count(db.store.schema.clientNames) }
@@ -169,8 +175,7 @@ import Testing
     @Test("A rebuild undoes an unfinished import of a process that is gone before it replays the log")
     func rebuildUndoesAnOrphanedImport() throws {
         let dir = TempDir()
-        let db = try Database(path: dir.path("db"))
-        try db.importFile(try ImportFormatTests.write(dir, "base.ndjson", Self.base))
+        let db = try Self.baseDatabase(dir)
         let before = try Self.tables(db)
         try Self.leaveOrphanedImport(db)
         #expect(try db.lastPosition == 9)
@@ -180,17 +185,25 @@ import Testing
         #expect(try !Self.hasJournalOrSavedStates(db))
     }
 
-    @Test("A subscription that delivered events of an import that is then undone ends with an error naming where to start again")
-    func aSubscriptionPastUndoneEventsEnds() async throws {
-        let dir = TempDir()
-        let db = try Database(path: dir.path("db"))
-        try db.importFile(try ImportFormatTests.write(dir, "base.ndjson", Self.base))
-        // Read in this task (no second task that a busy thread pool could hold up).
-        var events = db.subscribe(from: 1, pollInterval: .milliseconds(5)).makeAsyncIterator()
+    /// A database of the base events and an orphaned import (positions 7–9), and a
+    /// subscription from 1 that has delivered all nine — read in the caller's task, as
+    /// a second task could wait long for a busy thread pool.
+    static func subscriptionThroughAnOrphanedImport(_ dir: TempDir, poll: Duration) async throws
+        -> (Database, AsyncThrowingStream<RecordedEvent, any Error>.Iterator) {
+        let db = try Self.baseDatabase(dir)
+        var events = db.subscribe(from: 1, pollInterval: poll).makeAsyncIterator()
         try Self.leaveOrphanedImport(db)
         var seen: [UInt64] = []
         while seen.count < 9, let e = try await events.next() { seen.append(e.position) }
         #expect(seen == Array(1...9))
+        return (db, events)
+    }
+
+    @Test("A subscription that delivered events of an import that is then undone ends with an error naming where to start again")
+    func aSubscriptionPastUndoneEventsEnds() async throws {
+        let dir = TempDir()
+        let (db, events0) = try await Self.subscriptionThroughAnOrphanedImport(dir, poll: .milliseconds(5))
+        var events = events0
         // The next write finds the journal of a dead process, undoes positions 7–9, then
         // appends at 7–10 (four events: a subscription that went on would get 10, not hang).
         try db.appendAndWait((1...4).map { Event(client: "A", at: ms("2024-06-0\($0)"), payload: .visit(Visit())) })
@@ -211,8 +224,7 @@ import Testing
     @Test("A writer that undoes a dead import and then gives one of its client numbers to a new client keeps the new client's key")
     func newClientKeySurvivesUndoOfOrphanInSameTransaction() throws {
         let dir = TempDir()
-        let db = try Database(path: dir.path("db"))
-        try db.importFile(try ImportFormatTests.write(dir, "base.ndjson", ImportJournalTests.base))
+        let db = try Self.baseDatabase(dir)
         try ImportJournalTests.leaveOrphanedImport(db)  // creates client Z
         let z = try #require(try db.store.env.read { try db.store.clientNumber("Z", txn: $0) })
         try db.appendAndWait([Event(client: "Y", at: ms("2024-06-01"), payload: .client(ClientDetails(name: "Yan Ng")))])
@@ -226,13 +238,8 @@ import Testing
     /// the last 16): the lower one, which took back events it delivered, ends it.
     @Test func subscriptionNoticesTwoUndosBetweenPolls() async throws {
         let dir = TempDir()
-        let db = try Database(path: dir.path("db"))
-        try db.importFile(try ImportFormatTests.write(dir, "base.ndjson", ImportJournalTests.base))
-        var events = db.subscribe(from: 1, pollInterval: .seconds(3600)).makeAsyncIterator()
-        try ImportJournalTests.leaveOrphanedImport(db)
-        var seen: [UInt64] = []
-        while seen.count < 9, let e = try await events.next() { seen.append(e.position) }
-        #expect(seen == Array(1...9))
+        let (db, events0) = try await Self.subscriptionThroughAnOrphanedImport(dir, poll: .seconds(3600))
+        var events = events0
         try await Task.sleep(for: .milliseconds(300))
         let s = db.store
         // Raw writes (no local commit signal), as another process would make them.
@@ -272,8 +279,7 @@ import Testing
     /// a later segment is not stored (its key is destroyed only when the import ends).
     @Test func personalDataAfterAForgetInAnEarlierSegmentIsNotStored() throws {
         let dir = TempDir()
-        let db = try Database(path: dir.path("db"))
-        try db.importFile(try ImportFormatTests.write(dir, "base.ndjson", ImportJournalTests.base))
+        let db = try Self.baseDatabase(dir)
         let leaked: String? = try db.writer.session { session in
             try session.transaction { context in
                 _ = try context.apply(AppendRequest(events: [Event(client: "P", at: ms("2024-05-01"), payload: .forget)], expectedVersions: [:]))
@@ -298,8 +304,7 @@ import Testing
     /// its owner dead) stops instead of committing its later segments.
     @Test func anImportNoticesItsJournalWasUndone() throws {
         let dir = TempDir()
-        let db = try Database(path: dir.path("db"))
-        try db.importFile(try ImportFormatTests.write(dir, "base.ndjson", ImportJournalTests.base))
+        let db = try Self.baseDatabase(dir)
         #expect(throws: PatronError.importUndone(file: "f")) {
             try db.writer.session { session in
                 try session.transaction { context in
@@ -322,8 +327,7 @@ import Testing
     @Test("A journal of this process whose import is no longer running (an undo that failed) is undone by its next writer")
     func aLeftoverJournalOfThisProcessIsUndoneByItsNextWriter() throws {
         let dir = TempDir()
-        let db = try Database(path: dir.path("db"))
-        try db.importFile(try ImportFormatTests.write(dir, "base.ndjson", Self.base))
+        let db = try Self.baseDatabase(dir)
         let path = dir.path("db")
         try db.writer.session { session in
             try session.transaction { context in
