@@ -126,7 +126,8 @@ struct ProjectionFolding {
             }
             return [target] + (try state(target).members)
         default:
-            let forgotten = try state(target).forgotten
+            // Read in place: a copy of the whole state would retain each of its arrays.
+            let forgotten = try box(target).state.forgotten
             try update(target) { s in
                 try s.apply(event, position: position, day: day, owner: owner,
                             hasPersonal: forgotten ? nil : personal, intern: intern)

@@ -159,18 +159,20 @@ final class AppendContext {
         var ids = [String](repeating: "", count: events.count)
         var appended = 0
         for (i, e) in events.enumerated() {
-            var event = e
             if let id = e.id {
                 ids[i] = id
                 if let v = try txn.get(schema.ids, key: id) {
                     positions[i] = v.load(at: 0)
                     continue
                 }
+                positions[i] = try append(e)
             } else {
+                // A copy only for events that need an id.
+                var event = e
                 ids[i] = store.idGenerator.next(now: recorded)
                 event.id = ids[i]
+                positions[i] = try append(event)
             }
-            positions[i] = try append(event)
             appended += 1
         }
         return AppendResult(positions: positions, ids: ids, appended: appended)
