@@ -346,4 +346,16 @@ import Testing
         #expect(try !Self.hasJournalOrSavedStates(db))
         #expect(try db.verify().isOK)
     }
+
+    @Test("A segment size below 1 is taken as 1 (each batch its own transaction), not a loop of empty transactions")
+    func aSegmentSizeBelowOneIsOne() throws {
+        let dir = TempDir()
+        let db = try Self.baseDatabase(dir)
+        var options = Self.options(segment: 0)
+        options.batchSize = 4
+        let report = try db.importFile(try ImportFormatTests.write(dir, "more.ndjson", Self.file(bad: nil)), options: options)
+        #expect(report.appended == 60)
+        #expect(try !Self.hasJournalOrSavedStates(db))
+        #expect(try db.verify().isOK)
+    }
 }

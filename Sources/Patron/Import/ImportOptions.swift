@@ -39,6 +39,7 @@ public struct ImportOptions: Sendable {
     /// import holds (whole batches: it ends with the batch that reaches this). A longer
     /// file commits several, under a journal that undoes them all if the import fails
     /// (or, if the process dies, the next writer does), so memory stays bounded.
+    /// Values below 1 count as 1.
     public var segmentSize = 50_000
 
     /// Options with every default.

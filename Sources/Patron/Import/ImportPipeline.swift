@@ -145,7 +145,7 @@ extension Database {
                 // Grown ahead, so the map seldom has to grow (and a transaction be run again) half-way.
                 if let mapEstimate { try store.env.reserve(mapEstimate) }
                 try writer.session { session in
-                    try Self.appendJournaled(feed, session: session, file: file, segment: options.segmentSize)
+                    try Self.appendJournaled(feed, session: session, file: file, segment: max(1, options.segmentSize))
                 }
             }
             report = try feed.finish()
