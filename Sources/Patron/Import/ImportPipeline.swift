@@ -131,12 +131,7 @@ extension Database {
                 try writer.session { session in
                     session.defersErasure = false
                     while let batch = try feed.next() {
-                        let r = try session.transaction { context in
-                            let r = try context.apply(AppendRequest(events: batch.events, expectedVersions: [:]))
-                            // The pages read (ids, states) need not stay mapped in this process.
-                            context.txn.releaseMappedPages()
-                            return r
-                        }
+                        let r = try session.transaction { context in try Self.append(batch, in: context) }
                         feed.stored(appended: r.appended, duplicates: r.duplicates, throughLine: batch.lastLine)
                     }
                 }
@@ -175,12 +170,10 @@ extension Database {
                     duplicates = 0
                     var events = 0
                     func apply(_ b: ImportFeed.Batch) throws {
-                        let r = try context.apply(AppendRequest(events: b.events, expectedVersions: [:]))
+                        let r = try Self.append(b, in: context)
                         appended += r.appended
                         duplicates += r.duplicates
                         events += b.events.count
-                        // The pages read (ids, states) need not stay mapped in this process.
-                        context.txn.releaseMappedPages()
                     }
                     for b in batches { try apply(b) }
                     while events < segment {
@@ -206,6 +199,14 @@ extension Database {
             }
             throw error
         }
+    }
+
+    /// Appends one batch of an import; then lets go of the pages it read through the
+    /// map (ids, states), which need not stay in this process's resident memory.
+    private static func append(_ batch: ImportFeed.Batch, in context: AppendContext) throws -> AppendResult {
+        let r = try context.apply(AppendRequest(events: batch.events, expectedVersions: [:]))
+        context.txn.releaseMappedPages()
+        return r
     }
 
     /// The producer side: reads rows, gives content ids, sends batches; writes rejected rows.

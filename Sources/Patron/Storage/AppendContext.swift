@@ -101,9 +101,9 @@ final class AppendContext {
         folding = carried.map { ProjectionFolding(load: load, carried: $0) } ?? ProjectionFolding(load: load)
     }
 
-    /// The client states this transaction holds (carried in, loaded or changed since
-    /// its last `flush`), all written by ``finish()``: to carry into the next
-    /// transaction once this one has committed.
+    /// The client states this transaction holds (carried in, loaded or changed), all
+    /// written by ``finish()``: to carry into the next transaction once this one has
+    /// committed.
     func carry() -> ProjectionFolding.Carried { folding.carry() }
 
     /// Applies one request, or throws ``PatronError/wrongExpectedVersion`` having
@@ -199,14 +199,9 @@ final class AppendContext {
     }
 
     private func intern(_ s: String) throws -> UInt32 {
+        // Every string this transaction added is in `interned`, so an uncommitted id
+        // never reaches `store.stringID` (whose cache every transaction shares).
         if let id = interned[s] { return id }
-        // A string this transaction added (`interned` may have been let go by `flush`)
-        // must not reach `store.stringID`, which would cache its uncommitted id for
-        // every transaction, even if this one is dropped.
-        if let id = newStrings[s] {
-            interned[s] = id
-            return id
-        }
         if let id = try store.stringID(s, txn: txn) {
             interned[s] = id
             return id

@@ -139,8 +139,36 @@ struct SavedState {
 struct UndoMarker: Equatable {
     static let key = "log-undone"
     static let kept = 16
-    var count: UInt64 = 0
-    var recent: [UInt64] = []
+    var count: UInt64
+    var recent: [UInt64]
+
+    /// The marker after one more undo, from `position`.
+    func adding(_ position: UInt64) -> UndoMarker {
+        UndoMarker(count: count + 1, recent: Array(([position] + recent).prefix(Self.kept)))
+    }
+
+    /// Stored: the count, then the positions, 8 bytes each (little-endian).
+    func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: 8 * (recent.count + 1))
+        w.fixed(count)
+        for p in recent { w.fixed(p) }
+        return w.bytes
+    }
+
+    init(count: UInt64 = 0, recent: [UInt64] = []) {
+        self.count = count
+        self.recent = recent
+    }
+
+    /// Reads ``encoded()``; anything else is no marker (no undo yet).
+    init(_ v: UnsafeRawBufferPointer) {
+        guard v.count >= 8, v.count % 8 == 0 else {
+            self.init()
+            return
+        }
+        func word(_ at: Int) -> UInt64 { UInt64(littleEndian: v.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+        self.init(count: word(0), recent: stride(from: 8, to: v.count, by: 8).map(word))
+    }
 
     /// The lowest position undone by the undos after the first `seen`: nil when
     /// there were none, 1 when they are more than are kept.
@@ -184,9 +212,7 @@ extension Store {
     }
 
     func undoMarker(txn: Transaction) throws -> UndoMarker {
-        guard let v = try txn.get(schema.meta, key: UndoMarker.key), v.count >= 8, v.count % 8 == 0 else { return UndoMarker() }
-        func word(_ at: Int) -> UInt64 { UInt64(littleEndian: v.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
-        return UndoMarker(count: word(0), recent: stride(from: 8, to: v.count, by: 8).map(word))
+        try txn.get(schema.meta, key: UndoMarker.key).map(UndoMarker.init) ?? UndoMarker()
     }
 
     /// Saves the stored state of `client` in `undo` unless it is saved already.
@@ -253,11 +279,7 @@ extension Store {
         }
         _ = try txn.delete(s.meta, key: ImportJournal.key)
         try bumpProjectionEpoch(txn: txn)
-        let before = try undoMarker(txn: txn)
-        var w = ByteWriter(capacity: 8 * (UndoMarker.kept + 1))
-        w.fixed(before.count + 1)
-        for p in ([journal.firstPosition] + before.recent).prefix(UndoMarker.kept) { w.fixed(p) }
-        try txn.put(s.meta, key: UndoMarker.key, value: w.bytes)
+        try txn.put(s.meta, key: UndoMarker.key, value: try undoMarker(txn: txn).adding(journal.firstPosition).encoded())
         return created
     }
 

@@ -73,13 +73,17 @@ final class Store: Sendable {
                     throw PatronError.format("\(path) is Patron format version \(version); this build reads version \(Schema.formatVersion). Use a Patron that matches, or export and re-import.")
                 }
             }
-            tables = try env.openTables(Schema.specs)
+            // `undo` with the others when it may be created; a read-only opening of a
+            // file made before it existed goes without.
+            tables = try env.openTables(Schema.specs + (readOnly ? [] : [Schema.undoSpec]))
         } catch let e as LMDBError where e.code == LMDBError.notFound {
             throw PatronError.format("\(path) is not a Patron database (it lacks Patron's tables)")
         }
         let undo: Table?
-        do { undo = try env.openTables([Schema.undoSpec])[0] } catch let e as LMDBError where e.code == LMDBError.notFound && readOnly {
-            undo = nil
+        if !readOnly {
+            undo = tables.last
+        } else {
+            do { undo = try env.openTables([Schema.undoSpec])[0] } catch let e as LMDBError where e.code == LMDBError.notFound { undo = nil }
         }
         schema = Schema(tables, undo: undo)
         let (zoneName, timedIDs) = try env.write(readOnly: readOnly) { [schema] txn -> (String, Bool) in
