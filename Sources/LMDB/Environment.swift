@@ -84,6 +84,7 @@ public final class Environment: @unchecked Sendable {
     }
 
     deinit {
+        MapRanges.forget(handle)
         mdb_env_close(handle)
         pthread_rwlock_destroy(resizeLock)
         resizeLock.deallocate()

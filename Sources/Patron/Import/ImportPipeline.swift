@@ -113,6 +113,8 @@ extension Database {
         let scheme = store.contentIDs
         let input = source
         let store = self.store
+        // A large file's occurrence table goes next to the database (on its disk).
+        let spillDirectory = (store.env.path as NSString).deletingLastPathComponent
         /// Whether an event with this id is committed (read on the reading thread, in a
         /// short transaction of its own).
         let isStored: @Sendable (String) throws -> Bool = { id in
@@ -120,7 +122,7 @@ extension Database {
         }
         let feed = ImportFeed(file: file, rejectedPath: rejectedPath, started: started, progress: progress) { pipe in
             Self.produce(source: input, reader: reader, options: options, zone: zone, scheme: scheme, rejectedPath: rejectedPath,
-                         isStored: isStored, pipe: pipe)
+                         spillDirectory: spillDirectory, isStored: isStored, pipe: pipe)
         }
         var report: ImportReport
         do {
@@ -201,9 +203,11 @@ extension Database {
         }
     }
 
-    /// Appends one batch of an import; then lets go of the pages it read through the
-    /// map (ids, states), which need not stay in this process's resident memory.
+    /// Appends one batch of an import, letting go of the pages it read through the map
+    /// (ids, states), which need not stay in this process's resident memory, every
+    /// 2,000 events stored and at the end.
     private static func append(_ batch: ImportFeed.Batch, in context: AppendContext) throws -> AppendResult {
+        context.releaseMapEvery = 2_000
         let r = try context.apply(AppendRequest(events: batch.events, expectedVersions: [:]))
         context.txn.releaseMappedPages()
         return r
@@ -211,12 +215,12 @@ extension Database {
 
     /// The producer side: reads rows, gives content ids, sends batches; writes rejected rows.
     private static func produce(source: String, reader: RowReader, options: ImportOptions, zone: Zone, scheme: ContentIDScheme,
-                                rejectedPath: String, isStored: (String) throws -> Bool, pipe: ImportPipe) {
+                                rejectedPath: String, spillDirectory: String, isStored: (String) throws -> Bool, pipe: ImportPipe) {
         var rows = 0, rejected = 0
         var rejects: RejectedWriter?
         do {
             let input = try ImportInput.open(source)
-            var occurrences = OccurrenceCounter()
+            let occurrences = OccurrenceCounter(spillDirectory: spillDirectory.isEmpty ? "." : spillDirectory)
             var batch: [Event] = []
             batch.reserveCapacity(min(options.batchSize, 1_000_000))
             var lastLine = 0

@@ -64,6 +64,9 @@ final class AppendContext {
     /// (``ImportJournal``): before states are written, those of clients the import did
     /// not create are saved in `undo`. Set by the import's session.
     var journal: ImportJournal?
+    /// When set, the pages read through the map are let go (``Transaction/releaseMappedPages()``)
+    /// after every so many events: an import's bounded memory.
+    var releaseMapEvery: Int?
 
     /// - Parameters:
     ///   - carried: the states of the transaction committed just before this one by the
@@ -159,6 +162,7 @@ final class AppendContext {
         var ids = [String](repeating: "", count: events.count)
         var appended = 0
         for (i, e) in events.enumerated() {
+            if let every = releaseMapEvery, i > 0, i % every == 0 { txn.releaseMappedPages() }
             if let id = e.id {
                 ids[i] = id
                 if let v = try txn.get(schema.ids, key: id) {
@@ -279,7 +283,12 @@ final class AppendContext {
 
     private func writeStates() throws {
         if let j = journal {
-            for n in folding.dirty where n < j.firstClient { try store.saveState(n, txn: txn) }
+            var saved = 0
+            for n in folding.dirty where n < j.firstClient {
+                try store.saveState(n, txn: txn)
+                saved += 1
+                if let every = releaseMapEvery, saved % every == 0 { txn.releaseMappedPages() }
+            }
         }
         try StreamChain.write(first: linksFrom, links: links, table: schema.chain, txn: txn)
         linksFrom += UInt64(links.count)
@@ -290,8 +299,9 @@ final class AppendContext {
             guard let s = folding[n] else { continue }
             rows.append((n, s.encodeRow()))
             try txn.put(schema.details, key: n, value: s.encodeDetail())
+            if let every = releaseMapEvery, rows.count % every == 0 { txn.releaseMappedPages() }
         }
-        try RowChunks.write(rows, table: schema.rows, txn: txn)
+        try RowChunks.write(rows, table: schema.rows, txn: txn, releaseMapEvery: releaseMapEvery)
     }
 }
 
