@@ -52,6 +52,20 @@ public final class Transaction {
         return true
     }
 
+    /// Stores `value` under `key` unless the key exists, in one descent of the tree;
+    /// returns nil when stored, else the value already there (valid until the
+    /// transaction's next write).
+    public func insertOrExisting(_ table: Table, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws
+        -> UnsafeRawBufferPointer? {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        let rc = mdb_put(handle, table.dbi, &k, &v, UInt32(MDB_NOOVERWRITE))
+        // On MDB_KEYEXIST, LMDB points `v` at the stored value.
+        if rc == MDB_KEYEXIST { return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size) }
+        try check(rc, "mdb_put(\(table.name), noOverwrite)")
+        return nil
+    }
+
     /// Deletes `key` (and all its values in a duplicates table); returns false when absent.
     @discardableResult
     public func delete(_ table: Table, key: UnsafeRawBufferPointer) throws -> Bool {

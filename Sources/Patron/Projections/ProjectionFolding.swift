@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Folds events into client states: the one place that decides how an event changes
 /// the projection, used by append (over LMDB), by rebuild and verify (over a fresh
 /// replay) and by time travel (over a filtered replay).
@@ -9,15 +11,24 @@ struct ProjectionFolding {
     /// A state held by reference, so it changes in place inside the table.
     fileprivate final class Box {
         var state: ClientState
+        /// The ``ProjectionFolding/generation`` of the last folding that changed it.
+        var changedIn: UInt64 = 0
         init(_ state: ClientState) { self.state = state }
     }
 
     /// States loaded or changed so far.
     private var boxes: [UInt32: Box] = [:]
-    /// Client numbers whose state changed.
-    var dirty: Set<UInt32> = []
+    /// Client numbers whose state changed, each once, in the order of their first change.
+    private(set) var dirty: [UInt32] = []
     /// Loads a stored state (nil for a client with none yet).
     let load: (UInt32) throws -> ClientState?
+    /// Tells this folding's changes from those of the folding its states were carried
+    /// from (a box is dirty here when its `changedIn` is this).
+    private let generation = Self.generations.add(1, ordering: .relaxed).newValue
+    private static let generations = Atomic<UInt64>(0)
+    /// The last box looked up: an event reads its client's state several times.
+    private var lastClient: UInt32 = 0
+    private var lastBox: Box?
 
     init(load: @escaping (UInt32) throws -> ClientState?) { self.load = load }
 
@@ -45,9 +56,16 @@ struct ProjectionFolding {
     subscript(client: UInt32) -> ClientState? { boxes[client]?.state }
 
     private mutating func box(_ client: UInt32) throws -> Box {
-        if let b = boxes[client] { return b }
-        let b = Box(try load(client) ?? ClientState())
-        boxes[client] = b
+        if client == lastClient, let b = lastBox { return b }
+        let b: Box
+        if let found = boxes[client] {
+            b = found
+        } else {
+            b = Box(try load(client) ?? ClientState())
+            boxes[client] = b
+        }
+        lastClient = client
+        lastBox = b
         return b
     }
 
@@ -60,7 +78,10 @@ struct ProjectionFolding {
     mutating func update(_ client: UInt32, _ change: (inout ClientState) throws -> Void) throws {
         let b = try box(client)
         try change(&b.state)
-        dirty.insert(client)
+        if b.changedIn != generation {
+            b.changedIn = generation
+            dirty.append(client)
+        }
     }
 
     private mutating func mergedInto(_ client: UInt32) throws -> UInt32 { try box(client).state.mergedInto }

@@ -165,11 +165,12 @@ final class AppendContext {
             if let every = releaseMapEvery, i > 0, i % every == 0 { txn.releaseMappedPages() }
             if let id = e.id {
                 ids[i] = id
-                if let v = try txn.get(schema.ids, key: id) {
-                    positions[i] = v.load(at: 0)
+                // The id is stored with the position the event will take, or found stored.
+                if let stored = try schema.putNewID(id, position: nextPosition, txn: txn) {
+                    positions[i] = stored
                     continue
                 }
-                positions[i] = try append(e)
+                positions[i] = try append(e, idStored: true)
             } else {
                 // A copy only for events that need an id.
                 var event = e
@@ -218,7 +219,9 @@ final class AppendContext {
         return id
     }
 
-    private func append(_ event: Event) throws -> UInt64 {
+    /// Appends one event at the next position; `idStored` when its id → position entry
+    /// is already written.
+    private func append(_ event: Event, idStored: Bool = false) throws -> UInt64 {
         let position = nextPosition
         nextPosition += 1
         guard let owner = try number(event.client, create: true) else { throw PatronError.io("client number not assigned") }
@@ -243,7 +246,7 @@ final class AppendContext {
             bytes = EventCodec.encode(event, clientNumber: owner, recorded: recorded, sealed: sealed)
         }
         try bytes.withUnsafeBytes { try txn.put(schema.log, key: position, value: $0, flags: .append) }
-        try schema.putID(event.id ?? "", position: position, txn: txn)
+        if !idStored { try schema.putID(event.id ?? "", position: position, txn: txn) }
         links.append(try folding.streamHead(owner))
         let destroy = try folding.apply(event, position: position, day: store.zone.day(of: event.at), owner: owner,
                                         into: into, personal: personal, intern: intern)
@@ -324,16 +327,17 @@ final class EventIDGenerator: Sendable {
 
     private static func text(ms lastMs: Int64, hi: UInt16, lo: UInt64) -> String {
         // 128 bits: ms (48) | hi (16) | lo (64); printed as 26 base32 digits (130 bits, top 2 zero).
-        var out = [UInt8](repeating: 0, count: 26)
         let high = (UInt64(lastMs) << 16) | UInt64(hi)
-        var low = lo
-        var top = high
-        for i in stride(from: 25, through: 0, by: -1) {
-            out[i] = alphabet[Int(low & 31)]
-            low = (low >> 5) | ((top & 31) << 59)
-            top >>= 5
+        return String(unsafeUninitializedCapacity: 26) { out in
+            var low = lo
+            var top = high
+            for i in stride(from: 25, through: 0, by: -1) {
+                out[i] = alphabet[Int(low & 31)]
+                low = (low >> 5) | ((top & 31) << 59)
+                top >>= 5
+            }
+            return 26
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 
