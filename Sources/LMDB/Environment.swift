@@ -49,6 +49,8 @@ public final class Environment: @unchecked Sendable {
     let handle: OpaquePointer
     /// The path of the data file.
     public let path: String
+    /// The data file's path with links resolved, as the process's list of mappings has it.
+    private let mappedFile: String
     /// Whether the environment was opened read-only.
     public let isReadOnly: Bool
     /// Transactions hold this shared; resizing the map holds it exclusively, because
@@ -73,19 +75,20 @@ public final class Environment: @unchecked Sendable {
             var dead: Int32 = 0
             try check(mdb_reader_check(env, &dead), "mdb_reader_check")
         } catch {
-            mdb_env_close(env)
+            MapRanges.changing(MapRanges.resolved(path)) { mdb_env_close(env) }
             throw error
         }
         self.handle = env
         self.path = path
+        mappedFile = MapRanges.resolved(path)
+        MapRanges.opened(env, file: mappedFile)
         self.isReadOnly = options.readOnly
         self.resizeLock = .allocate(capacity: 1)
         pthread_rwlock_init(resizeLock, nil)
     }
 
     deinit {
-        MapRanges.forget(handle)
-        mdb_env_close(handle)
+        MapRanges.close(handle)
         pthread_rwlock_destroy(resizeLock)
         resizeLock.deallocate()
     }
@@ -184,7 +187,7 @@ public final class Environment: @unchecked Sendable {
             // so swap to exclusive for the adoption.
             pthread_rwlock_unlock(resizeLock)
             pthread_rwlock_wrlock(resizeLock)
-            let adopt = mdb_env_set_mapsize(handle, 0)
+            let adopt = MapRanges.changing(mappedFile) { mdb_env_set_mapsize(handle, 0) }
             pthread_rwlock_unlock(resizeLock)
             pthread_rwlock_rdlock(resizeLock)
             try check(adopt, "mdb_env_set_mapsize(adopt)")
@@ -237,7 +240,7 @@ public final class Environment: @unchecked Sendable {
     public func resize(to bytes: Int) throws {
         pthread_rwlock_wrlock(resizeLock)
         defer { pthread_rwlock_unlock(resizeLock) }
-        try check(mdb_env_set_mapsize(handle, bytes), "mdb_env_set_mapsize(\(bytes))")
+        try check(MapRanges.changing(mappedFile) { mdb_env_set_mapsize(handle, bytes) }, "mdb_env_set_mapsize(\(bytes))")
     }
 
     /// Writes a consistent copy of the environment to `path`, leaving out free pages

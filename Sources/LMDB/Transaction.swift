@@ -175,61 +175,10 @@ extension Transaction {
     ///
     /// Each random read of a page maps its neighbours too (the kernel's fault-around,
     /// 64 KiB), so a writer reading scattered pages should call this every few thousand
-    /// reads. The map's address is looked up once per map size (``MapRanges``).
+    /// reads. The file's mappings are looked up in `/proc/self/maps` once and kept until
+    /// an environment of the file opens, closes or moves its map (``MapRanges``).
     public func releaseMappedPages() {
         guard let env = mdb_txn_env(handle) else { return }
-        var info = MDB_envinfo()
-        mdb_env_info(env, &info)
-        guard let range = MapRanges.range(of: env, mapSize: info.me_mapsize),
-              let base = UnsafeMutableRawPointer(bitPattern: range.lowerBound) else { return }
-        _ = madvise(base, Int(range.upperBound - range.lowerBound), MADV_DONTNEED)
+        MapRanges.release(env)
     }
-}
-
-/// Where each open environment's map lies in this process, by environment handle and
-/// map size (a new size is a new map): LMDB does not give the map's address
-/// (`me_mapaddr` is only set for fixed maps), the kernel's list of the process's
-/// mappings does. ``Environment`` forgets its entry when it closes.
-enum MapRanges {
-    private struct Key: Hashable { var env: UInt, mapSize: Int }
-    private static let known = Mutex<[Key: Range<UInt>]>([:])
-
-    static func range(of env: OpaquePointer, mapSize: Int) -> Range<UInt>? {
-        let key = Key(env: UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(env))), mapSize: mapSize)
-        if let r = known.withLock({ $0[key] }) { return r }
-        guard let r = find(env) else { return nil }
-        known.withLock { table in
-            table = table.filter { $0.key.env != key.env }
-            table[key] = r
-        }
-        return r
-    }
-
-    static func forget(_ env: OpaquePointer) {
-        let e = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(env)))
-        known.withLock { table in table = table.filter { $0.key.env != e } }
-    }
-
-    private static func find(_ env: OpaquePointer) -> Range<UInt>? {
-        var pathPointer: UnsafePointer<CChar>?
-        guard mdb_env_get_path(env, &pathPointer) == 0, let pathPointer, let real = realpath(pathPointer, nil) else { return nil }
-        defer { free(real) }
-        let path = String(cString: real)
-        guard let maps = fopen("/proc/self/maps", "r") else { return nil }
-        defer { fclose(maps) }
-        var line: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        defer { free(line) }
-        while getline(&line, &capacity, maps) > 0 {
-            guard let line else { break }
-            let text = String(cString: line)
-            guard text.hasSuffix(" " + path + "\n") else { continue }
-            let range = text.prefix { $0 != " " }.split(separator: "-")
-            guard range.count == 2, let start = UInt(range[0], radix: 16), let end = UInt(range[1], radix: 16), end > start
-            else { continue }
-            return start..<end
-        }
-        return nil
-    }
-
 }

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import LMDB
+#if canImport(Glibc)
+import Glibc
+#endif
 
 private func tempPath() -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("lmdb-test-\(UUID().uuidString)").path
@@ -147,6 +150,85 @@ private func cleanup(_ path: String) {
                 #expect(try txn.get(t, key: UInt64(5))?[0] == 9)
             }
         }
+    }
+
+    /// Start addresses of this process's mappings of `path`.
+    private func mapStarts(of path: String) throws -> [UInt] {
+        let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let data = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/self/maps")).readToEnd() ?? Data()
+        return String(decoding: data, as: UTF8.self).split(separator: "\n")
+            .filter { $0.hasSuffix(" " + real) }
+            .compactMap { UInt($0.prefix { $0 != "-" }, radix: 16) }
+    }
+
+    /// Puts a page of private memory holding a marker at `address`, where a map was.
+    private func victim(at address: UInt) -> UnsafeMutableRawPointer? {
+        let p = mmap(UnsafeMutableRawPointer(bitPattern: address), 4096, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0)
+        guard let p, p != MAP_FAILED, UInt(bitPattern: p) == address else { return nil }
+        p.storeBytes(of: 0xDEAD_BEEF as UInt64, as: UInt64.self)
+        return p
+    }
+
+    /// A release after the map moved (a resize, even to the same size, maps again) or
+    /// after another environment of the same file closed never advises the memory that
+    /// took the old map's place (`MADV_DONTNEED` would zero it): the file's mappings are
+    /// looked up again after each. Where the old place can be taken by a page of our own
+    /// (the map moved, nothing else took it), that page keeps its contents.
+    @Test func releasesNeverTouchWhatWasTheMap() throws {
+        let path = tempPath()
+        defer { cleanup(path) }
+        let file = MapRanges.resolved(path)
+        let size = 64 << 20
+        // Room reserved before the map is made, given back before it is made again: new
+        // maps go to the highest free gap, so the same size usually lands there.
+        let room = mmap(nil, 4 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        let env = try Environment(path: path, options: .init(initialMapSize: size))
+        let t = try env.openTables([("t", [.integerKey])])[0]
+        try env.write { txn in
+            try txn.put(t, key: UInt64(1), value: [1])
+            txn.releaseMappedPages()
+        }
+        let old = try mapStarts(of: path)
+        #expect(old.count == 1 && MapRanges.cached(file)?.map(\.lowerBound) == old)
+        if let room, room != MAP_FAILED { munmap(room, 4 * size) }
+        try env.resize(to: env.mapSize)
+        #expect(MapRanges.cached(file) == nil)
+        let new = try mapStarts(of: path)
+        let first = new != old ? victim(at: old[0]) : nil
+        defer { if let first { munmap(first, 4096) } }
+        try env.write { txn in
+            try txn.put(t, key: UInt64(2), value: [2])
+            txn.releaseMappedPages()
+        }
+        #expect(MapRanges.cached(file)?.map(\.lowerBound) == new)
+        if let first { #expect(first.load(as: UInt64.self) == 0xDEAD_BEEF) }
+
+        // A second environment of the file, released through, then closed.
+        var readerMap: UInt?
+        do {
+            let reader = try Environment(path: path, options: .init(initialMapSize: size, readOnly: true))
+            #expect(MapRanges.cached(file) == nil)
+            let rt = try reader.openTables([("t", [.integerKey])])[0]
+            let read: [UInt8]? = try reader.read { txn in
+                defer { txn.releaseMappedPages() }
+                return try txn.get(rt, key: UInt64(2)).map { Array($0) }
+            }
+            #expect(read == [2])
+            #expect(MapRanges.cached(file)?.count == 2)
+            readerMap = try mapStarts(of: path).first { $0 != new[0] }
+        }
+        #expect(MapRanges.cached(file) == nil)
+        let second = readerMap.flatMap { victim(at: $0) }
+        defer { if let second { munmap(second, 4096) } }
+        try env.write { txn in
+            try txn.put(t, key: UInt64(4), value: [4])
+            txn.releaseMappedPages()
+        }
+        #expect(MapRanges.cached(file)?.count == 1)
+        if let second { #expect(second.load(as: UInt64.self) == 0xDEAD_BEEF) }
+        let stored = try env.read { txn in try txn.get(t, key: UInt64(4)).map { Array($0) } }
+        #expect(stored == [4])
     }
 
     @Test func newFilesHaveMode0600() throws {

@@ -37,7 +37,7 @@ final class OccurrenceCounter {
         table = SlotTable(count: size, directory: size > spillAbove ? spillDirectory : nil)
     }
 
-    /// Whether the table is in a file (for tests and the import's report).
+    /// Whether the table is in a file.
     var isSpilled: Bool { table.isFileBacked }
 
     /// Records one more row with this content; returns its occurrence number (1, 2, …).

@@ -2,8 +2,7 @@ import LMDB
 
 /// The index writes shared by append and rebuild, so both lay out entries the same way.
 extension Schema {
-    /// `id → position`.
-    /// Stores id → position unless the id is stored; returns the stored position if it is.
+    /// Stores `id → position` unless the id is stored; returns the stored position if it is.
     func putNewID(_ id: String, position: UInt64, txn: Transaction) throws -> UInt64? {
         var p = position, key = id
         return try withUnsafeBytes(of: &p) { pb in
@@ -13,6 +12,7 @@ extension Schema {
         }
     }
 
+    /// Stores `id → position`.
     func putID(_ id: String, position: UInt64, txn: Transaction) throws {
         var p = position, key = id
         try withUnsafeBytes(of: &p) { pb in
