@@ -205,7 +205,7 @@ extension Database {
 
     /// Appends one batch of an import, letting go of the pages it read through the map
     /// (ids, states), which need not stay in this process's resident memory, every
-    /// 2,000 events stored and at the end.
+    /// 2,000 events (duplicates too) or state writes, and at the end.
     private static func append(_ batch: ImportFeed.Batch, in context: AppendContext) throws -> AppendResult {
         context.releaseMapEvery = 2_000
         let r = try context.apply(AppendRequest(events: batch.events, expectedVersions: [:]))

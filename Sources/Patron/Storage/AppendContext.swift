@@ -65,8 +65,21 @@ final class AppendContext {
     /// not create are saved in `undo`. Set by the import's session.
     var journal: ImportJournal?
     /// When set, the pages read through the map are let go (``Transaction/releaseMappedPages()``)
-    /// after every so many events: an import's bounded memory.
+    /// after every so many page-reading steps (an event, a state saved or written, a row
+    /// chunk): an import's bounded memory.
     var releaseMapEvery: Int?
+    private var stepsSinceRelease = 0
+
+    /// Counts one step that reads pages through the map; releases them every
+    /// `releaseMapEvery` steps.
+    private func readStep() {
+        guard let every = releaseMapEvery else { return }
+        stepsSinceRelease += 1
+        if stepsSinceRelease >= every {
+            txn.releaseMappedPages()
+            stepsSinceRelease = 0
+        }
+    }
 
     /// - Parameters:
     ///   - carried: the states of the transaction committed just before this one by the
@@ -162,7 +175,7 @@ final class AppendContext {
         var ids = [String](repeating: "", count: events.count)
         var appended = 0
         for (i, e) in events.enumerated() {
-            if let every = releaseMapEvery, i > 0, i % every == 0 { txn.releaseMappedPages() }
+            readStep()
             if let id = e.id {
                 ids[i] = id
                 // The id is stored with the position the event will take, or found stored.
@@ -286,11 +299,9 @@ final class AppendContext {
 
     private func writeStates() throws {
         if let j = journal {
-            var saved = 0
             for n in folding.dirty where n < j.firstClient {
                 try store.saveState(n, txn: txn)
-                saved += 1
-                if let every = releaseMapEvery, saved % every == 0 { txn.releaseMappedPages() }
+                readStep()
             }
         }
         try StreamChain.write(first: linksFrom, links: links, table: schema.chain, txn: txn)
@@ -302,9 +313,9 @@ final class AppendContext {
             guard let s = folding[n] else { continue }
             rows.append((n, s.encodeRow()))
             try txn.put(schema.details, key: n, value: s.encodeDetail())
-            if let every = releaseMapEvery, rows.count % every == 0 { txn.releaseMappedPages() }
+            readStep()
         }
-        try RowChunks.write(rows, table: schema.rows, txn: txn, releaseMapEvery: releaseMapEvery)
+        try RowChunks.write(rows, table: schema.rows, txn: txn, afterEachChunk: readStep)
     }
 }
 

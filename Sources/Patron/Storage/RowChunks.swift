@@ -16,12 +16,12 @@ enum RowChunks {
     /// Chunks beyond the table's last one (new clients) are appended at its right
     /// edge (`MDB_APPEND`), so pages fill up: a split in the middle, LMDB's way for
     /// keys put anywhere else, would leave one 1,904-byte chunk on each 4 KiB page.
-    static func write(_ rows: [(UInt32, [UInt8])], table: Table, txn: Transaction, releaseMapEvery: Int? = nil) throws {
+    static func write(_ rows: [(UInt32, [UInt8])], table: Table, txn: Transaction, afterEachChunk: () -> Void = {}) throws {
         var byChunk: [UInt32: [(UInt32, [UInt8])]] = [:]
         for r in rows { byChunk[chunk(r.0), default: []].append(r) }
         var last: UInt32? = try Schema.lastKey(in: table, txn: txn)
-        for (i, (c, members)) in byChunk.sorted(by: { $0.key < $1.key }).enumerated() {
-            if let every = releaseMapEvery, i % every == every - 1 { txn.releaseMappedPages() }
+        for (c, members) in byChunk.sorted(by: { $0.key < $1.key }) {
+            afterEachChunk()
             try Schema.updateChunk(c, size: chunkBytes, last: &last, table: table, txn: txn) { b in
                 for (n, row) in members {
                     let slot = offset(n)
