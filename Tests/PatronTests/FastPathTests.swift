@@ -63,6 +63,12 @@ import Testing
         "refunds group by year(at) show sum(amount)",
         "memberships group by action, plan show count(), sum(fee)",
         "events group by type show count()",
+        // The same shapes again over other ranges of days: answered from the day cubes.
+        "visits where at in last 30d group by provider show count()",
+        "visits where at in last 400d group by provider, quarter(at) show count(), share()",
+        "items group by provider show count(), sum(amount)",
+        "items group by provider, category show count()",
+        "purchases where at in last 90d group by channel, month(at) show sum(amount), avg(amount)",
         "clients where lapsed > 30d as of 2023-12-31",
         "clients where has visit where services contains peel show id as of 2023-12-31",
         "clients where has no purchase where items.category = skincare and visits > 0 show id as of 2023-11-30",
@@ -120,6 +126,7 @@ import Testing
         #expect(taken["top"] >= 4)
         #expect(taken["batch"] >= 8)
         #expect(taken["event-columns"] >= 20)
+        #expect(taken["day-cube"] >= 20)
         #expect(taken["marks"] >= 10)
         #expect(taken["raw-marks"] >= 8)
     }
@@ -370,6 +377,12 @@ import Testing
         "purchases group by channel show sum(amount), avg(amount)",
         "items group by category, year(at) show sum(amount), count()",
         "events group by type show count()",
+        // The same shapes again over other ranges of days: answered from the day cubes.
+        "visits where at in last 30d group by provider show count()",
+        "visits where at in last 400d group by provider, quarter(at) show count(), share()",
+        "items group by provider show count(), sum(amount)",
+        "items group by provider, category show count()",
+        "purchases where at in last 90d group by channel, month(at) show sum(amount), avg(amount)",
         "clients where has visit where services contains botox show id",
         "clients where has no purchase where items.category = skincare show id, visits",
         "clients where has visit where (provider = maya and at in last 1y) show id",
@@ -396,4 +409,45 @@ import Testing
         }
     }
     #expect(taken["event-columns"] >= 4 && taken["marks"] >= 2)
+}
+
+/// Day cubes (DayCube.swift): a shape's cube is made once per snapshot and answers
+/// every range of days; an event field of line items is read through the item's
+/// purchase (item and event indexes differ here: a visit comes first and one purchase
+/// has two items); a newer snapshot gets a new cube that counts the new events.
+@Test func dayCubesAnswerEveryRangeOfDays() throws {
+    let dir = TempDir()
+    let db = try Database(path: dir.path("db"), options: .init(durable: false))
+    let today = day("2024-06-30")
+    func at(_ daysBack: Int) -> Int64 { Int64(today - Day(daysBack)) * 86_400_000 }
+    func item(_ name: String, _ cents: Int64) -> PurchaseItem {
+        PurchaseItem(name: name, category: "skincare", amount: Money(cents: cents))
+    }
+    _ = try db.appendAndWait([
+        Event(client: "a", at: at(10), payload: .visit(Visit(provider: "Lee", services: ["peel"]))),
+        Event(client: "a", at: at(5), payload: .purchase(Purchase(amount: Money(cents: 300), items: [item("x", 100), item("y", 200)], provider: "Kim"))),
+        Event(client: "b", at: at(5), payload: .purchase(Purchase(amount: Money(cents: 50), items: [item("z", 50)], provider: "Lee"))),
+        Event(client: "b", at: at(40), payload: .purchase(Purchase(amount: Money(cents: 70), items: [item("z", 70)], provider: "Lee"))),
+        Event(client: "b", at: at(-3), payload: .purchase(Purchase(amount: Money(cents: 90), items: [item("z", 90)], provider: "Kim"))),
+    ])
+    let taken = FastPaths.Tally()
+    func ask(_ q: String) throws -> [[Value]] {
+        let fast = try FastPaths.$taken.withValue(taken) { try db.query(q, today: today) }
+        let general = try FastPaths.$enabled.withValue(false) { try db.query(q, today: today) }
+        #expect(fast.rows == general.rows, "cube and general path differ on: \(q)")
+        return fast.rows
+    }
+    let kim = Value.string("Kim"), lee = Value.string("Lee")
+    #expect(try ask("items group by provider show count(), sum(amount)")
+        == [[kim, .number(2), .money(Money(cents: 300))], [lee, .number(2), .money(Money(cents: 120))]])
+    #expect(try ask("purchases group by provider show count(), sum(amount)")
+        == [[kim, .number(1), .money(Money(cents: 300))], [lee, .number(2), .money(Money(cents: 120))]])
+    #expect(try ask("purchases where at in last 30d group by provider show count(), sum(amount)")
+        == [[kim, .number(1), .money(Money(cents: 300))], [lee, .number(1), .money(Money(cents: 50))]])
+    #expect(try ask("purchases where at in last 2d group by provider show count()") == [])
+    #expect(taken["day-cube"] == 4)
+    // A newer snapshot: its own cube, with the new event.
+    _ = try db.appendAndWait([Event(client: "c", at: at(1), payload: .purchase(Purchase(amount: Money(cents: 5), items: [item("w", 5)], provider: "Lee")))])
+    #expect(try ask("purchases where at in last 2d group by provider show count()") == [[lee, .number(1)]])
+    #expect(taken["day-cube"] == 5)
 }

@@ -176,6 +176,24 @@ final class EventTable: @unchecked Sendable {
     /// The least and greatest day of any event, made by the first query that asks.
     private let days = Mutex<ClosedRange<Int32>??>(nil)
 
+    /// Day cubes of grouped event queries (``DayCube``), made by the first query of
+    /// each shape.
+    private let cubes = Mutex<[DayCube.Shape: DayCube]>([:])
+    /// Cubes kept per table at most (all are dropped when one more is made).
+    static let maxCubes = 16
+
+    /// The cube of `shape`, made by `make` (outside the lock) when missing; nil when
+    /// `make` gives none.
+    func cube(_ shape: DayCube.Shape, make: () -> DayCube?) -> DayCube? {
+        if let known = cubes.withLock({ $0[shape] }) { return known }
+        guard let made = make() else { return nil }
+        cubes.withLock { c in
+            if c.count >= Self.maxCubes { c.removeAll() }
+            c[shape] = made
+        }
+        return made
+    }
+
     /// The days of all events, from the first to the last (nil for an empty table).
     func dayRange() -> ClosedRange<Int32>? {
         if let known = days.withLock({ $0 }) { return known }

@@ -719,9 +719,9 @@ struct Executor {
             summed.append(.init(values: p, byItem: byItem))
         }
         let days = filter?.eventDays ?? Int32.min...env.today
-        return ColumnAggregation.aggregate(env.events, eventCount: env.eventCount, type: query.entity.eventType?.code,
-                                           items: query.entity == .items, from: days.lowerBound,
-                                           through: min(days.upperBound, env.today), keys: raw, summed: summed)
+        return DayCube.aggregate(env.events, eventCount: env.eventCount, type: query.entity.eventType?.code,
+                                 items: query.entity == .items, from: days.lowerBound,
+                                 through: min(days.upperBound, env.today), keys: raw, summed: summed)
     }
 
     /// Calls `body` with each unit of the query's entity in the world of `today`:
