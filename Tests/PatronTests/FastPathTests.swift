@@ -129,6 +129,7 @@ import Testing
         #expect(taken["day-cube"] >= 20)
         #expect(taken["marks"] >= 10)
         #expect(taken["raw-marks"] >= 8)
+        #expect(taken["first-match-days"] >= 8)
     }
 }
 
@@ -450,4 +451,33 @@ import Testing
     _ = try db.appendAndWait([Event(client: "c", at: at(1), payload: .purchase(Purchase(amount: Money(cents: 5), items: [item("w", 5)], provider: "Lee")))])
     #expect(try ask("purchases where at in last 2d group by provider show count()") == [[lee, .number(1)]])
     #expect(taken["day-cube"] == 5)
+}
+
+/// First-match days (FirstMatchDays.swift): a `has` marks a client whose first match
+/// lies on `today` and not one whose first lies a day later, for every `today` asked
+/// of the same snapshot's index.
+@Test func firstMatchDaysCountTheDayItself() throws {
+    let dir = TempDir()
+    let db = try Database(path: dir.path("db"), options: .init(durable: false))
+    let today = day("2024-06-30")
+    func at(_ daysBack: Int) -> Int64 { Int64(today - Day(daysBack)) * 86_400_000 + 3_600_000 }
+    _ = try db.appendAndWait([
+        Event(client: "a", at: at(0), payload: .visit(Visit(services: ["peel", "Botox"]))),
+        Event(client: "a", at: at(-5), payload: .visit(Visit(services: ["botox"]))),
+        Event(client: "b", at: at(-1), payload: .visit(Visit(services: ["botox"]))),
+        Event(client: "b", at: at(3), payload: .visit(Visit(services: ["peel"]))),
+        Event(client: "c", at: at(2), payload: .purchase(Purchase(amount: Money(cents: 5)))),
+    ])
+    let taken = FastPaths.Tally()
+    func ids(_ q: String, _ d: Day) throws -> [[Value]] {
+        try ScopedMarks.$minimumAsked.withValue(0) {
+            try FastPaths.$taken.withValue(taken) { try db.query(q, today: d) }
+        }.rows
+    }
+    let q = "clients where has visit where services contains botox show id"
+    #expect(try ids(q, today) == [[.string("a")]])
+    #expect(try ids(q, today + 1) == [[.string("a")], [.string("b")]])
+    #expect(try ids(q, today - 1) == [])
+    #expect(try ids("clients where has no visit where services contains botox show id", today) == [[.string("b")], [.string("c")]])
+    #expect(taken["first-match-days"] == 4)
 }

@@ -136,28 +136,28 @@ final class DayCube: Sendable {
         let shape = Shape(eventCount: n, type: type, items: items, key: field.map { UInt(bitPattern: $0.ids) },
                           keyByItem: field?.byItem ?? false, summed: summed.map { UInt(bitPattern: $0.values) },
                           summedByItem: summed.map(\.byItem))
-        var walked: ColumnAggregation.Cells??
+        var stopped = false
         let cube = t.cube(shape) {
             let all: [ColumnAggregation.Key] = [.bucket("day")] + (field.map { [.string($0.ids, byItem: $0.byItem)] } ?? [])
             let c = ColumnAggregation.aggregate(t, eventCount: n, type: type, items: items, from: Int32.min, through: Int32.max,
                                                 keys: all, summed: summed)
-            guard let c, !c.cancelled, c.first.count <= maxCells else {
-                walked = .some(c)
-                return nil
+            if c?.cancelled == true {
+                stopped = true
+                return .stopped
             }
+            guard let c, c.first.count <= maxCells else { return .impossible }
             // A unit is an item index for items, else an event index; an event field of
             // an item is its purchase's.
             let day = t.day.base, itemEvent = t.itemEvent.base
             func event(_ u: Int) -> Int { items ? Int(itemEvent[u]) : u }
-            return DayCube(cells: c, dayOf: { u in day[event(u)] },
-                           idOf: { u in field.map { $0.ids[$0.byItem ? u : event(u)] } ?? 0 })
+            return .value(DayCube(cells: c, dayOf: { u in day[event(u)] },
+                                  idOf: { u in field.map { $0.ids[$0.byItem ? u : event(u)] } ?? 0 }))
         }
         if let cube {
             FastPaths.taken?.add("day-cube")
             return cube.cells(from: lo, through: hi, keys: keys)
         }
-        // A cancelled walk ends the query; a failed or too large one leaves it to the walk.
-        if case .some(.some(let c)) = walked, c.cancelled { return c }
-        return direct()
+        // A stopped walk ends the query; a cube that cannot be made leaves it to the walk.
+        return stopped ? ColumnAggregation.Cells(cancelled: true) : direct()
     }
 }

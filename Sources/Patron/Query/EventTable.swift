@@ -178,20 +178,19 @@ final class EventTable: @unchecked Sendable {
 
     /// Day cubes of grouped event queries (``DayCube``), made by the first query of
     /// each shape.
-    private let cubes = Mutex<[DayCube.Shape: DayCube]>([:])
-    /// Cubes kept per table at most (all are dropped when one more is made).
-    static let maxCubes = 16
+    private let cubes = DerivedCache<DayCube.Shape, DayCube>(limit: 16)
+    /// First-match days of `has` conditions (``FirstMatchDays``), likewise.
+    private let firstDays = DerivedCache<FirstMatchDays.Shape, FirstMatchDays>(limit: 4)
 
-    /// The cube of `shape`, made by `make` (outside the lock) when missing; nil when
-    /// `make` gives none.
-    func cube(_ shape: DayCube.Shape, make: () -> DayCube?) -> DayCube? {
-        if let known = cubes.withLock({ $0[shape] }) { return known }
-        guard let made = make() else { return nil }
-        cubes.withLock { c in
-            if c.count >= Self.maxCubes { c.removeAll() }
-            c[shape] = made
-        }
-        return made
+    /// The cube of `shape`, made by `make` when not known; nil when it cannot be made.
+    func cube(_ shape: DayCube.Shape, make: () -> DerivedCache<DayCube.Shape, DayCube>.Made) -> DayCube? {
+        cubes.value(shape, make: make)
+    }
+
+    /// The first-match days of `shape`, made by `make` when not known; nil when they cannot be made.
+    func firstMatchDays(_ shape: FirstMatchDays.Shape,
+                        make: () -> DerivedCache<FirstMatchDays.Shape, FirstMatchDays>.Made) -> FirstMatchDays? {
+        firstDays.value(shape, make: make)
     }
 
     /// The days of all events, from the first to the last (nil for an empty table).
@@ -433,6 +432,43 @@ final class EventTable: @unchecked Sendable {
 
     /// The string of an id (nil for 0).
     func string(_ id: UInt32) -> String? { id == 0 ? nil : pool.strings[Int(id)] }
+}
+
+/// Values derived from an event table for one snapshot, made by the first query that
+/// asks and kept with the table (at most `limit`: all are dropped when one more is
+/// made). A value that cannot be made (too large) is remembered as such, so later
+/// queries do not try again; one whose making was stopped is not.
+final class DerivedCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    /// What making a value gave.
+    enum Made {
+        case value(Value)
+        /// It cannot be made for this snapshot.
+        case impossible
+        /// The making was stopped (the query was cancelled).
+        case stopped
+    }
+
+    private let values = Mutex<[Key: Value?]>([:])
+    private let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    /// The value of `key`, made by `make` (outside the lock) when not known; nil when
+    /// it cannot be made or its making was stopped.
+    func value(_ key: Key, make: () -> Made) -> Value? {
+        if let known = values.withLock({ $0[key] }) { return known }
+        let made: Value?
+        switch make() {
+        case .value(let v): made = v
+        case .impossible: made = nil
+        case .stopped: return nil
+        }
+        values.withLock { v in
+            if v.count >= limit { v.removeAll() }
+            v[key] = .some(made)
+        }
+        return made
+    }
 }
 
 /// The caller's read transaction, lent to the worker reading the first half of the

@@ -79,6 +79,25 @@ final class ScopedMarks {
             FastPaths.taken?.add("raw-marks")
             // Every id's answer up front: the loop reads a table, not the memo.
             let answers = (0..<max(t.pool.count, 1)).map { raw.memo.test(UInt32($0)) }
+            // The snapshot's first-match days of the column, when they fit: no walk.
+            let column: UInt, kind: UInt8
+            switch raw.ids {
+            case .event(let c): (column, kind) = (UInt(bitPattern: c), 0)
+            case .items(let c): (column, kind) = (UInt(bitPattern: c), 1)
+            case .services(let c): (column, kind) = (UInt(bitPattern: c), 2)
+            }
+            let shape = FirstMatchDays.Shape(eventCount: n, type: type, isItems: isItems, column: column, kind: kind)
+            let firstDays = t.firstMatchDays(shape) {
+                (index ?? []).withUnsafeBufferPointer { ix in
+                    FirstMatchDays.make(t, index: index == nil ? nil : ix.baseAddress, walk: walk, ids: raw.ids, isItems: isItems,
+                                        cancellation: cancellation)
+                }
+            }
+            if let firstDays {
+                FastPaths.taken?.add("first-match-days")
+                firstDays.mark(&m, yes: answers, today: today, table: table)
+                return m
+            }
             // Large walks go in two halves on two cores, each marking its own copy.
             let parts = walk >= ColumnAggregation.parallelAbove && ProcessInfo.processInfo.activeProcessorCount > 1 ? 2 : 1
             let copies = (0..<parts).map { _ in RawMarks(rows: table.count) }
