@@ -481,3 +481,31 @@ import Testing
     #expect(try ids("clients where has no visit where services contains botox show id", today) == [[.string("b")], [.string("c")]])
     #expect(taken["first-match-days"] == 4)
 }
+
+/// `has` on raw columns run at a time over more rows than one run: every run reads
+/// its own rows' marks (hand-counted: client k has botox when k % 3 == 0, filler when
+/// k % 5 == 0).
+@Test func hasMarksRunAtATimeOverManyRuns() throws {
+    let dir = TempDir()
+    let db = try Database(path: dir.path("db"), options: .init(durable: false))
+    let today = day("2024-06-30")
+    let n = fastBatchSize * 2 + 777
+    var events: [Event] = []
+    for k in 0..<n {
+        let client = "c\(100_000 + k)"
+        let at = Int64(today - Day(k % 50)) * 86_400_000
+        events.append(Event(client: client, at: at, payload: .visit(Visit(services: [k % 3 == 0 ? "botox" : "peel"]))))
+        let item = PurchaseItem(name: "x", category: k % 5 == 0 ? "filler" : "skincare", amount: Money(cents: 100))
+        events.append(Event(client: client, at: at, payload: .purchase(Purchase(amount: Money(cents: 100), items: [item]))))
+    }
+    _ = try db.appendAndWait(events)
+    let want = (0..<n).filter { $0 % 3 == 0 && $0 % 5 != 0 }.count
+    let taken = FastPaths.Tally()
+    let r = try FastPaths.$taken.withValue(taken) {
+        try db.query("clients where has visit where services contains botox and has no purchase where items.category = filler show count()", today: today)
+    }
+    #expect(r.rows == [[.number(Double(want))]])
+    #expect(taken["first-match-days"] == 2)
+    let ids = try db.query("clients where has visit where services contains botox and has no purchase where items.category = filler show id", today: today)
+    #expect(ids.rows == (0..<n).filter { $0 % 3 == 0 && $0 % 5 != 0 }.map { [.string("c\(100_000 + $0)")] })
+}

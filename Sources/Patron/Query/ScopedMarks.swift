@@ -67,6 +67,27 @@ final class ScopedMarks {
         return perRow(i, true) > 0
     }
 
+    /// Fills `out[0..<count]` with whether rows `start…` have a matching event
+    /// (`negated`: have none), 1 or 0: the condition's run-at-a-time form, which asks
+    /// every row, so the marks are made at once.
+    func fill(_ start: Int, _ count: Int, _ out: UnsafeMutablePointer<UInt8>, negated: Bool) {
+        if marks == nil, !stopped {
+            if let m = mark() {
+                FastPaths.taken?.add("marks")
+                marks = m
+            } else {
+                stopped = true
+            }
+        }
+        if let marks {
+            marks.withUnsafeBufferPointer { m in
+                for j in 0..<count { out[j] = m[start &+ j] != negated ? 1 : 0 }
+            }
+        } else {
+            for j in 0..<count { out[j] = (perRow(start &+ j, true) > 0) != negated ? 1 : 0 }
+        }
+    }
+
     /// Every row's mark, or nil when the walk was cancelled.
     private func mark() -> [Bool]? {
         let t = env.events, n = env.eventCount, today = env.today, table = env.table
