@@ -30,7 +30,8 @@ final class FirstMatchDays: @unchecked Sendable {
     let code: [Int32]
     /// Client numbers covered (every number of an event walked is below it).
     let numbers: Int
-    /// `days[number × width + code]`: the first day, `Int32.max` when none.
+    /// `days[code × numbers + number]`: the first day, `Int32.max` when none (one run
+    /// per id, so marking for one id reads a run in order).
     private let days: UnsafeMutablePointer<Int32>
 
     private init(width: Int, code: [Int32], numbers: Int) {
@@ -86,13 +87,13 @@ final class FirstMatchDays: @unchecked Sendable {
         let (slots, overflow) = numbers.multipliedReportingOverflow(by: max(width, 1))
         guard !overflow, slots <= maxSlots else { return .impossible }
         let made = FirstMatchDays(width: max(width, 1), code: code, numbers: numbers)
-        let days = made.days, w = made.width
+        let days = made.days
         let filled = code.withUnsafeBufferPointer { c in
             forEachID { k, id in
                 guard Int(id) < c.count else { return }
                 let slot = c[Int(id)]
                 guard slot >= 0 else { return }
-                let at = Int(client[k]) &* w &+ Int(slot)
+                let at = Int(slot) &* numbers &+ Int(client[k])
                 if day[k] < days[at] { days[at] = day[k] }
             }
         }
@@ -107,13 +108,13 @@ final class FirstMatchDays: @unchecked Sendable {
         let rowOf = table.rowOfNumber
         let covered = min(numbers, rowOf.count)
         marks.withUnsafeMutableBufferPointer { m in
-            for n in 0..<covered {
-                let r = rowOf[n]
-                guard r >= 0, !m[Int(r)] else { continue }
-                let base = n &* width
-                for s in wanted where days[base &+ s] <= today {
-                    m[Int(r)] = true
-                    break
+            rowOf.withUnsafeBufferPointer { rows in
+                for s in wanted {
+                    let run = days + s &* numbers
+                    for n in 0..<covered where run[n] <= today {
+                        let r = rows[n]
+                        if r >= 0 { m[Int(r)] = true }
+                    }
                 }
             }
         }
