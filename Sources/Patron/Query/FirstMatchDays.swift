@@ -50,13 +50,7 @@ final class FirstMatchDays: @unchecked Sendable {
     static func make(_ t: EventTable, index: UnsafePointer<UInt32>?, walk: Int, ids: RawEventTest.Ids, isItems: Bool,
                      cancellation: QueryCancellation?) -> DerivedCache<Shape, FirstMatchDays>.Made {
         let client = t.client.base, day = t.day.base, sub = t.sub.base, subCount = t.subCount.base, type = t.type.base
-        let runType: UInt8
-        let runs: UnsafeMutablePointer<UInt32>?, single: UnsafeMutablePointer<UInt32>?
-        switch ids {
-        case .event(let column): (runType, runs, single) = (0, nil, column)
-        case .items(let column): (runType, runs, single) = (EventType.purchase.code, column, nil)
-        case .services(let column): (runType, runs, single) = (EventType.visit.code, column, nil)
-        }
+        let (runType, runs, single) = ids.layout
         /// Calls `body` with each walked event and each id it holds.
         func forEachID(_ body: (Int, UInt32) -> Void) -> Bool {
             for w in 0..<walk {

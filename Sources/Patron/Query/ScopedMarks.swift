@@ -16,6 +16,18 @@ struct RawEventTest {
     let memo: IDMemo
 }
 
+extension RawEventTest.Ids {
+    /// How the ids lie: one per event (`single`), or in runs (`runs`, read through the
+    /// event's `sub`/`subCount`) that only events of `runType` have.
+    var layout: (runType: UInt8, runs: UnsafeMutablePointer<UInt32>?, single: UnsafeMutablePointer<UInt32>?) {
+        switch self {
+        case .event(let column): return (0, nil, column)
+        case .items(let column): return (EventType.purchase.code, column, nil)
+        case .services(let column): return (EventType.visit.code, column, nil)
+        }
+    }
+}
+
 /// `has <entity> where <cond>` asked of many client rows: once more than a 256th of
 /// the rows (at least ``minimumAsked``) have asked, one walk over the entity's events — its
 /// type's index in the event table, in position order — marks every row with a
@@ -190,13 +202,7 @@ final class ScopedMarks {
             let known = yes.count
             @inline(__always) func passes(_ id: UInt32) -> Bool { Int(id) < known && yes[Int(id)] }
             // `sub` holds a purchase's items or a visit's services: only events of that type.
-            let runType: UInt8
-            let runs: UnsafeMutablePointer<UInt32>?, single: UnsafeMutablePointer<UInt32>?
-            switch ids {
-            case .event(let column): (runType, runs, single) = (0, nil, column)
-            case .items(let column): (runType, runs, single) = (EventType.purchase.code, column, nil)
-            case .services(let column): (runType, runs, single) = (EventType.visit.code, column, nil)
-            }
+            let (runType, runs, single) = ids.layout
             for w in range {
                 if w & 0xFFFF == 0, cancellation?.isCancelled == true { return false }
                 let k = index.map { Int($0[w]) } ?? w
