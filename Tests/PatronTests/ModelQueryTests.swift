@@ -257,6 +257,14 @@ struct ModelQueryTests {
             }.count
             #expect(count.rows == [[.number(Double(byHand))]], "fast \(fast)")
         }
+        // predicted_clv reads each client's repeat-day value as of the day: rows
+        // recomputed from the event table compute it from their events, and agree with
+        // a replay of each client.
+        let clv = "clients show id, predicted_clv as of 1997-05-31"
+        let recomputed = try FastPaths.$recomputeAbove.withValue(0) { try db.query(clv, today: cdnowToday) }
+        let replayed = try FastPaths.$enabled.withValue(false) { try db.query(clv, today: cdnowToday) }
+        #expect(recomputed.rows == replayed.rows)
+        #expect(recomputed.rows.filter { number($0[1]).map { $0 > 0 } == true }.count > 100)
     }
 
     // MARK: Fitting edge cases

@@ -8,7 +8,10 @@ import Foundation
 /// "latest" value is the one with the greatest (at, position); activity days come
 /// from ``ClientEvents``); `AsOfTableTests` checks every column against a replay.
 /// Rows it cannot recompute this way — people made of merged clients — keep the
-/// general path (a replay of their stream).
+/// general path (a replay of their stream). One column is left at 0 rather than
+/// recomputed: `repeatValueCents`, which only the models read and which costs a
+/// walk of each client's events, is computed for recomputed rows by
+/// ``ModelInputs/monetary(_:)`` when a query asks (``ClientEvents/repeatValueCents(_:upTo:events:)``).
 enum AsOfTable {
     /// What became of each row.
     enum RowKind: UInt8 {
@@ -217,7 +220,6 @@ enum AsOfTable {
                     gaps.sort()
                     let g = gaps.count
                     set(.cadenceHalfDays, i, UInt32(bitPattern: g % 2 == 1 ? gaps[g / 2] * 2 : gaps[g / 2 - 1] + gaps[g / 2]))
-                    set64(.repeatValueCents, i, ce.repeatValueCents(i, upTo: day, events: t))
                 }
                 // Most frequent visit location and provider (ties: the most recent visit).
                 var location = latest[i &* 2]

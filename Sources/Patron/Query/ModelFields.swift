@@ -80,14 +80,18 @@ enum ModelInputs {
     /// the purchases minus the refunds of that day (SPEC 5.2); a refund on a day
     /// without a visit or purchase belongs to no activity day and is left out. The
     /// projection keeps the sum (``ClientState/repeatValueCents``); rows with events
-    /// after today read it from their recomputed or replayed state.
+    /// after today recomputed from the event table (``AsOfTable``, which leaves the
+    /// sum out) compute it from their events here, replayed rows read their state.
     static func monetary(_ env: QueryEnv) -> [Double] {
         let rows = env.table.count
         var out = [Double](repeating: 0, count: rows)
         for i in 0..<rows {
             let n = env.u32(.activeDays, i)
             guard n >= 2 else { continue }
-            out[i] = Double(env.i64(.repeatValueCents, i)) / Double(n - 1) / 100
+            let cents = env.isRecomputed(i)
+                ? env.clientEvents.repeatValueCents(i, upTo: env.today, events: env.events)
+                : env.i64(.repeatValueCents, i)
+            out[i] = Double(cents) / Double(n - 1) / 100
         }
         return out
     }

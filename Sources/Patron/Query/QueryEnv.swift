@@ -66,6 +66,9 @@ final class QueryEnv {
         return isCurrent(i) || replayedState(i) != nil
     }
 
+    /// Whether row `i`'s columns were recomputed for `today` from the event table.
+    @inline(__always) func isRecomputed(_ i: Int) -> Bool { rowKinds?[i] == .recomputed }
+
     /// Whether row `i` is known to have no event on or before `today`.
     @inline(__always) func isAbsent(_ i: Int) -> Bool { rowKinds?[i] == .absent }
 
