@@ -509,3 +509,50 @@ import Testing
     let ids = try db.query("clients where has visit where services contains botox and has no purchase where items.category = filler show id", today: today)
     #expect(ids.rows == (0..<n).filter { $0 % 3 == 0 && $0 % 5 != 0 }.map { [.string("c\(100_000 + $0)")] })
 }
+
+/// The derived-value cache keeps the most recently used values, remembers what
+/// cannot be made, and tries again what was stopped.
+@Test func derivedCacheKeepsRecentValuesAndRemembersImpossibleOnes() {
+    let cache = DerivedCache<String, Int>(limit: 2)
+    var makes: [String] = []
+    func get(_ key: String, _ made: DerivedCache<String, Int>.Made) -> Int? {
+        cache.value(key) { makes.append(key); return made }
+    }
+    #expect(get("a", .value(1)) == 1)
+    #expect(get("b", .value(2)) == 2)
+    #expect(get("a", .value(9)) == 1)  // known: not made again, and now the most recent
+    #expect(get("c", .value(3)) == 3)  // drops b, the least recently used
+    #expect(get("a", .value(9)) == 1)
+    #expect(get("b", .value(4)) == 4)  // made again
+    #expect(get("x", .impossible) == nil)
+    #expect(get("x", .value(5)) == nil)  // remembered as impossible
+    #expect(get("s", .stopped) == nil)
+    #expect(get("s", .value(6)) == 6)  // stopped: tried again
+    #expect(makes == ["a", "b", "c", "b", "x", "s", "s"])
+}
+
+/// A raw `has` whose first-match days would be too large (clients × distinct strings
+/// over 2^24) is not run at a time: behind a narrow `and` it keeps the per-row scan
+/// instead of walking every visit per query.
+@Test func hasWithoutFirstMatchDaysKeepsPerRowScans() throws {
+    let dir = TempDir()
+    let db = try Database(path: dir.path("db"), options: .init(durable: false))
+    let today = day("2024-06-30")
+    let n = 5_000
+    var events: [Event] = []
+    for k in 0..<n {
+        events.append(Event(client: "c\(100_000 + k)", at: Int64(today - 1) * 86_400_000, payload: .visit(Visit(services: ["s\(k)"]))))
+    }
+    events.append(Event(client: "c100001", at: Int64(today - 2) * 86_400_000, payload: .visit(Visit(services: ["s1"]))))
+    _ = try db.appendAndWait(events)
+    #expect(n * n > FirstMatchDays.maxSlots)
+    let taken = FastPaths.Tally()
+    for _ in 0..<2 {
+        let r = try FastPaths.$taken.withValue(taken) {
+            try db.query("clients where visits > 1 and has visit where services contains s1 show id", today: today)
+        }
+        #expect(r.rows == [[.string("c100001")]])
+    }
+    #expect(taken["first-match-days"] == 0)
+    #expect(taken["marks"] == 0)
+}

@@ -347,10 +347,10 @@ struct Compiler {
             if let (count, passes, raw) = try scopedTest(entity, cond) {
                 let marks = ScopedMarks(env: env, entity: entity, passes: passes, raw: raw, perRow: count)
                 c.fast = { i in marks.has(i) != negated }
-                // Run at a time only on raw columns, whose marks come from the snapshot's
-                // first-match days: a batch asks every row, and a narrow `and` in front
-                // should not cost a walk of the events per query.
-                if raw != nil { c.batch = { s, n, out in marks.fill(s, n, out, negated: negated) } }
+                // Run at a time only when the marks come from the snapshot's first-match
+                // days (made here once per snapshot): a batch asks every row, and a narrow
+                // `and` in front must not cost a walk of the events per query.
+                if marks.firstMatchDays() != nil { c.batch = { s, n, out in marks.fill(s, n, out, negated: negated) } }
             }
             c.fastField = nil
             return c

@@ -120,8 +120,8 @@ final class DayCube: Sendable {
 
     /// ``ColumnAggregation/aggregate(_:eventCount:type:items:from:through:keys:summed:)``
     /// answered from the table's cube of the query's shape, made (by one walk) when
-    /// missing; the walk itself when the query has two string keys or the cube would
-    /// be too large.
+    /// missing; the walk itself when the query has two different string keys or the
+    /// cube would be too large; cancelled cells when making the cube was stopped.
     static func aggregate(_ t: EventTable, eventCount n: Int, type: UInt8?, items: Bool, from lo: Int32, through hi: Int32,
                           keys: [ColumnAggregation.Key], summed: [ColumnAggregation.Summed]) -> ColumnAggregation.Cells? {
         func direct() -> ColumnAggregation.Cells? {

@@ -182,12 +182,14 @@ final class EventTable: @unchecked Sendable {
     /// First-match days of `has` conditions (``FirstMatchDays``), likewise.
     private let firstDays = DerivedCache<FirstMatchDays.Shape, FirstMatchDays>(limit: 4)
 
-    /// The cube of `shape`, made by `make` when not known; nil when it cannot be made.
+    /// The cube of `shape`, made by `make` when not known; nil when it cannot be made
+    /// or making it was stopped.
     func cube(_ shape: DayCube.Shape, make: () -> DerivedCache<DayCube.Shape, DayCube>.Made) -> DayCube? {
         cubes.value(shape, make: make)
     }
 
-    /// The first-match days of `shape`, made by `make` when not known; nil when they cannot be made.
+    /// The first-match days of `shape`, made by `make` when not known; nil when they
+    /// cannot be made or making them was stopped.
     func firstMatchDays(_ shape: FirstMatchDays.Shape,
                         make: () -> DerivedCache<FirstMatchDays.Shape, FirstMatchDays>.Made) -> FirstMatchDays? {
         firstDays.value(shape, make: make)
@@ -435,9 +437,9 @@ final class EventTable: @unchecked Sendable {
 }
 
 /// Values derived from an event table for one snapshot, made by the first query that
-/// asks and kept with the table (at most `limit`: all are dropped when one more is
-/// made). A value that cannot be made (too large) is remembered as such, so later
-/// queries do not try again; one whose making was stopped is not.
+/// asks and kept with the table: at most `limit`, the least recently used dropped
+/// when one more is made. A value that cannot be made (too large) is remembered as
+/// such, so later queries do not try again; one whose making was stopped is not.
 final class DerivedCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// What making a value gave.
     enum Made {
@@ -448,24 +450,40 @@ final class DerivedCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         case stopped
     }
 
-    private let values = Mutex<[Key: Value?]>([:])
+    private struct Entries: Sendable {
+        var values: [Key: (value: Value?, used: Int)] = [:]
+        var clock = 0
+
+        mutating func get(_ key: Key) -> Value?? {
+            guard let e = values[key] else { return nil }
+            clock += 1
+            values[key]?.used = clock
+            return .some(e.value)
+        }
+    }
+
+    private let entries = Mutex(Entries())
     private let limit: Int
 
-    init(limit: Int) { self.limit = limit }
+    init(limit: Int) { self.limit = max(limit, 1) }
 
     /// The value of `key`, made by `make` (outside the lock) when not known; nil when
     /// it cannot be made or its making was stopped.
     func value(_ key: Key, make: () -> Made) -> Value? {
-        if let known = values.withLock({ $0[key] }) { return known }
+        if let known = entries.withLock({ $0.get(key) }) { return known }
         let made: Value?
         switch make() {
         case .value(let v): made = v
         case .impossible: made = nil
         case .stopped: return nil
         }
-        values.withLock { v in
-            if v.count >= limit { v.removeAll() }
-            v[key] = .some(made)
+        entries.withLock { e in
+            if e.values[key] == nil, e.values.count >= limit,
+               let oldest = e.values.min(by: { $0.value.used < $1.value.used })?.key {
+                e.values[oldest] = nil
+            }
+            e.clock += 1
+            e.values[key] = (made, e.clock)
         }
         return made
     }

@@ -33,7 +33,9 @@ extension RawEventTest.Ids {
 /// type's index in the event table, in position order — marks every row with a
 /// matching event on or before `today`, and later rows read their mark. A row already
 /// marked skips its later events, as a row's own scan stops at its first match.
-/// Fewer rows (a narrow `and` in front) keep the per-row scan of the row's events.
+/// Fewer rows (a narrow `and` in front) keep the per-row scan of the row's events —
+/// except for a raw condition whose first-match days exist, which is run at a time
+/// (``fill(_:_:_:negated:)``): its marks cost one pass over the clients.
 final class ScopedMarks {
     private let env: QueryEnv
     private let type: UInt8?
@@ -81,7 +83,8 @@ final class ScopedMarks {
 
     /// Fills `out[0..<count]` with whether rows `start…` have a matching event
     /// (`negated`: have none), 1 or 0: the condition's run-at-a-time form, which asks
-    /// every row, so the marks are made at once.
+    /// every row, so the marks are made at once (given only when ``firstMatchDays()``
+    /// exist, so they cost no walk of the events).
     func fill(_ start: Int, _ count: Int, _ out: UnsafeMutablePointer<UInt8>, negated: Bool) {
         if marks == nil, !stopped {
             if let m = mark() {
@@ -100,6 +103,29 @@ final class ScopedMarks {
         }
     }
 
+    /// The snapshot's first-match days of the raw condition's column (``FirstMatchDays``),
+    /// made by the first query that asks; nil without a raw condition, when they would
+    /// be too large, or when making them was stopped.
+    func firstMatchDays() -> FirstMatchDays? {
+        guard let raw else { return nil }
+        let t = env.events, n = env.eventCount
+        let column: UInt, kind: UInt8
+        switch raw.ids {
+        case .event(let c): (column, kind) = (UInt(bitPattern: c), 0)
+        case .items(let c): (column, kind) = (UInt(bitPattern: c), 1)
+        case .services(let c): (column, kind) = (UInt(bitPattern: c), 2)
+        }
+        let shape = FirstMatchDays.Shape(eventCount: n, type: type, isItems: isItems, column: column, kind: kind)
+        return t.firstMatchDays(shape) {
+            let index = type.map { t.indexes(ofType: $0) }
+            let walk = index.map { EventTable.count(of: $0, below: n) } ?? n
+            return (index ?? []).withUnsafeBufferPointer { ix in
+                FirstMatchDays.make(t, index: index == nil ? nil : ix.baseAddress, walk: walk, ids: raw.ids, isItems: isItems,
+                                    cancellation: QueryCancellation.current)
+            }
+        }
+    }
+
     /// Every row's mark, or nil when the walk was cancelled.
     private func mark() -> [Bool]? {
         let t = env.events, n = env.eventCount, today = env.today, table = env.table
@@ -113,19 +139,7 @@ final class ScopedMarks {
             // Every id's answer up front: the loop reads a table, not the memo.
             let answers = (0..<max(t.pool.count, 1)).map { raw.memo.test(UInt32($0)) }
             // The snapshot's first-match days of the column, when they fit: no walk.
-            let column: UInt, kind: UInt8
-            switch raw.ids {
-            case .event(let c): (column, kind) = (UInt(bitPattern: c), 0)
-            case .items(let c): (column, kind) = (UInt(bitPattern: c), 1)
-            case .services(let c): (column, kind) = (UInt(bitPattern: c), 2)
-            }
-            let shape = FirstMatchDays.Shape(eventCount: n, type: type, isItems: isItems, column: column, kind: kind)
-            let firstDays = t.firstMatchDays(shape) {
-                (index ?? []).withUnsafeBufferPointer { ix in
-                    FirstMatchDays.make(t, index: index == nil ? nil : ix.baseAddress, walk: walk, ids: raw.ids, isItems: isItems,
-                                        cancellation: cancellation)
-                }
-            }
+            let firstDays = firstMatchDays()
             if let firstDays {
                 FastPaths.taken?.add("first-match-days")
                 firstDays.mark(&m, yes: answers, today: today, table: table)
