@@ -556,3 +556,32 @@ import Testing
     #expect(taken["first-match-days"] == 0)
     #expect(taken["marks"] == 0)
 }
+
+/// A table with more distinct strings than one cell per day per string allows (2,300
+/// item names over 1,000 days): a cube keyed by a field of few values numbers that
+/// field's own strings and is still made.
+@Test func dayCubesNumberTheFieldsOwnStrings() throws {
+    let dir = TempDir()
+    let db = try Database(path: dir.path("db"), options: .init(durable: false))
+    let today = day("2024-06-30")
+    var events: [Event] = []
+    for k in 0..<2_300 {
+        let item = PurchaseItem(name: "product \(k)", category: "skincare", amount: Money(cents: Int64(100 + k)))
+        let provider = ["Kim", "lee", "Ito", "Lee"][k % 3 + (k / 1_000) % 2]
+        events.append(Event(client: "c\(k % 97)", at: Int64(today - Day(k * 7 % 1_000)) * 86_400_000,
+                            payload: .purchase(Purchase(amount: Money(cents: Int64(100 + k)), items: [item], provider: provider))))
+    }
+    _ = try db.appendAndWait(events)
+    let span = try #require(try db.query("purchases show min(at), max(at)", today: today).rows.first)
+    #expect(span.count == 2)
+    let taken = FastPaths.Tally()
+    for q in ["purchases group by provider show count(), sum(amount)",
+              "items group by provider, month(at) show sum(amount), count()",
+              "purchases where at in last 90d group by provider show count()"] {
+        let fast = try FastPaths.$taken.withValue(taken) { try db.query(q, today: today) }
+        let general = try FastPaths.$enabled.withValue(false) { try db.query(q, today: today) }
+        #expect(fast.rows == general.rows, "cube and general path differ on: \(q)")
+        #expect(!fast.rows.isEmpty)
+    }
+    #expect(taken["day-cube"] == 3)
+}

@@ -25,6 +25,9 @@ enum ColumnAggregation {
     enum Key {
         /// A string field's raw id.
         case string(UnsafeMutablePointer<UInt32>, byItem: Bool)
+        /// A string field's raw id turned into `codes[id]`, each below `size`: fewer
+        /// cells than one per string of the table.
+        case code(UnsafeMutablePointer<UInt32>, byItem: Bool, codes: UnsafePointer<UInt32>, size: Int)
         /// A date bucket (`day`, `week`, `month`, `quarter`, `year`) of the event's day.
         case bucket(String)
     }
@@ -79,6 +82,9 @@ enum ColumnAggregation {
             case .string:
                 sizes.append(t.pool.count)
                 slots.append(-1)
+            case .code(_, _, _, let size):
+                sizes.append(size)
+                slots.append(-1)
             case .bucket(let name):
                 guard let span = t.dayRange() else { return none }
                 let from = max(span.lowerBound, lo), to = min(span.upperBound, hi)
@@ -108,6 +114,10 @@ enum ColumnAggregation {
                     guard i < keys.count else { return KeyReader(size: 1) }
                     switch keys[i] {
                     case .string(let ids, let byItem): return KeyReader(ids: ids, byItem: byItem, size: sizes[i])
+                    case .code(let ids, let byItem, let codes, _):
+                        var r = KeyReader(ids: ids, byItem: byItem, size: sizes[i])
+                        r.codes = codes
+                        return r
                     case .bucket: return KeyReader(buckets: bp.baseAddress.map { $0 + slots[i] }, firstDay: firstDay, size: sizes[i])
                     }
                 }
@@ -257,6 +267,8 @@ enum ColumnAggregation {
     private struct KeyReader {
         var ids: UnsafeMutablePointer<UInt32>?
         var byItem = false
+        /// Codes of the ids (nil: the ids themselves).
+        var codes: UnsafePointer<UInt32>?
         var buckets: UnsafePointer<Int32>?
         var firstDay: Int32 = 0
         /// The key's values are below this.
@@ -278,7 +290,11 @@ enum ColumnAggregation {
 
         /// The key of unit `u` (event `e`) of day `d`.
         @inline(__always) func index(_ e: Int, _ u: Int, _ d: Int32) -> Int {
-            if let ids { return Int(ids[byItem ? u : e]) }
+            if let ids {
+                let id = ids[byItem ? u : e]
+                if let codes { return Int(codes[Int(id)]) }
+                return Int(id)
+            }
             if let buckets { return Int(buckets[Int(d &- firstDay)]) }
             return 0
         }

@@ -89,7 +89,7 @@ final class DayCube: Sendable {
                 for k in keys {
                     let v: UInt64
                     switch k {
-                    case .string: v = UInt64(id[c])
+                    case .string, .code: v = UInt64(id[c])
                     case .bucket(let name): v = UInt64(bucketOf[name]?[Int(d - from)] ?? 0)
                     }
                     key = key << 32 | v
@@ -118,6 +118,34 @@ final class DayCube: Sendable {
                                        nonNull: out.nonNull.map { s in order.map { s[$0] } })
     }
 
+    /// A code per string id of the table (below `distinct`, by first appearance) for the
+    /// ids that `ids` holds among the first `n` events of `type` (every type when nil)
+    /// or their line items; ids it never holds get 0.
+    private static func fieldCodes(_ t: EventTable, eventCount n: Int, type: UInt8?, items: Bool,
+                                   ids: UnsafeMutablePointer<UInt32>, byItem: Bool) -> (codes: [UInt32], distinct: Int) {
+        var codes = [UInt32](repeating: UInt32.max, count: max(t.pool.count, 1))
+        var distinct = 0
+        let sub = t.sub.base, subCount = t.subCount.base
+        func see(_ id: UInt32) {
+            guard Int(id) < codes.count, codes[Int(id)] == UInt32.max else { return }
+            codes[Int(id)] = UInt32(distinct)
+            distinct += 1
+        }
+        func visit(_ k: Int) {
+            guard items else { return see(ids[k]) }
+            let s = Int(sub[k])
+            for j in s..<(s + Int(subCount[k])) { see(ids[byItem ? j : k]) }
+        }
+        if let type {
+            let ofType = t.indexes(ofType: type)
+            for w in 0..<EventTable.count(of: ofType, below: n) { visit(Int(ofType[w])) }
+        } else {
+            for k in 0..<n { visit(k) }
+        }
+        for i in codes.indices where codes[i] == UInt32.max { codes[i] = 0 }
+        return (codes, distinct)
+    }
+
     /// ``ColumnAggregation/aggregate(_:eventCount:type:items:from:through:keys:summed:)``
     /// answered from the table's cube of the query's shape, made (by one walk) when
     /// missing; the walk itself when the query has two different string keys or the
@@ -138,9 +166,28 @@ final class DayCube: Sendable {
                           summedByItem: summed.map(\.byItem))
         var stopped = false
         let cube = t.cube(shape) {
-            let all: [ColumnAggregation.Key] = [.bucket("day")] + (field.map { [.string($0.ids, byItem: $0.byItem)] } ?? [])
-            let c = ColumnAggregation.aggregate(t, eventCount: n, type: type, items: items, from: Int32.min, through: Int32.max,
-                                                keys: all, summed: summed)
+            // The field's strings numbered by first appearance among the walked units
+            // when one cell per string of the whole table per day would be too many.
+            var codes: [UInt32] = []
+            var distinct = 0
+            if let f = field, let span = t.dayRange(),
+               (Int(span.upperBound) - Int(span.lowerBound) + 1).multipliedReportingOverflow(by: t.pool.count).partialValue
+                > ColumnAggregation.maxCells {
+                (codes, distinct) = fieldCodes(t, eventCount: n, type: items ? EventType.purchase.code : type, items: items,
+                                               ids: f.ids, byItem: f.byItem)
+            }
+            let c = codes.withUnsafeBufferPointer { cp -> ColumnAggregation.Cells? in
+                var all: [ColumnAggregation.Key] = [.bucket("day")]
+                if let f = field {
+                    if let base = cp.baseAddress, distinct > 0 {
+                        all.append(.code(f.ids, byItem: f.byItem, codes: base, size: distinct))
+                    } else {
+                        all.append(.string(f.ids, byItem: f.byItem))
+                    }
+                }
+                return ColumnAggregation.aggregate(t, eventCount: n, type: type, items: items, from: Int32.min, through: Int32.max,
+                                                   keys: all, summed: summed)
+            }
             if c?.cancelled == true {
                 stopped = true
                 return .stopped
