@@ -136,57 +136,63 @@ enum AsOfTable {
 
         /// Recomputes the rows of `range` marked `.recomputed`.
         func run(_ range: Range<Int>) {
-            let type = t.type.base, days = t.day.base, at = t.at.base, client = t.client.base, num = t.num.base
+            let type = t.type.base, days = t.day.base, at = t.at.base, num = t.num.base
             let s0 = t.s0.base, s1 = t.s1.base
             let memberBit = ClientState.memberBit
-            for k in 0..<n where days[k] <= day {
-                guard let r = base.row(ofNumber: client[k]), range.contains(r), kind[r] == .recomputed else { continue }
-                let d = Int32(days[k])
-                inc(.eventCount, r)
-                let maxDay = Int32(bitPattern: get(.maxDay, r))
-                if maxDay == ProjectionRow.nullDay || d > maxDay { set(.maxDay, r, UInt32(bitPattern: d)) }
-                func latest(_ slot: Int) -> Bool {
-                    let s = r &* 6 &+ slot
-                    guard at[k] >= stamps[s] else { return false }
-                    stamps[s] = at[k]
-                    return true
-                }
-                switch type[k] {
-                case Code.client:
-                    let reg = Int32(bitPattern: get(.registered, r))
-                    if reg == ProjectionRow.nullDay || d < reg { set(.registered, r, UInt32(bitPattern: d)) }
-                    if s0[k] != 0, latest(0) { self.latest[r &* 2] = store(s0[k]) }
-                    if s1[k] != 0, latest(1) { set(.source, r, store(s1[k])) }
-                    if num[k] != EventTable.null, latest(2) {
-                        set64(.acquisitionCost, r, num[k])
-                        set(.flags, r, get(.flags, r) | ProjectionRow.Flag.hasAcquisitionCost)
+            // Each recomputed row's own events (log order, so a later position still
+            // wins ties of `at`): a part reads only its rows' events.
+            let rowEvents = ce.events.base
+            for r in range where kind[r] == .recomputed {
+                for j in ce.range(r) {
+                    let k = Int(rowEvents[j])
+                    guard days[k] <= day else { continue }
+                    let d = Int32(days[k])
+                    inc(.eventCount, r)
+                    let maxDay = Int32(bitPattern: get(.maxDay, r))
+                    if maxDay == ProjectionRow.nullDay || d > maxDay { set(.maxDay, r, UInt32(bitPattern: d)) }
+                    func latest(_ slot: Int) -> Bool {
+                        let s = r &* 6 &+ slot
+                        guard at[k] >= stamps[s] else { return false }
+                        stamps[s] = at[k]
+                        return true
                     }
-                case Code.visit:
-                    inc(.visits, r)
-                    let first = Int32(bitPattern: get(.firstVisit, r)), last = Int32(bitPattern: get(.lastVisit, r))
-                    if first == ProjectionRow.nullDay || d < first { set(.firstVisit, r, UInt32(bitPattern: d)) }
-                    if last == ProjectionRow.nullDay || d > last { set(.lastVisit, r, UInt32(bitPattern: d)) }
-                case Code.purchase:
-                    inc(.purchases, r)
-                    add64(.purchasedCents, r, num[k])
-                case Code.refund:
-                    inc(.refunds, r)
-                    add64(.refundedCents, r, num[k])
-                case Code.reward:
-                    add64(.points, r, num[k])
-                case Code.tier:
-                    if latest(3) { set(.tier, r, store(s0[k])) }
-                case Code.membership:
-                    if latest(4) { self.latest[r &* 2 &+ 1] = store(s0[k]) | (t.string(s1[k]) == "start" ? memberBit : 0) }
-                case Code.feedback:
-                    inc(.feedbackCount, r)
-                    set(.feedbackSum, r, get(.feedbackSum, r) &+ UInt32(truncatingIfNeeded: num[k]))
-                    if latest(5) {
-                        set(.satisfaction, r, UInt32(truncatingIfNeeded: num[k]))
-                        set(.flags, r, get(.flags, r) | ProjectionRow.Flag.hasSatisfaction)
+                    switch type[k] {
+                    case Code.client:
+                        let reg = Int32(bitPattern: get(.registered, r))
+                        if reg == ProjectionRow.nullDay || d < reg { set(.registered, r, UInt32(bitPattern: d)) }
+                        if s0[k] != 0, latest(0) { self.latest[r &* 2] = store(s0[k]) }
+                        if s1[k] != 0, latest(1) { set(.source, r, store(s1[k])) }
+                        if num[k] != EventTable.null, latest(2) {
+                            set64(.acquisitionCost, r, num[k])
+                            set(.flags, r, get(.flags, r) | ProjectionRow.Flag.hasAcquisitionCost)
+                        }
+                    case Code.visit:
+                        inc(.visits, r)
+                        let first = Int32(bitPattern: get(.firstVisit, r)), last = Int32(bitPattern: get(.lastVisit, r))
+                        if first == ProjectionRow.nullDay || d < first { set(.firstVisit, r, UInt32(bitPattern: d)) }
+                        if last == ProjectionRow.nullDay || d > last { set(.lastVisit, r, UInt32(bitPattern: d)) }
+                    case Code.purchase:
+                        inc(.purchases, r)
+                        add64(.purchasedCents, r, num[k])
+                    case Code.refund:
+                        inc(.refunds, r)
+                        add64(.refundedCents, r, num[k])
+                    case Code.reward:
+                        add64(.points, r, num[k])
+                    case Code.tier:
+                        if latest(3) { set(.tier, r, store(s0[k])) }
+                    case Code.membership:
+                        if latest(4) { self.latest[r &* 2 &+ 1] = store(s0[k]) | (t.string(s1[k]) == "start" ? memberBit : 0) }
+                    case Code.feedback:
+                        inc(.feedbackCount, r)
+                        set(.feedbackSum, r, get(.feedbackSum, r) &+ UInt32(truncatingIfNeeded: num[k]))
+                        if latest(5) {
+                            set(.satisfaction, r, UInt32(truncatingIfNeeded: num[k]))
+                            set(.flags, r, get(.flags, r) | ProjectionRow.Flag.hasSatisfaction)
+                        }
+                    default:
+                        break
                     }
-                default:
-                    break
                 }
             }
 
