@@ -18,8 +18,9 @@ final class FirstMatchDays: @unchecked Sendable {
         let type: UInt8?
         let isItems: Bool
         let column: UInt
-        /// 0: one id per event; 1: line items' ids; 2: a visit's services.
-        let kind: UInt8
+        /// 0: one id per event; else the type whose events hold runs of ids
+        /// (``RawEventTest/Ids/layout``).
+        let runType: UInt8
     }
 
     /// Indexes of more slots than this (client numbers × distinct ids) are not made.

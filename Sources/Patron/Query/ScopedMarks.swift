@@ -109,13 +109,9 @@ final class ScopedMarks {
     func firstMatchDays() -> FirstMatchDays? {
         guard let raw else { return nil }
         let t = env.events, n = env.eventCount
-        let column: UInt, kind: UInt8
-        switch raw.ids {
-        case .event(let c): (column, kind) = (UInt(bitPattern: c), 0)
-        case .items(let c): (column, kind) = (UInt(bitPattern: c), 1)
-        case .services(let c): (column, kind) = (UInt(bitPattern: c), 2)
-        }
-        let shape = FirstMatchDays.Shape(eventCount: n, type: type, isItems: isItems, column: column, kind: kind)
+        let layout = raw.ids.layout
+        let shape = FirstMatchDays.Shape(eventCount: n, type: type, isItems: isItems,
+                                         column: UInt(bitPattern: layout.runs ?? layout.single), runType: layout.runType)
         return t.firstMatchDays(shape) {
             let index = type.map { t.indexes(ofType: $0) }
             let walk = index.map { EventTable.count(of: $0, below: n) } ?? n
