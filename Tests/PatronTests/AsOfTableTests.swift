@@ -13,7 +13,7 @@ import Testing
         defer { withExtendedLifetime(world) {} }
         let db = world.db
         let store = db.store
-        var recomputed = 0
+        var recomputed = 0, laterClient = 0
         try store.env.read { txn in
             let base = try ClientTable(store: store, txn: txn)
             let (events, count) = try db.eventTables.table(store: store, txn: txn)
@@ -21,13 +21,14 @@ import Testing
             // One thread with the whole string pool looked up first, and two halves of the
             // rows on two cores with only the string ids the walk reads looked up.
             for (day, parallelAbove) in (world.asOfPool + [world.today - 400, world.today + 30]).flatMap({ [($0, Int.max), ($0, 2)] }) {
-                let (t, kinds) = AsOfTable.$parallelAbove.withValue(parallelAbove) {
+                let asOf = AsOfTable.$parallelAbove.withValue(parallelAbove) {
                     AsOfTable.$smallPool.withValue(parallelAbove == 2 ? 0 : 4096) {
                         AsOfTable.make(base: base, events: events, count: count, clientEvents: ce, day: day, tallies: true) { id in
                             (try? store.stringID(events.pool.strings[Int(id)], txn: txn)) ?? 0
                         }
                     }
                 }
+                let (t, kinds) = (asOf.table, asOf.kinds)
                 for i in 0..<t.count {
                     let replayed = try db.replay(root: t.numbers[i], upTo: day, txn: txn)
                     switch kinds[i] {
@@ -39,6 +40,12 @@ import Testing
                         break
                     case .recomputed:
                         recomputed += 1
+                        let later = ce.range(i).contains { j in
+                            let k = Int(ce.events[j])
+                            return events.type[k] == EventType.client.code && events.day[k] > day
+                        }
+                        if later { laterClient += 1 }
+                        #expect(asOf.laterClientEvent[i] == later, "\(t.keys[i]) as of \(day): a client event after the day is \(later)")
                         let row = replayed.encodeRow()
                         row.withUnsafeBytes { b in
                             for c in ClientTable.Col32.allCases {
@@ -57,5 +64,6 @@ import Testing
             }
         }
         #expect(recomputed > 50, "the worlds should have clients with events after the days tested")
+        #expect(laterClient > 5, "the worlds should have clients whose details change after the days tested")
     }
 }

@@ -130,7 +130,55 @@ import Testing
         #expect(taken["marks"] >= 10)
         #expect(taken["raw-marks"] >= 8)
         #expect(taken["first-match-days"] >= 8)
+        #expect(taken["as-of-kept"] >= 8)
     }
+}
+
+/// A table recomputed as of a day is kept for the next query of that day, and only
+/// while the snapshot it was made from is current: events appended later (before or
+/// after the day) are in the next answer. One made with the `location`/`provider`
+/// columns also answers a query without them, never the other way round.
+@Test func asOfTablesAreKeptPerSnapshot() throws {
+    let dir = TempDir()
+    let db = try Database(path: dir.path("db"), options: .init(durable: false))
+    func at(_ text: String) -> Int64 { Int64(day(text)) * 86_400_000 }
+    _ = try db.appendAndWait((0..<40).flatMap { k in
+        [Event(client: "c\(k)", at: at("2024-01-0\(k % 9 + 1)"), payload: .visit(Visit(location: k % 2 == 0 ? "North" : "South", provider: "Kim"))),
+         Event(client: "c\(k)", at: at("2024-09-0\(k % 9 + 1)"), payload: .visit(Visit(location: "East", provider: "Maya")))]
+    })
+    let asOf = day("2024-06-30"), today = day("2025-01-01")
+    let taken = FastPaths.Tally()
+    func both(_ q: String) throws -> QueryResult {
+        let fast = try FastPaths.$recomputeAbove.withValue(0) { try FastPaths.$taken.withValue(taken) { try db.query(q, today: today) } }
+        let general = try FastPaths.$enabled.withValue(false) { try db.query(q, today: today) }
+        #expect(fast == general, "\(q)")
+        return fast
+    }
+    let lapsed = "clients where lapsed > 150d show id, visits, location as of 2024-06-30"
+    let plain = "clients where lapsed > 150d show id, visits as of 2024-06-30"
+    #expect(try both(lapsed).rowCount == 40)
+    #expect(taken["as-of-kept"] == 0)
+    _ = try both(plain)
+    #expect(taken["as-of-kept"] == 1, "the table with the tallies answers a query without them")
+    _ = try both(lapsed)
+    #expect(taken["as-of-kept"] == 2)
+    // A visit before the day for c0, and a client event after it for c1: a new snapshot.
+    _ = try db.appendAndWait([Event(client: "c0", at: at("2024-06-20"), payload: .visit(Visit(location: "West"))),
+                              Event(client: "c1", at: at("2024-10-01"), payload: .client(ClientDetails(name: "Later Name")))])
+    let after = try both(lapsed)
+    #expect(after.rowCount == 39, "c0 visited ten days before the day")
+    #expect(taken["as-of-kept"] == 2, "a table of the old snapshot answered the new one")
+    // c1's name, given after the day, is no name as of the day (and today's is not
+    // taken from the day's, nor the day's from today's, through the names kept).
+    let names = "clients where lapsed > 150d show id, name as of 2024-06-30"
+    #expect(try both("clients where id = c1 show name").rows == [[.string("Later Name")]])
+    #expect(try both(names).rows.first { $0[0] == .string("c1") }?[1] == .null)
+    #expect(taken["as-of-kept"] == 3)
+    #expect(try both("clients where id = c1 show name").rows == [[.string("Later Name")]])
+    // Another day is another table; a day without tallies does not serve one with them.
+    _ = try both("clients where lapsed > 150d show id as of 2024-07-31")
+    _ = try both("clients where lapsed > 150d show id, provider as of 2024-07-31")
+    #expect(taken["as-of-kept"] == 3)
 }
 
 /// The run-at-a-time string test answers ids in any order of first appearance, an id

@@ -35,7 +35,7 @@ enum AsOfTable {
     /// the most-frequent-visit columns (`location`, `provider`), which cost a walk of
     /// each client's visits.
     static func make(base: ClientTable, events t: EventTable, count n: Int, clientEvents ce: ClientEvents, day: Day,
-                     tallies: Bool, storeID: (UInt32) -> UInt32) -> (ClientTable, [RowKind]) {
+                     tallies: Bool, storeID: (UInt32) -> UInt32) -> ClientTable.AsOf {
         let rows = base.count
         var kind = [RowKind](repeating: .stored, count: rows)
         // Rows that several client numbers point at are people joined by a merge.
@@ -84,6 +84,7 @@ enum AsOfTable {
         stamps.initialize(repeating: Int64.min, count: max(rows * 6, 1))
         let latest = UnsafeMutablePointer<UInt32>.allocate(capacity: max(rows * 2, 1))
         latest.initialize(repeating: 0, count: max(rows * 2, 1))
+        var laterClientEvent = [Bool](repeating: false, count: rows)
         defer {
             stamps.deallocate()
             latest.deallocate()
@@ -92,20 +93,23 @@ enum AsOfTable {
         // but keeps only its rows', so no two threads write the same row.
         let parts = n >= parallelAbove && rows > 1 && ProcessInfo.processInfo.activeProcessorCount > 1 ? 2 : 1
         kind.withUnsafeMutableBufferPointer { kinds in
-            sid.withUnsafeBufferPointer { ids in
-                guard let kp = kinds.baseAddress, let ip = ids.baseAddress else { return }
-                let walk = Walk(t: t, n: n, ce: ce, day: day, tallies: tallies, base: base, rows: rows, c32: c32, c64: c64,
-                                kind: kp, sid: ip, stamps: stamps, latest: latest)
-                if parts == 1 {
-                    walk.run(0..<rows)
-                } else {
-                    DispatchQueue.concurrentPerform(iterations: parts) { p in
-                        walk.run(p == 0 ? 0..<(rows / 2) : (rows / 2)..<rows)
+            laterClientEvent.withUnsafeMutableBufferPointer { later in
+                sid.withUnsafeBufferPointer { ids in
+                    guard let kp = kinds.baseAddress, let lp = later.baseAddress, let ip = ids.baseAddress else { return }
+                    let walk = Walk(t: t, n: n, ce: ce, day: day, tallies: tallies, base: base, rows: rows, c32: c32,
+                                    c64: c64, kind: kp, laterClientEvent: lp, sid: ip, stamps: stamps, latest: latest)
+                    if parts == 1 {
+                        walk.run(0..<rows)
+                    } else {
+                        DispatchQueue.concurrentPerform(iterations: parts) { p in
+                            walk.run(p == 0 ? 0..<(rows / 2) : (rows / 2)..<rows)
+                        }
                     }
                 }
             }
         }
-        return (ClientTable(derivedFrom: base, c32: c32, c64: c64), kind)
+        return ClientTable.AsOf(table: ClientTable(derivedFrom: base, c32: c32, c64: c64), kinds: kind,
+                                laterClientEvent: laterClientEvent)
     }
 
     /// Event tables of at least this many events are recomputed on two cores.
@@ -120,6 +124,9 @@ enum AsOfTable {
         let base: ClientTable, rows: Int
         let c32: UnsafeMutablePointer<UInt32>, c64: UnsafeMutablePointer<Int64>
         let kind: UnsafeMutablePointer<RowKind>
+        /// Per row, whether a `client` event comes after the day (so the current
+        /// personal fields may not be the day's).
+        let laterClientEvent: UnsafeMutablePointer<Bool>
         /// Store string id of each event-table string id.
         let sid: UnsafePointer<UInt32>
         /// Per row, the `at` of six latest-wins values so far (a later position wins ties).
@@ -145,7 +152,10 @@ enum AsOfTable {
             for r in range where kind[r] == .recomputed {
                 for j in ce.range(r) {
                     let k = Int(rowEvents[j])
-                    guard days[k] <= day else { continue }
+                    guard days[k] <= day else {
+                        if type[k] == Code.client { laterClientEvent[r] = true }
+                        continue
+                    }
                     let d = Int32(days[k])
                     inc(.eventCount, r)
                     let maxDay = Int32(bitPattern: get(.maxDay, r))

@@ -68,19 +68,55 @@ final class ClientTable: @unchecked Sendable {
         }
     }
 
-    /// Each row's events and activity days, built by the first query that needs them.
-    private let eventIndex = Mutex<ClientEvents?>(nil)
+    /// Each row's events and activity days, built by the first query that needs them;
+    /// shared with the tables derived from this one (same rows, same snapshot).
+    private let eventIndex: SharedEventIndex
+
+    /// A ``ClientEvents`` behind a lock, shared by reference.
+    final class SharedEventIndex: Sendable {
+        let index = Mutex<ClientEvents?>(nil)
+    }
 
     /// Each row's events in `events` (the snapshot's first `count` events).
     func clientEvents(events: EventTable, count: Int) -> ClientEvents {
-        if let base { return base.clientEvents(events: events, count: count) }
-        if let e = eventIndex.withLock({ $0 }) { return e }
+        if let e = eventIndex.index.withLock({ $0 }) { return e }
         let e = ClientEvents(clients: self, events: events, count: count)
         // Kept for later queries only when built from every event of the snapshot: a
         // query whose event table could not be read (an error, or Ctrl-C during the
         // read) goes on with none, and its empty index must not outlive it.
-        if UInt64(count) == version.position { eventIndex.withLock { $0 = $0 ?? e } }
+        if isWhole(count) { eventIndex.index.withLock { $0 = $0 ?? e } }
         return e
+    }
+
+    /// Whether `count` events are every event of the table's snapshot.
+    func isWhole(_ count: Int) -> Bool { UInt64(count) == version.position }
+
+    /// The table as of an earlier day, with what became of each row (``AsOfTable``).
+    struct AsOf: Sendable {
+        let table: ClientTable
+        let kinds: [AsOfTable.RowKind]
+        /// Per row, whether its client has a `client` event after the day (so its
+        /// personal fields as of the day may differ from the current ones).
+        let laterClientEvent: [Bool]
+    }
+
+    /// What an ``AsOf`` table was made for: the day, and whether it holds the
+    /// most-frequent-visit columns.
+    struct AsOfKey: Hashable, Sendable {
+        let day: Day
+        let tallies: Bool
+    }
+
+    /// Tables of this one as of earlier days, made by the first query of each day and
+    /// kept for the next (an analyst's session asks several questions of one day); at
+    /// most two, the least recently used dropped. Derived tables never keep their own.
+    private let asOfTables = DerivedCache<AsOfKey, AsOf>(limit: 2)
+
+    /// The table as of `key.day`, made by `make` when none is kept (one with the
+    /// tallies also serves a query without them).
+    func asOf(_ key: AsOfKey, make: () -> DerivedCache<AsOfKey, AsOf>.Made) -> AsOf? {
+        if !key.tallies, let kept = asOfTables.known(AsOfKey(day: key.day, tallies: true)) { return kept }
+        return asOfTables.value(key, make: make)
     }
 
     /// 32-bit columns and their row offsets.
@@ -145,9 +181,6 @@ final class ClientTable: @unchecked Sendable {
         LargeMemory.free(c64)
     }
 
-    /// The table this one was derived from (``AsOfTable``), which owns the event index.
-    private let base: ClientTable?
-
     /// A table with the rows of `base` and other column values (owned by the new table,
     /// which frees them with ``LargeMemory/free(_:)``).
     init(derivedFrom base: ClientTable, c32: UnsafeMutablePointer<UInt32>, c64: UnsafeMutablePointer<Int64>) {
@@ -157,9 +190,9 @@ final class ClientTable: @unchecked Sendable {
         n = base.n
         personalCache = base.personalCache
         rowOfNumber = base.rowOfNumber
+        eventIndex = base.eventIndex
         self.c32 = c32
         self.c64 = c64
-        self.base = base
         latestDay = Self.latest(c32, base.n)
     }
 
@@ -246,7 +279,7 @@ final class ClientTable: @unchecked Sendable {
             if Int(r) < rowOf.count { rowOf[Int(a)] = rowOf[Int(r)] }
         }
         rowOfNumber = rowOf
-        base = nil
+        eventIndex = SharedEventIndex()
     }
 
     /// The row index of a client number, or nil.

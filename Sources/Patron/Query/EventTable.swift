@@ -467,6 +467,11 @@ final class DerivedCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 
     init(limit: Int) { self.limit = max(limit, 1) }
 
+    /// The value of `key` when one is kept (marked as just used), without making it.
+    func known(_ key: Key) -> Value? {
+        entries.withLock { $0.get(key) } ?? nil
+    }
+
     /// The value of `key`, made by `make` (outside the lock) when not known; nil when
     /// it cannot be made or its making was stopped.
     func value(_ key: Key, make: () -> Made) -> Value? {

@@ -127,21 +127,28 @@ struct Executor {
             return
         }
         // Unordered client rows: output columns computed a chunk of rows at a time.
+        // Unordered client rows: the rows that pass first (a run at a time where the
+        // condition allows), then the output columns. Collected into a result whose
+        // rows all read their columns as stored (or recomputed for the day), each column
+        // is made over every row at once, the pure ones on a second core; otherwise (a
+        // streamed result, or rows replayed as of `today`, whose list and personal
+        // columns share per-chunk caches) a chunk of rows at a time.
         if query.entity == .clients && !ordered {
-            var chunk: [Int] = []
-            chunk.reserveCapacity(1024)
-            func flush() throws {
+            let rows = try env.clientRows(filter, limit: limit).map { Int($0) }
+            if collector != nil, rows.allSatisfy(env.isCurrent) {
+                let values = rows.count >= Self.splitOutputsAbove
+                    ? Self.clientOutputsOnTwoCores(rows, outputs, order: nil)
+                    : Self.clientOutputs(rows, outputs)
+                try emitBlock(values, count: rows.count, emit)
+                return
+            }
+            var start = 0
+            while start < rows.count {
+                try QueryCancellation.checkpoint()
+                let chunk = Array(rows[start..<min(start + 1024, rows.count)])
                 try emitBlock(Self.clientOutputs(chunk, outputs), count: chunk.count, emit)
-                chunk.removeAll(keepingCapacity: true)
+                start += chunk.count
             }
-            try forEachInputRow(env: env, filter: filter) { row in
-                guard emitted < limit else { return false }
-                chunk.append(row.i)
-                emitted += 1
-                if chunk.count == 1024 { try flush() }
-                return emitted < limit
-            }
-            try flush()
             return
         }
         // Ordered queries keep each row's identity and order keys; the output columns

@@ -8,6 +8,8 @@ final class QueryEnv {
     let table: ClientTable
     /// Set when the table was recomputed for an earlier `today` (``AsOfTable``).
     private let rowKinds: [AsOfTable.RowKind]?
+    /// With `rowKinds`: per row, whether a `client` event comes after `today`.
+    private let laterClientEvent: [Bool]?
     let today: Day
     /// Rows whose client has events after `today`: the state replayed up to `today`
     /// (nil when the client has no event on or before it, so is not in the world).
@@ -31,13 +33,14 @@ final class QueryEnv {
     var failure: (any Error)?
     let database: Database
 
-    init(database: Database, txn: Transaction, table: ClientTable, today: Day, rowKinds: [AsOfTable.RowKind]? = nil) {
+    init(database: Database, txn: Transaction, table: ClientTable, today: Day, asOf: ClientTable.AsOf? = nil) {
         self.database = database
         self.store = database.store
         self.txn = txn
         self.table = table
         self.today = today
-        self.rowKinds = rowKinds
+        rowKinds = asOf?.kinds
+        laterClientEvent = asOf?.laterClientEvent
     }
 
     func fail(_ e: any Error) { if failure == nil { failure = e } }
@@ -93,10 +96,23 @@ final class QueryEnv {
         let (t, count) = (events, eventCount)
         let ce = clientEvents
         let strings = t.pool.strings
-        let (derived, kinds) = AsOfTable.make(base: table, events: t, count: count, clientEvents: ce, day: today, tallies: tallies) { id in
-            do { return try self.store.stringID(strings[Int(id)], txn: self.txn) ?? 0 } catch { self.fail(error); return 0 }
+        var made: ClientTable.AsOf?
+        let kept = table.asOf(ClientTable.AsOfKey(day: today, tallies: tallies)) {
+            var failed = false
+            made = AsOfTable.make(base: table, events: t, count: count, clientEvents: ce, day: today, tallies: tallies) { id in
+                do { return try self.store.stringID(strings[Int(id)], txn: self.txn) ?? 0 } catch {
+                    self.fail(error)
+                    failed = true
+                    return 0
+                }
+            }
+            // Kept only when made from every event of the snapshot without an error.
+            guard let made, !failed, table.isWhole(count) else { return .stopped }
+            return .value(made)
         }
-        let env = QueryEnv(database: database, txn: txn, table: derived, today: today, rowKinds: kinds)
+        if kept != nil && made == nil { FastPaths.taken?.add("as-of-kept") }
+        guard let asOf = kept ?? made else { return nil }
+        let env = QueryEnv(database: database, txn: txn, table: asOf.table, today: today, asOf: asOf)
         env.eventData = eventData
         env.clientEventIndex = clientEventIndex
         env.failure = failure
@@ -135,24 +151,28 @@ final class QueryEnv {
 
     /// The rows that pass `filter` (every row with an event on or before `today`
     /// without one), ascending: the same rows as ``forEachClientRow(_:row:_:)``,
-    /// gathered without a call per row where the condition allows.
-    func clientRows(_ filter: Compiled?) throws -> [Int32] {
+    /// gathered without a call per row where the condition allows; at most `limit`.
+    func clientRows(_ filter: Compiled?, limit: Int = .max) throws -> [Int32] {
         var out: [Int32] = []
+        guard limit > 0 else { return out }
         if let filter {
             if filter.fast != nil { FastPaths.taken?.add("filter") }
             let row = Row()
             try forEachClientRow(filter, row: row) { i in
                 out.append(Int32(truncatingIfNeeded: i))
-                return true
+                return out.count < limit
             }
             return out
         }
-        out.reserveCapacity(table.count)
+        out.reserveCapacity(min(table.count, limit))
         let maxDay = table.column(.maxDay)
         let today = self.today
         for i in 0..<table.count {
             if i & 0xFFFF == 0 { try QueryCancellation.checkpoint() }
-            if Int32(bitPattern: maxDay[i]) <= today || exists(i) { out.append(Int32(truncatingIfNeeded: i)) }
+            if Int32(bitPattern: maxDay[i]) <= today || exists(i) {
+                out.append(Int32(truncatingIfNeeded: i))
+                if out.count == limit { break }
+            }
         }
         return out
     }
@@ -260,12 +280,7 @@ final class QueryEnv {
         switch kinds[i] {
         case .stored: return true
         case .recomputed:
-            let t = events, c = clientEvents
-            for j in c.range(i) {
-                let k = Int(c.events[j])
-                if t.type[k] == EventType.client.code && t.day[k] > today { return false }
-            }
-            return true
+            return laterClientEvent?[i] == false
         case .absent, .replay: return false
         }
     }
