@@ -175,10 +175,55 @@ import Testing
     #expect(try both(names).rows.first { $0[0] == .string("c1") }?[1] == .null)
     #expect(taken["as-of-kept"] == 3)
     #expect(try both("clients where id = c1 show name").rows == [[.string("Later Name")]])
-    // Another day is another table; a day without tallies does not serve one with them.
+    // Another day is another table; a day without tallies does not serve one with them,
+    // and the one with them replaces it (two days are kept: 2024-06-30 stays).
     _ = try both("clients where lapsed > 150d show id as of 2024-07-31")
     _ = try both("clients where lapsed > 150d show id, provider as of 2024-07-31")
     #expect(taken["as-of-kept"] == 3)
+    _ = try both("clients where lapsed > 150d show id as of 2024-06-30")
+    #expect(taken["as-of-kept"] == 4, "the day's table without tallies made room, not another day's")
+}
+
+/// A cancelled query stops with ``QueryInterrupted`` wherever the cancellation comes,
+/// and never shows a value that the cancellation cut short: every client here has a
+/// name, so a row without one would be such a value. Collected (columns over all
+/// rows at once, or slices of rows for list columns) and streamed.
+@Test func cancelledQueriesShowNoValueCutShort() throws {
+    let dir = TempDir()
+    let db = try Database(path: dir.path("db"), options: .init(durable: false))
+    let at = Int64(day("2025-01-05")) * 86_400_000
+    _ = try db.appendAndWait((0..<2_500).flatMap { k in
+        [Event(client: "c\(k)", at: at, payload: .client(ClientDetails(name: "Name \(k)"))),
+         Event(client: "c\(k)", at: at, payload: .visit(Visit(location: "North", services: ["s\(k % 7)"])))]
+    })
+    for q in ["clients show id, name", "clients where visits > 0 show id, name, services, locations"] {
+        var interrupted = 0
+        for after in 1...16 {
+            let calls = Atomic<Int>(0)
+            let stop = QueryCancellation { calls.add(1, ordering: .relaxed).newValue > after }
+            var streamed: [[Value]] = []
+            _ = try db.appendAndWait([Event(client: "c0", at: at, payload: .reward(Reward(points: 1)))])
+            do {
+                try QueryCancellation.$current.withValue(stop) {
+                    try db.query(q, today: day("2025-06-01"), columns: { _ in }, row: { streamed.append($0) })
+                }
+            } catch is QueryInterrupted {
+                interrupted += 1
+            }
+            #expect(!streamed.contains { $0[1] == .null }, "\(q), stopped after \(after) checks: a row went out without its name")
+            // The collected run starts from cold names too: a write makes a new client
+            // table, whose decrypted names start empty.
+            _ = try db.appendAndWait([Event(client: "c0", at: at, payload: .reward(Reward(points: 1)))])
+            calls.store(0, ordering: .relaxed)
+            do {
+                let r = try QueryCancellation.$current.withValue(stop) { try db.query(q, today: day("2025-06-01")) }
+                #expect(r.rowCount == 2_500 && !r.columnValues[1].contains(.null), "\(q): a finished query lost names")
+            } catch is QueryInterrupted {
+                interrupted += 1
+            }
+        }
+        #expect(interrupted > 8, "\(q): the cancellations should have stopped most runs")
+    }
 }
 
 /// The run-at-a-time string test answers ids in any order of first appearance, an id

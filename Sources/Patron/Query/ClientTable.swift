@@ -116,6 +116,9 @@ final class ClientTable: @unchecked Sendable {
     /// tallies also serves a query without them).
     func asOf(_ key: AsOfKey, make: () -> DerivedCache<AsOfKey, AsOf>.Made) -> AsOf? {
         if !key.tallies, let kept = asOfTables.known(AsOfKey(day: key.day, tallies: true)) { return kept }
+        // One with the tallies makes the day's table without them redundant: it goes
+        // first, so it is not another day's table that makes room.
+        if key.tallies { asOfTables.remove(AsOfKey(day: key.day, tallies: false)) }
         return asOfTables.value(key, make: make)
     }
 

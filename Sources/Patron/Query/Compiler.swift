@@ -32,6 +32,10 @@ struct Compiled {
     /// The same values when every row is current for `today`, reading only immutable
     /// columns (no memo, cache or transaction), so it may run on another thread.
     var pureColumn: (([Int], [Int]?) -> [Value])?
+    /// Whether `clientColumn` of current rows reads no per-row cache of decoded client
+    /// states (which hold a few thousand rows), so it may be made for any number of
+    /// rows at once without decoding any state twice.
+    var wholeColumn = false
     /// An event condition that is exactly "the event's day is in `lo...hi`" (`at in last D`).
     var eventDays: ClosedRange<Int32>?
     /// The same event condition on raw string columns (a leaf `=` or `contains`).
@@ -570,12 +574,15 @@ struct Compiler {
             let keys = env.table.keys
             c.clientColumn = { rows, order in Self.placed(rows.count, order) { .string(keys[rows[$0]]) } }
             c.pureColumn = c.clientColumn
+            c.wholeColumn = true
         case "name", "email", "phone":
             let tag: PersonalData.Tag = w == "name" ? .name : w == "email" ? .email : .phone
             c.clientColumn = { rows, order in
                 let values = env.personalValues(rows, tag)
                 return Self.placed(rows.count, order) { values[$0] }
             }
+            // Decrypted values are kept per row for the whole table (not a few thousand).
+            c.wholeColumn = true
         default:
             let fast = c.fastField
             if let number = fast?.number, Self.outputKinds.contains(kind) {
@@ -587,6 +594,7 @@ struct Compiler {
                 }
                 // Typed client numbers read the table's columns only (FastFilter.swift).
                 c.pureColumn = { rows, order in Self.placed(rows.count, order) { Self.output(number(rows[$0]), kind) } }
+                c.wholeColumn = true
             } else if let string = fast?.string {
                 c.clientColumn = { rows, order in
                     // Output values per dictionary id (0 is null), made once each.
@@ -602,6 +610,7 @@ struct Compiler {
                         return v
                     }
                 }
+                c.wholeColumn = true
             } else {
                 c.clientColumn = { rows, order in Self.placed(rows.count, order) { f(rows[$0]).output } }
             }

@@ -472,6 +472,11 @@ final class DerivedCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         entries.withLock { $0.get(key) } ?? nil
     }
 
+    /// Forgets the value of `key`, if any.
+    func remove(_ key: Key) {
+        entries.withLock { _ = $0.values.removeValue(forKey: key) }
+    }
+
     /// The value of `key`, made by `make` (outside the lock) when not known; nil when
     /// it cannot be made or its making was stopped.
     func value(_ key: Key, make: () -> Made) -> Value? {

@@ -126,19 +126,26 @@ struct Executor {
             try emitBlock(values, count: picked.count, emit)
             return
         }
-        // Unordered client rows: output columns computed a chunk of rows at a time.
         // Unordered client rows: the rows that pass first (a run at a time where the
         // condition allows), then the output columns. Collected into a result whose
-        // rows all read their columns as stored (or recomputed for the day), each column
-        // is made over every row at once, the pure ones on a second core; otherwise (a
-        // streamed result, or rows replayed as of `today`, whose list and personal
-        // columns share per-chunk caches) a chunk of rows at a time.
+        // rows all read their columns as stored (or recomputed for the day): when no
+        // column reads a per-row cache, each column is made over all the rows at once
+        // (pure ones on a second core; the query's last checkpoint ends a cancelled
+        // one); otherwise a slice of 1,024 rows at a time (list columns share caches of
+        // decoded client states, which hold 2,048 rows), moved into one array per
+        // column, with a checkpoint between slices. A streamed result, or rows replayed
+        // as of `today`, goes out 1,024 rows at a time.
         if query.entity == .clients && !ordered {
             let rows = try env.clientRows(filter, limit: limit).map { Int($0) }
             if collector != nil, rows.allSatisfy(env.isCurrent) {
-                let values = rows.count >= Self.splitOutputsAbove
-                    ? Self.clientOutputsOnTwoCores(rows, outputs, order: nil)
-                    : Self.clientOutputs(rows, outputs)
+                let values: [[Value]]
+                if outputs.allSatisfy(\.compiled.wholeColumn) {
+                    values = rows.count >= Self.splitOutputsAbove
+                        ? Self.clientOutputsOnTwoCores(rows, outputs, order: nil)
+                        : Self.clientOutputs(rows, outputs)
+                } else {
+                    values = try Self.columnsInSlices(rows, width: outputs.count, slice: 1_024) { Self.clientOutputs($0, outputs) }
+                }
                 try emitBlock(values, count: rows.count, emit)
                 return
             }
@@ -180,6 +187,9 @@ struct Executor {
     /// Hands `count` rows given column by column (`columns[c][r]`) to the collector,
     /// or row by row to `emit` when the result is streamed.
     private func emitBlock(_ columns: [[Value]], count: Int, _ emit: ([Value]) throws -> Void) throws {
+        // A cancelled query stops before its block goes out: a column cut short by the
+        // cancellation (``QueryEnv/personalValues(_:_:)``) is never shown.
+        try QueryCancellation.checkpoint()
         if let collector, !columns.isEmpty {
             collector.append(block: columns, count: count)
             return
@@ -202,6 +212,36 @@ struct Executor {
                 return e(row).output
             }
         }
+    }
+
+    /// The `width` output columns of `rows`, made by `compute` a slice of at most
+    /// `slice` rows at a time (a cancellation checkpoint before each) and moved into one
+    /// array per column: no value is copied (a retain each) or released on the way.
+    static func columnsInSlices(_ rows: [Int], width: Int, slice: Int,
+                                _ compute: ([Int]) -> [[Value]]) throws -> [[Value]] {
+        let n = rows.count
+        var columns = (0..<width).map { _ in [Value](repeating: .null, count: n) }
+        var filled = 0
+        while filled < n {
+            try QueryCancellation.checkpoint()
+            let end = min(filled + max(slice, 1), n)
+            var block = compute(Array(rows[filled..<end]))
+            for c in 0..<min(width, block.count) {
+                let m = min(block[c].count, end - filled)
+                block[c].withUnsafeMutableBufferPointer { src in
+                    columns[c].withUnsafeMutableBufferPointer { dst in
+                        guard let s = src.baseAddress, let d = dst.baseAddress else { return }
+                        // The nulls there go (nothing to release), the slice's values move
+                        // in, and the block is left holding nulls.
+                        (d + filled).deinitialize(count: m)
+                        (d + filled).moveInitialize(from: s, count: m)
+                        s.initialize(repeating: .null, count: m)
+                    }
+                }
+            }
+            filled = end
+        }
+        return columns
     }
 
     /// Output blocks of at least this many rows compute their pure columns on a second core.

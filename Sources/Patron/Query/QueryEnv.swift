@@ -311,7 +311,11 @@ final class QueryEnv {
         }
         guard !missing.isEmpty else { return out }
         var loaded: [(Int, String?)] = []
-        for j in missing {
+        let cancellation = QueryCancellation.current
+        for (n, j) in missing.enumerated() {
+            // Decrypting many values takes a while: a cancelled query stops here (its
+            // last checkpoint then ends it, so the values left null are never shown).
+            if n & 1023 == 1023, cancellation?.isCancelled == true { break }
             let i = rows[j]
             let value = loadPersonal(i, tag)
             if let value { out[j] = .string(value) }
