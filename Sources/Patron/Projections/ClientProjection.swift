@@ -108,12 +108,7 @@ public struct ClientProjection: Sendable, Equatable {
         plan = try s.plan.flatMap(string)
         satisfaction = s.satisfaction.map { Int($0.value) }
         avgSatisfaction = s.feedbackCount > 0 ? Double(s.feedbackSum) / Double(s.feedbackCount) : nil
-        func list(_ ids: some Sequence<UInt32>) throws -> [String] {
-            try ids.compactMap(string).sorted { a, b in
-                let la = a.lowercased(), lb = b.lowercased()
-                return la != lb ? la < lb : a < b
-            }
-        }
+        func list(_ ids: some Sequence<UInt32>) throws -> [String] { Self.listOrder(try ids.compactMap(string)) }
         services = try list(s.services)
         providers = try list(s.providers.ids)
         locations = try list(s.visitLocations.ids)
@@ -123,5 +118,13 @@ public struct ClientProjection: Sendable, Equatable {
         cadence = s.cadenceHalfDays.map { Double($0) / 2 }
         forgotten = s.forgotten
         eventCount = Int(s.eventCount)
+    }
+
+    /// A list field's strings in their order: ascending ignoring case, then by code points.
+    static func listOrder(_ strings: [String]) -> [String] {
+        strings.sorted { a, b in
+            let la = a.lowercased(), lb = b.lowercased()
+            return la != lb ? la < lb : a < b
+        }
     }
 }

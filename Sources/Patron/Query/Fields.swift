@@ -7,7 +7,16 @@ enum ClientFields {
         func day(_ c: ClientTable.Col32) -> (Int) -> V { { i in env.day(c, i).map(V.date) ?? .null } }
         func count(_ c: ClientTable.Col32) -> (Int) -> V { { i in .num(Double(env.u32(c, i))) } }
         func string(_ c: ClientTable.Col32) -> (Int) -> V { { i in env.string(env.u32(c, i)) } }
-        func list(_ pick: @escaping (ClientProjection) -> [String]) -> (Int) -> V { { i in env.projection(i).map { .list(pick($0)) } ?? .null } }
+        // A list field from the client's state and the query's string cache (not a
+        // whole projection, which would decrypt the personal fields too).
+        func list(_ pick: @escaping (ClientState) -> [UInt32]) -> (Int) -> V {
+            { i in
+                guard let s = env.state(i) else { return .null }
+                var strings: [String] = []
+                for id in pick(s) { if case .str(let x) = env.string(id) { strings.append(x) } }
+                return .list(ClientProjection.listOrder(strings))
+            }
+        }
         func personal(_ tag: PersonalData.Tag) -> (Int) -> V { { i in env.personal(i, tag).map(V.str) ?? .null } }
         func cadence(_ i: Int) -> Double? {
             let h = env.i32(.cadenceHalfDays, i)
@@ -74,11 +83,11 @@ enum ClientFields {
                 let n = env.u32(.feedbackCount, i)
                 return n == 0 ? .null : .num(Double(env.u32(.feedbackSum, i)) / Double(n))
             }
-        case "services": return list(\.services)
-        case "providers": return list(\.providers)
-        case "locations": return list(\.locations)
-        case "items": return list(\.items)
-        case "categories": return list(\.categories)
+        case "services": return list { Array($0.services) }
+        case "providers": return list(\.providers.ids)
+        case "locations": return list(\.visitLocations.ids)
+        case "items": return list { Array($0.items) }
+        case "categories": return list { Array($0.categories) }
         default: return nil
         }
     }
