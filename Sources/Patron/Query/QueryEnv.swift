@@ -85,8 +85,9 @@ final class QueryEnv {
 
     /// Recomputes the columns of clients with events after `today` from the event
     /// table (``AsOfTable``) when there are more than a few, so the query scans
-    /// columns instead of replaying each one. `tallies`: whether the query may read
-    /// `location` or `provider`.
+    /// columns instead of replaying each one; the table is kept with the snapshot's
+    /// client table for the next query of the same day (``ClientTable/asOf(_:make:)``).
+    /// `tallies`: whether the query may read `location` or `provider`.
     /// Returns the environment to use instead, or nil to keep this one.
     func recomputedForToday(tallies: Bool) -> QueryEnv? {
         guard rowKinds == nil, !allCurrent else { return nil }
