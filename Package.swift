@@ -31,9 +31,11 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         // A small, safe Swift layer over the LMDB C API.
+        // Header-only helpers Swift cannot spell (a cache prefetch hint).
+        .systemLibrary(name: "CSupport"),
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         // The event store: events, storage, projections, import/export, privacy.
-        .target(name: "Patron", dependencies: ["LMDB", "CZlib"]),
+        .target(name: "Patron", dependencies: ["LMDB", "CZlib", "CSupport"]),
         // The analyst's shell: statements, meta-commands, output for people; the only
         // place that knows about terminals and line editing.
         .target(name: "PatronShell", dependencies: ["Patron", "CLibEdit"]),

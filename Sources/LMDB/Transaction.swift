@@ -42,6 +42,17 @@ public final class Transaction {
         try check(mdb_put(handle, table.dbi, &k, &v, flags.rawValue), "mdb_put(\(table.name))")
     }
 
+    /// Stores `value` under `key` at the table's right edge (`MDB_APPEND`) when `key`
+    /// sorts after every stored key; returns false, having stored nothing, when it does not.
+    public func append(_ table: Table, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws -> Bool {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        let rc = mdb_put(handle, table.dbi, &k, &v, UInt32(MDB_APPEND))
+        if rc == MDB_KEYEXIST { return false }
+        try check(rc, "mdb_put(\(table.name), append)")
+        return true
+    }
+
     /// Stores `value` under `key` unless the key exists; returns false when it did.
     public func insert(_ table: Table, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws -> Bool {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))

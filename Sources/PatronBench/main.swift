@@ -14,6 +14,8 @@ struct Config {
     var eventsPerClient = 30
     var batch = 10_000
     var durable = true
+    /// Stop after the batched append (and skip the raw LMDB baseline): for comparing builds.
+    var appendOnly = false
     var dir = FileManager.default.temporaryDirectory.appendingPathComponent("patron-bench").path
 }
 
@@ -27,8 +29,9 @@ while let a = args.next() {
     case "--batch": config.batch = Int(args.next() ?? "") ?? config.batch
     case "--dir": config.dir = args.next() ?? config.dir
     case "--no-sync": config.durable = false
+    case "--append-only": config.appendOnly = true
     default:
-        FileHandle.standardError.write(Data("usage: patron-bench [--clients N] [--events-per-client M] [--batch B] [--dir DIR] [--no-sync]\n".utf8))
+        FileHandle.standardError.write(Data("usage: patron-bench [--clients N] [--events-per-client M] [--batch B] [--dir DIR] [--no-sync] [--append-only]\n".utf8))
         exit(2)
     }
 }
@@ -37,6 +40,12 @@ return config
 let config = parseConfig()
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+/// CPU seconds used by the whole process so far (every thread).
+func cpuNow() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
 func rate(_ n: Int, _ seconds: Double) -> String {
     let r = Double(n) / seconds
     return r >= 1e6 ? String(format: "%.2f M/s", r / 1e6) : String(format: "%.0f /s", r)
@@ -94,7 +103,7 @@ let events = generate()
 print("generated \(events.count.formatted()) events in \(String(format: "%.1f", now() - t0)) s\n")
 
 // Raw LMDB baseline, same machine, same run: 64-byte records, 10,000 per transaction.
-do {
+if !config.appendOnly {
     let path = fresh("raw-lmdb")
     let env = try Environment(path: path, options: .init(initialMapSize: 1 << 30))
     let t = try env.openTables([("t", [.integerKey])])[0]
@@ -124,6 +133,7 @@ do {
 let path = fresh("bench.patron")
 let db = try Database(path: path, options: .init(initialMapSize: 1 << 30, durable: config.durable))
 var s = now()
+let cpuStart = cpuNow()
 var i = 0
 while i < events.count {
     let end = min(i + config.batch, events.count)
@@ -131,8 +141,11 @@ while i < events.count {
     i = end
 }
 let appendSeconds = now() - s
+let appendCPU = cpuNow() - cpuStart
 row("batched append (all projections, indexes)", rate(events.count, appendSeconds),
     "\(events.count.formatted()) events in \(String(format: "%.1f", appendSeconds)) s, \(config.batch.formatted())/txn, \(config.durable ? "fsync" : "no fsync")")
+row("  CPU time of the append, all threads", String(format: "%.2f µs/event", appendCPU / Double(events.count) * 1e6))
+if config.appendOnly { exit(0) }
 
 // Log scans: in place (header decoded: type, at, recorded, client; plus purchase
 // amounts), and materialising every event as a full `RecordedEvent`.

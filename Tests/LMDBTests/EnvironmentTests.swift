@@ -69,6 +69,25 @@ private func cleanup(_ path: String) {
         }
     }
 
+    @Test func appendAtTheRightEdgeSaysWhenAKeySortsAfter() throws {
+        let path = tempPath()
+        defer { cleanup(path) }
+        let env = try Environment(path: path)
+        let t = try env.openTables([("t", [])])[0]
+        func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+        try env.write { txn in
+            for key in ["b", "d"] {
+                let stored = try bytes(key).withUnsafeBytes { k in try [UInt8(1)].withUnsafeBytes { v in try txn.append(t, key: k, value: v) } }
+                #expect(stored)
+            }
+            // "c" sorts before "d": nothing is stored.
+            let stored = try bytes("c").withUnsafeBytes { k in try [UInt8(1)].withUnsafeBytes { v in try txn.append(t, key: k, value: v) } }
+            #expect(!stored)
+        }
+        let (count, foundC) = try env.read { txn in (try txn.count(t), try txn.get(t, key: "c") != nil) }
+        #expect(count == 2 && !foundC)
+    }
+
     @Test func aThrowAbortsTheTransaction() throws {
         struct Boom: Error {}
         let path = tempPath()

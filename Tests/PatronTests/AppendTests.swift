@@ -33,6 +33,23 @@ import Testing
         #expect(try db.client("a", today: day("2025-02-01"))?.visits == 3)
     }
 
+    /// Generated ids go at the id index's right edge, or in their place when a given id
+    /// sorts after them; either way each is found again (re-appending is a no-op).
+    @Test func generatedIdsAreIndexedWhereverGivenIdsSort() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        _ = try await db.append([visit("a", "0-sorts-first")])
+        let before = try await db.append((0..<100).map { visit("c\($0 % 7)") })
+        _ = try await db.append([visit("a", "zzz-sorts-last")])
+        let after = try await db.append((0..<100).map { visit("c\($0 % 7)") })
+        let ids = before.ids + after.ids
+        #expect(Set(ids).count == 200 && ids.allSatisfy { $0 < "zzz-sorts-last" && $0 > "0-sorts-first" })
+        let again = try await db.append(ids.map { visit("c0", $0) })
+        #expect(again.appended == 0 && again.positions == before.positions + after.positions)
+        #expect(try db.verify().isOK)
+        #expect(try db.client("c3", today: day("2025-02-01"))?.visits == 28)
+    }
+
     @Test func expectedVersionConflictNamesExpectedAndActual() async throws {
         let dir = TempDir()
         let db = try Database(path: dir.path("db"))

@@ -1,3 +1,5 @@
+import CSupport
+
 /// Orders "latest" values: by business time, then by log position.
 struct Stamp: Comparable, Hashable {
     var at: Int64
@@ -144,6 +146,23 @@ struct ClientState: Equatable {
     var categories = IDSet()
 
     static let memberBit: UInt32 = 1 << 31
+
+    /// Cache hints (``ProjectionFolding/prefetch(_:)``) for the lists a fold reads and
+    /// changes: the header of each and, for the activity days, the end it appends to.
+    func prefetchLists() {
+        func hint<T>(_ list: [T], last: Bool) {
+            list.withUnsafeBufferPointer { b in
+                guard let base = b.baseAddress, !b.isEmpty else { return }
+                // The array's header (count, capacity) sits just before its first element.
+                patron_prefetch(UnsafeRawPointer(base) - 32)
+                if last { patron_prefetch(UnsafeRawPointer(base + (b.count - 1))) }
+            }
+        }
+        hint(activityDays, last: true)
+        hint(visitLocations.entries, last: false)
+        hint(providers.entries, last: false)
+        hint(services.ids, last: false)
+    }
 
     /// Folds one event into the state. `owner` is the client number of the event's
     /// own key (whose key sealed its personal data); `intern` maps strings to ids.

@@ -37,6 +37,12 @@ final class AppendContext {
     private let firstClientNumber: UInt32
     private var nextString: UInt32
     private(set) var newClients: [String: UInt32] = [:]
+    /// Client numbers this writer has looked up or handed out, carried from commit to
+    /// commit with the states (``Carried``): one dictionary lookup per event instead of
+    /// the shared cache's locks.
+    private var numbers: [String: UInt32] = [:]
+    /// The buffer each event is encoded into (``EventCodec/encode(_:clientNumber:recorded:sealed:into:)``).
+    private var record = ByteWriter(capacity: 256)
     private(set) var newStrings: [String: UInt32] = [:]
     /// Every string id this transaction has used, so repeats skip the shared cache's lock.
     private var interned: [String: UInt32] = [:]
@@ -44,6 +50,20 @@ final class AppendContext {
     private var folding: ProjectionFolding
     /// Stream links (``StreamChain``) of the positions from `linksFrom` on, not yet written.
     private var links: [UInt64] = []
+    /// Events of the current request written to the log and the indexes whose fold
+    /// waits for the end of the request (``foldDeferred(_:)``).
+    private var deferred: [DeferredFold] = []
+
+    /// An event whose fold is deferred: where it is in its request, and what its append
+    /// found out.
+    private struct DeferredFold {
+        var index: Int
+        var owner: UInt32
+        var day: Day
+        var position: UInt64
+        /// The personal fields stored for it (sealed), nil when none.
+        var personal: PersonalData?
+    }
     private var linksFrom: UInt64
     /// Clients whose keys a `forget` (or a merge with a forgotten person) destroys: the
     /// writer destroys them after the commit, so a transaction that is dropped — a
@@ -82,14 +102,14 @@ final class AppendContext {
     }
 
     /// - Parameters:
-    ///   - carried: the states of the transaction committed just before this one by the
-    ///     same writer (see ``ProjectionFolding/Carried``), or nil.
+    ///   - carried: what the transaction committed just before this one by the same
+    ///     writer carried (see ``Carried``), or nil.
     ///   - journal: the journal of the import this transaction continues, or nil.
     ///   - erased: clients forgotten earlier in the same import, whose keys are not
     ///     destroyed yet: no personal data is sealed for them.
     /// - Throws: ``PatronError/busy(_:)`` while another process's import is unfinished;
     ///   ``PatronError/importUndone(file:)`` when `journal` is no longer stored.
-    init(store: Store, txn: Transaction, recorded: Int64, carried: ProjectionFolding.Carried? = nil,
+    init(store: Store, txn: Transaction, recorded: Int64, carried: Carried? = nil,
          journal: ImportJournal? = nil, erased: Set<UInt32> = []) throws {
         self.store = store
         self.txn = txn
@@ -114,13 +134,27 @@ final class AppendContext {
         firstClientNumber = nextClient
         nextString = try store.schema.nextNumber(in: store.schema.stringValues, txn: txn)
         let load: (UInt32) throws -> ClientState? = { [store, txn] n in try store.state(n, txn: txn) }
-        folding = carried.map { ProjectionFolding(load: load, carried: $0) } ?? ProjectionFolding(load: load)
+        if let carried {
+            folding = ProjectionFolding(load: load, carried: carried.states)
+            numbers = carried.numbers
+        } else {
+            folding = ProjectionFolding(load: load)
+        }
     }
 
-    /// The client states this transaction holds (carried in, loaded or changed), all
-    /// written by ``finish()``: to carry into the next transaction once this one has
-    /// committed.
-    func carry() -> ProjectionFolding.Carried { folding.carry() }
+    /// What a writer carries from one commit into its next transaction (valid only when
+    /// no other writer committed in between): the client states this transaction held
+    /// (carried in, loaded or changed), all written by ``finish()``, and the client
+    /// numbers it looked up or handed out.
+    struct Carried: @unchecked Sendable {
+        var states: ProjectionFolding.Carried
+        var numbers: [String: UInt32]
+        /// How many client states it holds.
+        var count: Int { states.count }
+    }
+
+    /// The state to carry into the next transaction once this one has committed.
+    func carry() -> Carried { Carried(states: folding.carry(), numbers: numbers) }
 
     /// Applies one request, or throws ``PatronError/wrongExpectedVersion`` having
     /// written nothing of it.
@@ -153,10 +187,9 @@ final class AppendContext {
         }
         // 3. Write.
         for i in fresh {
-            var event = request.events[i]
+            let event = request.events[i]
             let given = event.id != nil
-            event.id = ids[i]
-            let p = try append(event)
+            let p = try append(event, id: given ? nil : ids[i])
             positions[i] = p
             // Generated ids are unique by construction; only given ids can repeat.
             if given { idsInTxn[ids[i]] = p }
@@ -170,10 +203,20 @@ final class AppendContext {
     /// Appends events one by one when no stream version is expected (nothing to check
     /// before writing): an id already stored, by an earlier transaction or earlier in
     /// this one, is a duplicate.
+    ///
+    /// The events' folds wait until all of them are written (``foldDeferred(_:)``) unless
+    /// the request is small or holds a `forget` or a `merge`, whose effects on other
+    /// clients the events after them must see as they are written.
     private func applyInOrder(_ events: [Event]) throws -> AppendResult {
         var positions = [UInt64](repeating: 0, count: events.count)
         var ids = [String](repeating: "", count: events.count)
         var appended = 0
+        let deferring = events.count >= Self.deferFoldsFrom && !events.contains { e in
+            switch e.payload {
+            case .forget, .merge: return true
+            default: return false
+            }
+        }
         for (i, e) in events.enumerated() {
             readStep()
             if let id = e.id {
@@ -183,17 +226,40 @@ final class AppendContext {
                     positions[i] = stored
                     continue
                 }
-                positions[i] = try append(e, idStored: true)
+                positions[i] = try append(e, idStored: true, deferFold: deferring ? i : nil)
             } else {
-                // A copy only for events that need an id.
-                var event = e
-                ids[i] = store.idGenerator.next(now: recorded)
-                event.id = ids[i]
-                positions[i] = try append(event)
+                // The id goes beside the event: no copy of it.
+                let id = store.idGenerator.next(now: recorded)
+                ids[i] = id
+                positions[i] = try append(e, id: id, deferFold: deferring ? i : nil)
             }
             appended += 1
         }
+        if deferring { try foldDeferred(events) }
         return AppendResult(positions: positions, ids: ids, appended: appended)
+    }
+
+    /// Requests of at least this many events fold after writing (``applyInOrder(_:)``).
+    static let deferFoldsFrom = 64
+
+    /// Folds the deferred events of `events`, in log order, with cache hints a few
+    /// events ahead: the state of the client of the event `ahead` places on, then the
+    /// lists of the one half as far on, whose state has arrived by then. Folding many
+    /// clients' events one after another otherwise waits on memory for nearly every
+    /// event.
+    private func foldDeferred(_ events: [Event]) throws {
+        let items = deferred
+        deferred.removeAll(keepingCapacity: true)
+        let ahead = 8
+        for k in items.indices {
+            if k + ahead < items.count { folding.prefetch(items[k + ahead].owner) }
+            if k + ahead / 2 < items.count { folding.prefetchLists(items[k + ahead / 2].owner) }
+            let item = items[k]
+            links[Int(item.position - linksFrom)] = try folding.streamHead(item.owner)
+            // Neither a forget nor a merge is deferred: nothing to destroy comes back.
+            try folding.apply(events[item.index], position: item.position, day: item.day, owner: item.owner,
+                              into: nil, personal: item.personal, intern: intern)
+        }
     }
 
     /// Events in the stream of `key` as of this transaction.
@@ -203,8 +269,11 @@ final class AppendContext {
     }
 
     private func number(_ key: String, create: Bool) throws -> UInt32? {
-        if let n = newClients[key] { return n }
-        if let n = try store.clientNumber(key, txn: txn) { return n }
+        if let n = numbers[key] { return n }
+        if let n = try store.clientNumber(key, txn: txn) {
+            numbers[key] = n
+            return n
+        }
         guard create else { return nil }
         let n = nextClient
         nextClient += 1
@@ -213,6 +282,7 @@ final class AppendContext {
         // The number of a client an undo deleted, given again: its new key stays.
         discarded.remove(n)
         newClients[key] = n
+        numbers[key] = n
         return n
     }
 
@@ -233,8 +303,13 @@ final class AppendContext {
     }
 
     /// Appends one event at the next position; `idStored` when its id → position entry
-    /// is already written.
-    private func append(_ event: Event, idStored: Bool = false) throws -> UInt64 {
+    /// is already written;
+    ///   `generated`, the id ``EventIDGenerator`` gave an event without one (most likely
+    ///   sorting after every id stored), stored in place of `event.id`.
+    ///   `deferFold`, the event's index in its request when its fold waits for
+    ///   ``foldDeferred(_:)``.
+    private func append(_ event: Event, idStored: Bool = false, id generated: String? = nil,
+                        deferFold: Int? = nil) throws -> UInt64 {
         let position = nextPosition
         nextPosition += 1
         guard let owner = try number(event.client, create: true) else { throw PatronError.io("client number not assigned") }
@@ -249,19 +324,28 @@ final class AppendContext {
         } else {
             personal = nil
         }
-        let bytes: [UInt8]
         if hasPersonal {
             var stripped = event
             PersonalData.strip(&stripped)
-            bytes = EventCodec.encode(stripped, clientNumber: owner, recorded: recorded, sealed: sealed)
+            EventCodec.encode(stripped, id: generated, clientNumber: owner, recorded: recorded, sealed: sealed, into: &record)
         } else {
             // Nothing personal to take out: no stripped copy of the event.
-            bytes = EventCodec.encode(event, clientNumber: owner, recorded: recorded, sealed: sealed)
+            EventCodec.encode(event, id: generated, clientNumber: owner, recorded: recorded, sealed: sealed, into: &record)
         }
-        try bytes.withUnsafeBytes { try txn.put(schema.log, key: position, value: $0, flags: .append) }
-        if !idStored { try schema.putID(event.id ?? "", position: position, txn: txn) }
+        try record.bytes.withUnsafeBytes { try txn.put(schema.log, key: position, value: $0, flags: .append) }
+        if let generated {
+            try schema.putID(generated, position: position, generated: true, txn: txn)
+        } else if !idStored {
+            try schema.putID(event.id ?? "", position: position, txn: txn)
+        }
+        let day = store.zone.day(of: event.at)
+        if let index = deferFold {
+            links.append(0)  // set by the fold
+            deferred.append(DeferredFold(index: index, owner: owner, day: day, position: position, personal: personal))
+            return position
+        }
         links.append(try folding.streamHead(owner))
-        let destroy = try folding.apply(event, position: position, day: store.zone.day(of: event.at), owner: owner,
+        let destroy = try folding.apply(event, position: position, day: day, owner: owner,
                                         into: into, personal: personal, intern: intern)
         // Keys are destroyed only once the transaction has committed (see `erased`).
         erased.formUnion(destroy)

@@ -18,6 +18,15 @@ enum EventCodec {
     /// personal data (empty when none or when the client is forgotten).
     static func encode(_ event: Event, clientNumber: UInt32, recorded: Int64, sealed: [UInt8]) -> [UInt8] {
         var w = ByteWriter(capacity: 96)
+        encode(event, clientNumber: clientNumber, recorded: recorded, sealed: sealed, into: &w)
+        return w.bytes
+    }
+
+    /// Encodes into `w`, replacing what it held (its storage is kept: no allocation per
+    /// event once it is large enough); `id`, when given, is stored in place of `event.id`.
+    static func encode(_ event: Event, id: String? = nil, clientNumber: UInt32, recorded: Int64, sealed: [UInt8],
+                       into w: inout ByteWriter) {
+        w.bytes.removeAll(keepingCapacity: true)
         w.u8(formatVersion)
         w.u8(event.type.code)
         w.fixed(UInt32(0))
@@ -25,7 +34,7 @@ enum EventCodec {
         w.svarint(recorded)
         w.varint(UInt64(clientNumber))
         w.string(event.client)
-        w.optionalString(event.id)
+        w.optionalString(id ?? event.id)
         switch event.payload {
         case .client(let c):
             w.optionalString(c.location)
@@ -74,7 +83,6 @@ enum EventCodec {
         withUnsafeBytes(of: crc.littleEndian) { raw in
             for i in 0..<4 { w.bytes[2 + i] = raw[i] }
         }
-        return w.bytes
     }
 
     /// Whether the stored checksum matches the bytes.

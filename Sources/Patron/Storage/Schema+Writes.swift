@@ -12,11 +12,17 @@ extension Schema {
         }
     }
 
-    /// Stores `id → position`.
-    func putID(_ id: String, position: UInt64, txn: Transaction) throws {
+    /// Stores `id → position`. A `generated` id (``EventIDGenerator``: time-ordered)
+    /// is tried at the table's right edge first (`MDB_APPEND`, no descent from the root),
+    /// and put in its place when some stored id sorts after it.
+    func putID(_ id: String, position: UInt64, generated: Bool = false, txn: Transaction) throws {
         var p = position, key = id
         try withUnsafeBytes(of: &p) { pb in
-            try key.withUTF8 { ib in try txn.put(ids, key: UnsafeRawBufferPointer(ib), value: pb) }
+            try key.withUTF8 { ib in
+                let k = UnsafeRawBufferPointer(ib)
+                if generated, try txn.append(ids, key: k, value: pb) { return }
+                try txn.put(ids, key: k, value: pb)
+            }
         }
     }
 

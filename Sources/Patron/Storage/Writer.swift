@@ -31,7 +31,7 @@ final class Writer: Sendable {
     /// those transactions: the next transaction starts from them when no other writer
     /// (another process, a rebuild) has committed in between, instead of loading and
     /// decoding them again. Past ``carriedLimit`` states the carry starts over empty.
-    private let carried = Mutex<(txnID: Int, states: ProjectionFolding.Carried)?>(nil)
+    private let carried = Mutex<(txnID: Int, states: AppendContext.Carried)?>(nil)
     /// The most client states carried from one transaction to the next (about 1 KB each:
     /// at most some 150 MB, dropped whenever another writer commits).
     static let carriedLimit = 150_000
@@ -164,7 +164,7 @@ final class Writer: Sendable {
             defer { c = nil }
             return c
         } : nil
-        var next: (txnID: Int, states: ProjectionFolding.Carried)?
+        var next: (txnID: Int, states: AppendContext.Carried)?
         let outcome: Result<(R, UInt64), any Error> = Result {
             try store.env.write { txn in
                 let usable = previous.flatMap { $0.txnID + 1 == txn.id ? $0.states : nil }
@@ -187,7 +187,8 @@ final class Writer: Sendable {
                 // Only a transaction that wrote commits under its id (LMDB skips the
                 // commit of one that wrote nothing, and the next writer reuses the id).
                 let states = context.carry()
-                if session == nil && context.appendedAny && states.count <= Self.carriedLimit { next = (txn.id, states) }
+                if session == nil && context.appendedAny && states.count <= Self.carriedLimit
+                    && states.numbers.count <= 4 * Self.carriedLimit { next = (txn.id, states) }
                 return (value, context.lastPosition)
             }
         }
