@@ -54,10 +54,27 @@ public enum ProjectionRow {
 }
 
 extension ClientState {
+    /// Appends the row to `row` and encodes the detail into `detail`; `mutating` (it
+    /// changes nothing) only so that a state held in a class is encoded in place
+    /// instead of copied first (see ``prefetchLists()``).
+    mutating func encode(row: inout [UInt8], detail: inout ByteWriter) {
+        encodeRow(appendingTo: &row)
+        encodeDetail(into: &detail)
+    }
+
     /// The fixed-size row (see ``ProjectionRow``).
     func encodeRow() -> [UInt8] {
-        var row = [UInt8](repeating: 0, count: ProjectionRow.size)
-        row.withUnsafeMutableBytes { b in
+        var row: [UInt8] = []
+        encodeRow(appendingTo: &row)
+        return row
+    }
+
+    /// Appends the fixed-size row to `rows` (many rows in one buffer, no allocation each).
+    func encodeRow(appendingTo rows: inout [UInt8]) {
+        let start = rows.count
+        rows.append(contentsOf: repeatElement(0, count: ProjectionRow.size))
+        rows.withUnsafeMutableBytes { all in
+            let b = UnsafeMutableRawBufferPointer(rebasing: all[start..<(start + ProjectionRow.size)])
             func put<T: FixedWidthInteger>(_ off: Int, _ v: T) { b.storeBytes(of: v.littleEndian, toByteOffset: off, as: T.self) }
             func day(_ off: Int, _ d: Day?) { put(off, d ?? ProjectionRow.nullDay) }
             typealias O = ProjectionRow.Offset
@@ -96,12 +113,18 @@ extension ClientState {
             put(O.eventCount, eventCount)
             put(O.repeatValueCents, repeatValueCents)
         }
-        return row
     }
 
     /// The variable part: stamps of latest-wins values, activity days, tallies, sets.
     func encodeDetail() -> [UInt8] {
         var w = ByteWriter(capacity: 128)
+        encodeDetail(into: &w)
+        return w.bytes
+    }
+
+    /// Encodes the variable part into `w`, replacing what it held (its storage is kept).
+    func encodeDetail(into w: inout ByteWriter) {
+        w.bytes.removeAll(keepingCapacity: true)
         func stamped(_ s: Stamped<UInt32>?) {
             guard let s else { return w.u8(0) }
             w.u8(1); w.svarint(s.stamp.at); w.varint(s.stamp.position); w.varint(UInt64(s.value))
@@ -117,7 +140,9 @@ extension ClientState {
         w.varint(UInt64(mergedInto))
         w.varint(UInt64(members.count))
         for m in members { w.varint(UInt64(m)) }
-        for d in [registered, firstVisit, lastVisit, maxDay] { w.optionalSigned(d.map(Int64.init)) }
+        // One by one, not through an array literal: no allocation per state.
+        w.optionalSigned(registered.map(Int64.init)); w.optionalSigned(firstVisit.map(Int64.init))
+        w.optionalSigned(lastVisit.map(Int64.init)); w.optionalSigned(maxDay.map(Int64.init))
         w.varint(UInt64(visits)); w.varint(UInt64(purchases)); w.varint(UInt64(refunds))
         w.svarint(purchasedCents); w.svarint(refundedCents); w.svarint(points)
         w.varint(UInt64(feedbackCount)); w.svarint(feedbackSum)
@@ -131,17 +156,18 @@ extension ClientState {
         w.varint(UInt64(strayRefunds.count))
         previous = 0
         for r in strayRefunds { w.svarint(Int64(r.day) - previous); w.svarint(r.cents); previous = Int64(r.day) }
-        for tallies in [visitLocations, providers] {
-            w.varint(UInt64(tallies.entries.count))
-            for e in tallies.entries {
+        func tallies(_ t: Tallies) {
+            w.varint(UInt64(t.entries.count))
+            for e in t.entries {
                 w.varint(UInt64(e.id)); w.varint(UInt64(e.tally.count)); w.svarint(e.tally.last.at); w.varint(e.tally.last.position)
             }
         }
-        for set in [services, items, categories] {
-            w.varint(UInt64(set.count))
-            for v in set { w.varint(UInt64(v)) }
+        func set(_ s: IDSet) {
+            w.varint(UInt64(s.count))
+            for v in s.ids { w.varint(UInt64(v)) }
         }
-        return w.bytes
+        tallies(visitLocations); tallies(providers)
+        set(services); set(items); set(categories)
     }
 
     /// Decodes what ``encodeDetail()`` wrote.

@@ -149,7 +149,11 @@ struct ClientState: Equatable {
 
     /// Cache hints (``ProjectionFolding/prefetch(_:)``) for the lists a fold reads and
     /// changes: the header of each and, for the activity days, the end it appends to.
-    func prefetchLists() {
+    ///
+    /// `mutating` (it changes nothing) so that a call on a state held in a class works
+    /// in place: to call a non-mutating method on a class's stored struct, Swift copies
+    /// the struct first, retaining each of its lists.
+    mutating func prefetchLists() {
         func hint<T>(_ list: [T], last: Bool) {
             list.withUnsafeBufferPointer { b in
                 guard let base = b.baseAddress, !b.isEmpty else { return }
@@ -344,12 +348,15 @@ struct ClientState: Equatable {
     var cadenceHalfDays: Int32? {
         let n = activityDays.count
         guard n >= 2 else { return nil }
-        var gaps = [Int32]()
-        gaps.reserveCapacity(n - 1)
-        for i in 1..<n { gaps.append(activityDays[i] - activityDays[i - 1]) }
-        gaps.sort()
-        let m = gaps.count
-        return m % 2 == 1 ? gaps[m / 2] * 2 : gaps[m / 2 - 1] + gaps[m / 2]
+        // In scratch memory (on the stack while small): this runs for every changed
+        // client at every commit.
+        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: n - 1) { scratch in
+            var gaps = scratch
+            for i in 1..<n { gaps[i - 1] = activityDays[i] - activityDays[i - 1] }
+            gaps.sort()
+            let m = n - 1
+            return m % 2 == 1 ? gaps[m / 2] * 2 : gaps[m / 2 - 1] + gaps[m / 2]
+        }
     }
 
     /// `location`: the latest client-event location, else the most frequent visit location.

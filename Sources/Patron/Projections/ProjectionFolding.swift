@@ -15,6 +15,14 @@ struct ProjectionFolding {
         /// The ``ProjectionFolding/generation`` of the last folding that changed it.
         var changedIn: UInt64 = 0
         init(_ state: ClientState) { self.state = state }
+
+
+        /// Reads the state where it lies: `box.state.field` may copy the whole state
+        /// first (retaining each of its lists), which a fold does several times per event.
+        @inline(__always)
+        func read<R>(_ body: (UnsafePointer<ClientState>) throws -> R) rethrows -> R {
+            try withUnsafeMutablePointer(to: &state) { try body(UnsafePointer($0)) }
+        }
     }
 
     /// States loaded or changed so far, indexed by client number (numbers are handed
@@ -52,6 +60,16 @@ struct ProjectionFolding {
     /// The states loaded or changed so far, to carry into the next transaction once
     /// the changes are written and committed.
     func carry() -> Carried { Carried(boxes: boxes, count: held) }
+
+    /// Encodes the state of `client` (``ClientState/encodeRow(appendingTo:)``,
+    /// ``ClientState/encodeDetail(into:)``) where it lies, without copying it (a copy
+    /// retains each of its lists); false if never loaded or changed.
+    func encode(_ client: UInt32, row: inout [UInt8], detail: inout ByteWriter) -> Bool {
+        let i = Int(client)
+        guard i < boxes.count, let b = boxes[i] else { return false }
+        b.state.encode(row: &row, detail: &detail)
+        return true
+    }
 
     /// The state of `client` as folded so far (nil if never loaded or changed).
     subscript(client: UInt32) -> ClientState? {
@@ -94,7 +112,7 @@ struct ProjectionFolding {
     private static let boxBytes = 16 + MemoryLayout<ClientState>.size
 
     /// The last position of `client`'s own stream so far (0 before its first event).
-    mutating func streamHead(_ client: UInt32) throws -> UInt64 { try box(client).state.streamHead }
+    mutating func streamHead(_ client: UInt32) throws -> UInt64 { try box(client).read { $0.pointee.streamHead } }
 
     /// Changes a client's state in place.
     mutating func update(_ client: UInt32, _ change: (inout ClientState) throws -> Void) throws {
@@ -106,7 +124,7 @@ struct ProjectionFolding {
         }
     }
 
-    private mutating func mergedInto(_ client: UInt32) throws -> UInt32 { try box(client).state.mergedInto }
+    private mutating func mergedInto(_ client: UInt32) throws -> UInt32 { try box(client).read { $0.pointee.mergedInto } }
 
     /// The client number everything of `client` counts under.
     mutating func root(_ client: UInt32) throws -> UInt32 {
@@ -170,7 +188,7 @@ struct ProjectionFolding {
             return [target] + (try state(target).members)
         default:
             // Read in place: a copy of the whole state would retain each of its arrays.
-            let forgotten = try box(target).state.forgotten
+            let forgotten = try box(target).read { $0.pointee.forgotten }
             try update(target) { s in
                 try s.apply(event, position: position, day: day, owner: owner,
                             hasPersonal: forgotten ? nil : personal, intern: intern)

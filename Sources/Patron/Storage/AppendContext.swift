@@ -391,15 +391,21 @@ final class AppendContext {
         try StreamChain.write(first: linksFrom, links: links, table: schema.chain, txn: txn)
         linksFrom += UInt64(links.count)
         links.removeAll(keepingCapacity: true)
-        var rows: [(UInt32, [UInt8])] = []
-        rows.reserveCapacity(folding.dirty.count)
+        // Rows into one buffer and details into one reused writer, each state read in
+        // place: a commit writes every changed client, so per-client allocations and
+        // copies add up.
+        var numbers: [UInt32] = []
+        numbers.reserveCapacity(folding.dirty.count)
+        var rows: [UInt8] = []
+        rows.reserveCapacity(folding.dirty.count * ProjectionRow.size)
+        var detail = ByteWriter(capacity: 512)
         for n in folding.dirty.sorted() {
-            guard let s = folding[n] else { continue }
-            rows.append((n, s.encodeRow()))
-            try txn.put(schema.details, key: n, value: s.encodeDetail())
+            guard folding.encode(n, row: &rows, detail: &detail) else { continue }
+            numbers.append(n)
+            try txn.put(schema.details, key: n, value: detail.bytes)
             readStep()
         }
-        try RowChunks.write(rows, table: schema.rows, txn: txn, afterEachChunk: readStep)
+        try RowChunks.write(numbers: numbers, rows: rows, table: schema.rows, txn: txn, afterEachChunk: readStep)
     }
 }
 

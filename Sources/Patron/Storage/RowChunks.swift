@@ -17,16 +17,31 @@ enum RowChunks {
     /// edge (`MDB_APPEND`), so pages fill up: a split in the middle, LMDB's way for
     /// keys put anywhere else, would leave one 1,904-byte chunk on each 4 KiB page.
     static func write(_ rows: [(UInt32, [UInt8])], table: Table, txn: Transaction, afterEachChunk: () -> Void = {}) throws {
-        var byChunk: [UInt32: [(UInt32, [UInt8])]] = [:]
-        for r in rows { byChunk[chunk(r.0), default: []].append(r) }
+        let sorted = rows.sorted { $0.0 < $1.0 }
+        try write(numbers: sorted.map(\.0), rows: sorted.flatMap(\.1), table: table, txn: txn, afterEachChunk: afterEachChunk)
+    }
+
+    /// Writes the rows of `numbers` (ascending), held one after another in `rows`: one
+    /// read-modify-write per chunk, in chunk order.
+    static func write(numbers: [UInt32], rows: [UInt8], table: Table, txn: Transaction,
+                      afterEachChunk: () -> Void = {}) throws {
+        precondition(rows.count == numbers.count * ProjectionRow.size, "one row per client number")
         var last: UInt32? = try Schema.lastKey(in: table, txn: txn)
-        for (c, members) in byChunk.sorted(by: { $0.key < $1.key }) {
-            afterEachChunk()
-            try Schema.updateChunk(c, size: chunkBytes, last: &last, table: table, txn: txn) { b in
-                for (n, row) in members {
-                    let slot = offset(n)
-                    row.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: b[slot..<(slot + ProjectionRow.size)]).copyMemory(from: $0) }
+        try rows.withUnsafeBytes { all in
+            var i = 0
+            while i < numbers.count {
+                let c = chunk(numbers[i])
+                var end = i + 1
+                while end < numbers.count && chunk(numbers[end]) == c { end += 1 }
+                afterEachChunk()
+                try Schema.updateChunk(c, size: chunkBytes, last: &last, table: table, txn: txn) { b in
+                    for k in i..<end {
+                        let slot = offset(numbers[k])
+                        let row = UnsafeRawBufferPointer(rebasing: all[(k * ProjectionRow.size)..<((k + 1) * ProjectionRow.size)])
+                        UnsafeMutableRawBufferPointer(rebasing: b[slot..<(slot + ProjectionRow.size)]).copyMemory(from: row)
+                    }
                 }
+                i = end
             }
         }
     }
