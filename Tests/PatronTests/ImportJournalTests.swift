@@ -234,6 +234,26 @@ import Testing
         #expect(try db.client("Y")?.name == "Yan Ng")
     }
 
+    /// A transaction that undoes a dead import changes stored states without holding
+    /// them, so its events fold on the writer's thread, not from the second thread's
+    /// snapshot (which still holds the import: A's purchase, B merged into A).
+    @Test func aLargeAppendAfterAnUndoCountsFromTheUndoneStates() throws {
+        let dir = TempDir()
+        let db = try Self.baseDatabase(dir)
+        let before = try #require(try db.client("A", today: day("2025-01-01")))
+        try ImportJournalTests.leaveOrphanedImport(db)
+        let events = (0..<100).map { i in
+            Event(client: i % 2 == 0 ? "A" : "B", at: ms("2024-07-01") + Int64(i) * 3_600_000,
+                  payload: .purchase(Purchase(amount: Money(cents: 100))))
+        }
+        try db.appendAndWait(events)
+        #expect(try !Self.hasJournalOrSavedStates(db))
+        let a = try #require(try db.client("A", today: day("2025-01-01")))
+        #expect(a.purchases == before.purchases + 50 && a.spend.cents == before.spend.cents + 5_000)
+        #expect(try db.client("B", today: day("2025-01-01"))?.id == "B", "B is no longer merged into A")
+        #expect(try db.verify().isOK)
+    }
+
     /// Two undos between two polls of a subscription (the marker keeps the positions of
     /// the last 16): the lower one, which took back events it delivered, ends it.
     @Test func subscriptionNoticesTwoUndosBetweenPolls() async throws {

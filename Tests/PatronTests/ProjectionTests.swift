@@ -116,6 +116,35 @@ import Testing
         }
     }
 
+    /// A large request folds on a second thread, which reads the states it does not
+    /// hold through its own snapshot: a merged client's survivor among them, after a
+    /// reopening (nothing carried over).
+    @Test func aLargeRequestFoldsMergedClientsOnTheSecondThread() async throws {
+        let dir = TempDir()
+        do {
+            let db = try Database(path: dir.path("db"))
+            try await db.append([
+                Event(client: "pms-1", at: ms("2025-01-01"), payload: .visit(Visit(services: ["botox"]))),
+                Event(client: "shop-9", at: ms("2025-01-06"), payload: .merge(Merge(into: "pms-1"))),
+            ])
+        }
+        let db = try Database(path: dir.path("db"))
+        // 100 events (above AppendContext.deferFoldsFrom), none a merge or a forget.
+        let purchases = (0..<100).map { i in
+            Event(client: i % 2 == 0 ? "shop-9" : "new-\(i % 5)", at: ms("2025-02-01") + Int64(i) * 86_400_000,
+                  payload: .purchase(Purchase(amount: Money(dollars: 10), items: [PurchaseItem(name: "serum \(i % 3)")])))
+        }
+        #expect(purchases.count >= AppendContext.deferFoldsFrom)
+        let result = try await db.append(purchases)
+        #expect(result.appended == 100)
+        let p = try #require(try db.client("pms-1", today: day("2025-12-01")))
+        #expect(p.visits == 1 && p.purchases == 50 && p.spend == Money(dollars: 500))
+        #expect(p.items == ["serum 0", "serum 1", "serum 2"])
+        #expect(try db.client("new-1", today: day("2025-12-01"))?.purchases == 10)
+        #expect(try db.stream("shop-9").count == 51)
+        #expect(try db.verify().isOK)
+    }
+
     @Test func mergeCountsEverythingUnderTheSurvivor() async throws {
         let dir = TempDir()
         let db = try Database(path: dir.path("db"))

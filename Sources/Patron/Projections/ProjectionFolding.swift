@@ -33,7 +33,7 @@ struct ProjectionFolding {
     /// Client numbers whose state changed, each once, in the order of their first change.
     private(set) var dirty: [UInt32] = []
     /// Loads a stored state (nil for a client with none yet).
-    let load: (UInt32) throws -> ClientState?
+    var load: (UInt32) throws -> ClientState?
     /// Tells this folding's changes from those of the folding its states were carried
     /// from (a box is dirty here when its `changedIn` is this).
     private let generation = Self.generations.add(1, ordering: .relaxed).newValue
@@ -89,6 +89,9 @@ struct ProjectionFolding {
     }
 
     mutating func state(_ client: UInt32) throws -> ClientState { try box(client).state }
+
+    /// Whether `client`'s state is held (loaded or changed).
+    func holds(_ client: UInt32) -> Bool { Int(client) < boxes.count && boxes[Int(client)] != nil }
 
     /// Asks the CPU to bring in the memory of `client`'s state, if it is held, ahead of
     /// its fold: a fold of events of many clients otherwise waits on memory for nearly

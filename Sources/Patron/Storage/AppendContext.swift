@@ -50,20 +50,21 @@ final class AppendContext {
     private var folding: ProjectionFolding
     /// Stream links (``StreamChain``) of the positions from `linksFrom` on, not yet written.
     private var links: [UInt64] = []
-    /// Events of the current request written to the log and the indexes whose fold
-    /// waits for the end of the request (``foldDeferred(_:)``).
-    private var deferred: [DeferredFold] = []
+    /// The fold of the current request on the second thread, while one runs
+    /// (``applyInOrder(_:)``), and what the writer's side keeps for it.
+    private var pipeline: PipelineFeed?
 
-    /// An event whose fold is deferred: where it is in its request, and what its append
-    /// found out.
-    private struct DeferredFold {
-        var index: Int
-        var owner: UInt32
-        var day: Day
-        var position: UInt64
-        /// The personal fields stored for it (sealed), nil when none.
-        var personal: PersonalData?
+    /// The writer's side of a ``FoldPipeline``.
+    private struct PipelineFeed {
+        let fold: FoldPipeline
+        /// The position of the request's first event folded there.
+        let firstPosition: UInt64
+        /// The chunk being filled.
+        var chunk = FoldPipeline.Chunk()
     }
+    /// Whether this transaction may fold on a second thread: not after it undid an
+    /// unfinished import (see ``FoldPipeline``).
+    private var mayFoldAside = true
     private var linksFrom: UInt64
     /// Clients whose keys a `forget` (or a merge with a forgotten person) destroys: the
     /// writer destroys them after the commit, so a transaction that is dropped — a
@@ -126,6 +127,7 @@ final class AppendContext {
             if store.isLive(found) { throw PatronError.busy(found.busyMessage) }
             discarded = try store.rollBack(found, txn: txn)
             carried = nil
+            mayFoldAside = false
         }
         nextPosition = try store.lastPosition(txn: txn) + 1
         firstPosition = nextPosition
@@ -204,19 +206,23 @@ final class AppendContext {
     /// before writing): an id already stored, by an earlier transaction or earlier in
     /// this one, is a duplicate.
     ///
-    /// The events' folds wait until all of them are written (``foldDeferred(_:)``) unless
-    /// the request is small or holds a `forget` or a `merge`, whose effects on other
-    /// clients the events after them must see as they are written.
+    /// The events are folded on a second thread while they are written (``FoldPipeline``)
+    /// unless the request is small or holds a `forget` or a `merge`, whose effects on
+    /// other clients the events after them must see as they are written.
     private func applyInOrder(_ events: [Event]) throws -> AppendResult {
         var positions = [UInt64](repeating: 0, count: events.count)
         var ids = [String](repeating: "", count: events.count)
         var appended = 0
-        let deferring = events.count >= Self.deferFoldsFrom && !events.contains { e in
+        let deferring = mayFoldAside && events.count >= Self.deferFoldsFrom && !events.contains { e in
             switch e.payload {
             case .forget, .merge: return true
             default: return false
             }
         }
+        if deferring { startPipeline(events) }
+        // The fold thread must be done with the folding before the transaction ends,
+        // whatever happens here.
+        defer { if pipeline != nil { try? finishPipeline() } }
         for (i, e) in events.enumerated() {
             readStep()
             if let id = e.id {
@@ -235,31 +241,49 @@ final class AppendContext {
             }
             appended += 1
         }
-        if deferring { try foldDeferred(events) }
+        if deferring { try finishPipeline() }
         return AppendResult(positions: positions, ids: ids, appended: appended)
     }
 
-    /// Requests of at least this many events fold after writing (``applyInOrder(_:)``).
+    /// Requests of at least this many events fold on a second thread while they are
+    /// written (``applyInOrder(_:)``, ``FoldPipeline``).
     static let deferFoldsFrom = 64
 
-    /// Folds the deferred events of `events`, in log order, with cache hints a few
-    /// events ahead: the state of the client of the event `ahead` places on, then the
-    /// lists of the one half as far on, whose state has arrived by then. Folding many
-    /// clients' events one after another otherwise waits on memory for nearly every
-    /// event.
-    private func foldDeferred(_ events: [Event]) throws {
-        let items = deferred
-        deferred.removeAll(keepingCapacity: true)
-        let ahead = 8
-        for k in items.indices {
-            if k + ahead < items.count { folding.prefetch(items[k + ahead].owner) }
-            if k + ahead / 2 < items.count { folding.prefetchLists(items[k + ahead / 2].owner) }
-            let item = items[k]
-            links[Int(item.position - linksFrom)] = try folding.streamHead(item.owner)
-            // Neither a forget nor a merge is deferred: nothing to destroy comes back.
-            try folding.apply(events[item.index], position: item.position, day: item.day, owner: item.owner,
-                              into: nil, personal: item.personal, intern: intern)
+    /// Hands the folding to a ``FoldPipeline`` for the request about to be written.
+    private func startPipeline(_ events: [Event]) {
+        var moved = ProjectionFolding(load: folding.load)
+        swap(&moved, &folding)
+        pipeline = PipelineFeed(fold: FoldPipeline(folding: moved, events: events, firstPosition: nextPosition, store: store),
+                                firstPosition: nextPosition)
+    }
+
+    /// Queues the fold of an event the writer has just written (writer's thread), with
+    /// the ids of its strings.
+    private func queueFold(_ event: Event, index: Int, owner: UInt32, day: Day, position: UInt64,
+                           personal: PersonalData?) throws {
+        guard var feed = pipeline else { return }
+        pipeline = nil  // so that `feed` is the only reference while it changes
+        defer { pipeline = feed }
+        let ids = feed.chunk.ids.count
+        try ClientState.forEachInterned(in: event) { s in feed.chunk.ids.append(try intern(s)) }
+        feed.chunk.items.append(FoldPipeline.Item(index: index, owner: owner, day: day, position: position,
+                                                  personal: personal, ids: ids))
+        if feed.chunk.items.count >= FoldPipeline.chunkSize {
+            feed.fold.send(feed.chunk)
+            feed.chunk = FoldPipeline.Chunk()
         }
+    }
+
+    /// Waits for the fold of the request and takes the folding back with the events'
+    /// stream links.
+    private func finishPipeline() throws {
+        guard let feed = pipeline else { return }
+        pipeline = nil
+        if !feed.chunk.items.isEmpty { feed.fold.send(feed.chunk) }
+        let (done, newLinks) = try feed.fold.finish()
+        folding = done
+        let base = Int(feed.firstPosition - linksFrom)
+        for (k, link) in newLinks.enumerated() { links[base + k] = link }
     }
 
     /// Events in the stream of `key` as of this transaction.
@@ -306,8 +330,8 @@ final class AppendContext {
     /// is already written;
     ///   `generated`, the id ``EventIDGenerator`` gave an event without one (most likely
     ///   sorting after every id stored), stored in place of `event.id`.
-    ///   `deferFold`, the event's index in its request when its fold waits for
-    ///   ``foldDeferred(_:)``.
+    ///   `deferFold`, the event's index in its request when it is folded on the
+    ///   pipeline's thread (``queueFold(_:index:owner:day:position:personal:)``).
     private func append(_ event: Event, idStored: Bool = false, id generated: String? = nil,
                         deferFold: Int? = nil) throws -> UInt64 {
         let position = nextPosition
@@ -341,7 +365,7 @@ final class AppendContext {
         let day = store.zone.day(of: event.at)
         if let index = deferFold {
             links.append(0)  // set by the fold
-            deferred.append(DeferredFold(index: index, owner: owner, day: day, position: position, personal: personal))
+            try queueFold(event, index: index, owner: owner, day: day, position: position, personal: personal)
             return position
         }
         links.append(try folding.streamHead(owner))
@@ -378,6 +402,7 @@ final class AppendContext {
     func rollBackJournal() throws {
         guard let j = journal else { return }
         discarded.formUnion(try store.rollBack(j, txn: txn))
+        mayFoldAside = false
         journal = nil
     }
 

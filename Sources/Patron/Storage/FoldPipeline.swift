@@ -1,0 +1,156 @@
+import Dispatch
+import LMDB
+import Synchronization
+
+/// Folds a request's events into the client states on a second thread while the
+/// writer's thread writes the next ones to the log and the indexes (``AppendContext``,
+/// requests without a `forget` or `merge`).
+///
+/// The fold thread owns the ``ProjectionFolding`` from ``init`` to ``finish()``, which
+/// hands it back with the stream links of the events (for ``StreamChain``). It never
+/// touches the write transaction: a state it does not hold yet it loads through a read
+/// transaction of its own, whose snapshot is the one the write transaction started
+/// from — right for every state this transaction has not changed, and each one it has
+/// changed is held. (A transaction that undid an unfinished import changed stored
+/// states without holding them: it folds on the writer's thread.) The strings the
+/// events' projections keep get their dictionary ids on the writer's thread, which the
+/// chunk carries in the order the fold asks for them
+/// (``ClientState/forEachInterned(in:_:)``).
+final class FoldPipeline: @unchecked Sendable {
+    /// One event to fold: where it is in the request, and what its append found out.
+    struct Item: Sendable {
+        var index: Int
+        var owner: UInt32
+        var day: Day
+        var position: UInt64
+        /// The personal fields stored for it (sealed), nil when none.
+        var personal: PersonalData?
+        /// Where the ids of its strings start in ``Chunk/ids`` (in the order
+        /// ``ClientState/forEachInterned(in:_:)`` gives them).
+        var ids: Int
+    }
+
+    /// Events handed over together, with what the fold needs of LMDB for them. Handed
+    /// over whole, never used by the writer again (its states are plain values).
+    struct Chunk: @unchecked Sendable {
+        var items: [Item] = []
+        /// The dictionary ids of the items' strings, one after another.
+        var ids: [UInt32] = []
+    }
+
+    /// Events per chunk: large enough that handing over costs little per event, small
+    /// enough that the fold starts soon after the writer does.
+    static let chunkSize = 512
+
+    // Owned by the fold thread between `init` and `finish()`.
+    private var folding: ProjectionFolding
+    private let writersLoad: (UInt32) throws -> ClientState?
+    private let env: Environment
+    private let events: [Event]
+    private let firstPosition: UInt64
+    private var links: [UInt64] = []
+    private var failure: (any Error)?
+
+    private let queue = Mutex<(chunks: [Chunk], closed: Bool)>(([], false))
+    private let ready = DispatchSemaphore(value: 0)
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Starts folding `events` (by ``Item/index``) into `folding` on the fold thread;
+    /// the items' positions run on from `firstPosition` without a gap. States not held
+    /// are read from `store` in read transactions of `store.env`.
+    init(folding: consuming ProjectionFolding, events: [Event], firstPosition: UInt64, store: Store) {
+        writersLoad = folding.load
+        let reader = Reader()
+        folding.load = { [store, reader] n in
+            guard let txn = reader.txn else { throw PatronError.io("internal: the fold read a state outside a chunk") }
+            return try store.state(n, txn: txn)
+        }
+        self.reader = reader
+        self.folding = folding
+        self.events = events
+        self.firstPosition = firstPosition
+        env = store.env
+        DispatchQueue.global(qos: .userInitiated).async { self.run() }
+    }
+
+    /// The read transaction of the chunk being folded.
+    private final class Reader: @unchecked Sendable {
+        var txn: Transaction?
+    }
+    private let reader: Reader
+
+    /// Hands a chunk over (writer's thread).
+    func send(_ chunk: Chunk) {
+        queue.withLock { $0.chunks.append(chunk) }
+        ready.signal()
+    }
+
+    /// Waits for every chunk sent to be folded and hands back the folding and the
+    /// stream link of each item, in order (writer's thread). Throws what the fold threw.
+    func finish() throws -> (folding: ProjectionFolding, links: [UInt64]) {
+        queue.withLock { $0.closed = true }
+        ready.signal()
+        done.wait()
+        if let failure { throw failure }
+        folding.load = writersLoad
+        let result = (folding, links)
+        folding = ProjectionFolding(load: { _ in nil })
+        return result
+    }
+
+    private func run() {
+        while true {
+            ready.wait()
+            let (chunks, closed) = queue.withLock { q in
+                defer { q.chunks.removeAll() }
+                return (q.chunks, q.closed)
+            }
+            for chunk in chunks where failure == nil {
+                // Ended within the chunk: the writer waits for it before its transaction
+                // ends (and map growth waits for every transaction of the process). Its
+                // snapshot is the write transaction's base, which lies inside this
+                // process's map, so it never has to adopt a map another process grew
+                // (which would wait for the writer, who waits for this).
+                do {
+                    try env.read { txn in
+                        reader.txn = txn
+                        defer { reader.txn = nil }
+                        try fold(chunk)
+                    }
+                } catch { failure = error }
+            }
+            if closed && queue.withLock({ $0.chunks.isEmpty }) { break }
+        }
+        done.signal()
+    }
+
+    /// Folds one chunk, in log order, with cache hints a few events ahead: the state of
+    /// the client of the event `ahead` places on, then the lists of the one half as far
+    /// on, whose state has arrived by then. Folding many clients' events one after
+    /// another otherwise waits on memory for nearly every event.
+    private func fold(_ chunk: Chunk) throws {
+        // The fold asks for the ids of an event's strings in the order the writer gave
+        // them ids: handed out one after another, no lookup.
+        let ids = chunk.ids
+        var next = 0
+        let intern: (String) throws -> UInt32 = { s in
+            guard next < ids.count else { throw PatronError.io("internal: \"\(s)\" reached the fold without a string id") }
+            next += 1
+            return ids[next - 1]
+        }
+        let items = chunk.items
+        let ahead = 8
+        for k in items.indices {
+            if k + ahead < items.count { folding.prefetch(items[k + ahead].owner) }
+            if k + ahead / 2 < items.count { folding.prefetchLists(items[k + ahead / 2].owner) }
+            let item = items[k]
+            guard Int(item.position - firstPosition) == links.count else {
+                throw PatronError.io("internal: the fold was handed event \(item.position) out of step")
+            }
+            guard next == item.ids else { throw PatronError.io("internal: the fold's string ids are out of step at event \(item.position)") }
+            links.append(try folding.streamHead(item.owner))
+            try folding.apply(events[item.index], position: item.position, day: item.day, owner: item.owner,
+                              into: nil, personal: item.personal, intern: intern)
+        }
+    }
+}
