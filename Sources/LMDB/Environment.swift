@@ -127,6 +127,20 @@ public final class Environment: @unchecked Sendable {
         return tables
     }
 
+    /// Runs `body` in a read-only snapshot transaction on behalf of a write transaction
+    /// of this environment that is running on another thread, which must outlast it:
+    /// the map cannot be resized meanwhile (the writer holds that off), so unlike
+    /// ``read(_:)`` this takes no lock, and so never waits behind a thread that wants to
+    /// resize the map while the writer waits for `body`. The snapshot is the last
+    /// commit, the one the write transaction started from.
+    public func readBesideWrite<R>(_ body: (Transaction) throws -> R) throws -> R {
+        var handle: OpaquePointer?
+        try check(mdb_txn_begin(self.handle, nil, UInt32(MDB_RDONLY), &handle), "mdb_txn_begin(read beside write)")
+        guard let handle else { throw LMDBError(code: EINVAL, operation: "mdb_txn_begin") }
+        defer { mdb_txn_abort(handle) }
+        return try body(Transaction(handle: handle))
+    }
+
     /// Runs `body` in a read-only snapshot transaction.
     ///
     /// Values the body sees point into the memory map and are valid only inside the

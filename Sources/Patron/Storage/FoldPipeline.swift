@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import LMDB
 import Synchronization
 
@@ -38,6 +39,14 @@ final class FoldPipeline: @unchecked Sendable {
         var ids: [UInt32] = []
     }
 
+    /// A fold that went wrong. Not a ``PatronError``: the writer fails the one request
+    /// that throws one and goes on in the same transaction, but this request's events
+    /// are written already — the whole transaction must go.
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+        init(_ what: String) { description = "internal error, nothing stored: \(what)" }
+    }
+
     /// Events per chunk: large enough that handing over costs little per event, small
     /// enough that the fold starts soon after the writer does.
     static let chunkSize = 512
@@ -62,7 +71,7 @@ final class FoldPipeline: @unchecked Sendable {
         writersLoad = folding.load
         let reader = Reader()
         folding.load = { [store, reader] n in
-            guard let txn = reader.txn else { throw PatronError.io("internal: the fold read a state outside a chunk") }
+            guard let txn = reader.txn else { throw Failure("the fold read a state outside a chunk") }
             return try store.state(n, txn: txn)
         }
         self.reader = reader
@@ -70,7 +79,7 @@ final class FoldPipeline: @unchecked Sendable {
         self.events = events
         self.firstPosition = firstPosition
         env = store.env
-        DispatchQueue.global(qos: .userInitiated).async { self.run() }
+        FoldThread.shared.run { self.run() }
     }
 
     /// The read transaction of the chunk being folded.
@@ -86,12 +95,13 @@ final class FoldPipeline: @unchecked Sendable {
     }
 
     /// Waits for every chunk sent to be folded and hands back the folding and the
-    /// stream link of each item, in order (writer's thread). Throws what the fold threw.
+    /// stream link of each item, in order (writer's thread). Throws ``Failure`` when
+    /// the fold failed, whatever the cause.
     func finish() throws -> (folding: ProjectionFolding, links: [UInt64]) {
         queue.withLock { $0.closed = true }
         ready.signal()
         done.wait()
-        if let failure { throw failure }
+        if let failure { throw failure as? Failure ?? Failure(String(describing: failure)) }
         folding.load = writersLoad
         let result = (folding, links)
         folding = ProjectionFolding(load: { _ in nil })
@@ -106,13 +116,12 @@ final class FoldPipeline: @unchecked Sendable {
                 return (q.chunks, q.closed)
             }
             for chunk in chunks where failure == nil {
-                // Ended within the chunk: the writer waits for it before its transaction
-                // ends (and map growth waits for every transaction of the process). Its
-                // snapshot is the write transaction's base, which lies inside this
-                // process's map, so it never has to adopt a map another process grew
-                // (which would wait for the writer, who waits for this).
+                // Ended within the chunk, and so before the write transaction, which
+                // waits for it: beside that write, no lock is needed (nor taken, so no
+                // thread waiting to resize the map can hold it up). Its snapshot is the
+                // write transaction's base, inside this process's map.
                 do {
-                    try env.read { txn in
+                    try env.readBesideWrite { txn in
                         reader.txn = txn
                         defer { reader.txn = nil }
                         try fold(chunk)
@@ -134,7 +143,7 @@ final class FoldPipeline: @unchecked Sendable {
         let ids = chunk.ids
         var next = 0
         let intern: (String) throws -> UInt32 = { s in
-            guard next < ids.count else { throw PatronError.io("internal: \"\(s)\" reached the fold without a string id") }
+            guard next < ids.count else { throw Failure("\"\(s)\" reached the fold without a string id") }
             next += 1
             return ids[next - 1]
         }
@@ -145,12 +154,42 @@ final class FoldPipeline: @unchecked Sendable {
             if k + ahead / 2 < items.count { folding.prefetchLists(items[k + ahead / 2].owner) }
             let item = items[k]
             guard Int(item.position - firstPosition) == links.count else {
-                throw PatronError.io("internal: the fold was handed event \(item.position) out of step")
+                throw Failure("the fold was handed event \(item.position) out of step")
             }
-            guard next == item.ids else { throw PatronError.io("internal: the fold's string ids are out of step at event \(item.position)") }
+            guard next == item.ids else { throw Failure("the fold's string ids are out of step at event \(item.position)") }
             links.append(try folding.streamHead(item.owner))
             try folding.apply(events[item.index], position: item.position, day: item.day, owner: item.owner,
                               into: nil, personal: item.personal, intern: intern)
         }
+    }
+}
+
+/// The thread folds run on (``FoldPipeline``): one for the process, started on first
+/// use, running one fold at a time. Its own thread, not a dispatch queue's: callers
+/// blocked in ``Database/appendAndWait(_:)`` on dispatch's worker threads could
+/// otherwise leave no worker to run the fold they wait for.
+final class FoldThread: Sendable {
+    static let shared = FoldThread()
+
+    private let jobs = Mutex<[@Sendable () -> Void]>([])
+    private let waiting = DispatchSemaphore(value: 0)
+
+    private init() {
+        let thread = Thread { [self] in
+            while true {
+                waiting.wait()
+                let job = jobs.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+                job?()
+            }
+        }
+        thread.name = "patron.fold"
+        thread.qualityOfService = .userInitiated
+        thread.start()
+    }
+
+    /// Runs `job` on the fold thread after the jobs before it.
+    func run(_ job: @escaping @Sendable () -> Void) {
+        jobs.withLock { $0.append(job) }
+        waiting.signal()
     }
 }
