@@ -45,21 +45,22 @@ public final class Transaction {
     /// Stores `value` under `key` at the table's right edge (`MDB_APPEND`) when `key`
     /// sorts after every stored key; returns false, having stored nothing, when it does not.
     public func append(_ table: Table, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws -> Bool {
-        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
-        var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
-        let rc = mdb_put(handle, table.dbi, &k, &v, UInt32(MDB_APPEND))
-        if rc == MDB_KEYEXIST { return false }
-        try check(rc, "mdb_put(\(table.name), append)")
-        return true
+        try put(table, key: key, value: value, flags: UInt32(MDB_APPEND), unlessKeyExists: "append")
     }
 
     /// Stores `value` under `key` unless the key exists; returns false when it did.
     public func insert(_ table: Table, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws -> Bool {
+        try put(table, key: key, value: value, flags: UInt32(MDB_NOOVERWRITE), unlessKeyExists: "noOverwrite")
+    }
+
+    /// A put whose `MDB_KEYEXIST` is an answer (false), not an error.
+    private func put(_ table: Table, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: UInt32,
+                     unlessKeyExists name: String) throws -> Bool {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
-        let rc = mdb_put(handle, table.dbi, &k, &v, UInt32(MDB_NOOVERWRITE))
+        let rc = mdb_put(handle, table.dbi, &k, &v, flags)
         if rc == MDB_KEYEXIST { return false }
-        try check(rc, "mdb_put(\(table.name), noOverwrite)")
+        try check(rc, "mdb_put(\(table.name), \(name))")
         return true
     }
 
