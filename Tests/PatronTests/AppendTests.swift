@@ -100,6 +100,40 @@ import Testing
         #expect(try db.verify().isOK)
     }
 
+    /// Large requests (each folded on the second thread) from many tasks, mixed with
+    /// small ones and with conflicting expected versions that fail alone, share commits:
+    /// every request's events count once, under the right clients.
+    @Test func largeRequestsInGroupCommitsFoldEverythingOnce() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        let tasks = 8, rounds = 3, large = 100
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for t in 0..<tasks {
+                group.addTask {
+                    for r in 0..<rounds {
+                        let batch = (0..<large).map { i in
+                            Event(client: "c\((t + i) % 11)", at: ms("2025-01-01") + Int64(r * large + i) * 60_000,
+                                  payload: .visit(Visit(provider: "p\(i % 3)", services: ["s\(t)"])))
+                        }
+                        _ = try await db.append(batch)
+                        _ = try await db.append([Event(client: "small-\(t)", at: ms("2025-01-02"), payload: .reward(Reward(points: 1)))])
+                        // Conflicts with the stream's real version: fails alone.
+                        _ = try? await db.append([Event(client: "c0", at: ms("2025-01-03"), payload: .visit(Visit()))],
+                                                 expectedVersions: ["c0": 0])
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let total = tasks * rounds * large
+        var visits = 0
+        for c in 0..<11 { visits += Int(try db.client("c\(c)", today: day("2025-02-01"))?.visits ?? 0) }
+        #expect(visits == total)
+        #expect(try db.lastPosition == UInt64(total + tasks * rounds))
+        #expect(try db.client("c3", today: day("2025-02-01"))?.services.count == tasks)
+        #expect(try db.verify().isOK)
+    }
+
     @Test func aConflictFailsOnlyItsOwnRequestInAGroupCommit() async throws {
         let dir = TempDir()
         let db = try Database(path: dir.path("db"))
