@@ -15,14 +15,6 @@ struct ProjectionFolding {
         /// The ``ProjectionFolding/generation`` of the last folding that changed it.
         var changedIn: UInt64 = 0
         init(_ state: ClientState) { self.state = state }
-
-
-        /// Reads the state where it lies: `box.state.field` may copy the whole state
-        /// first (retaining each of its lists), which a fold does several times per event.
-        @inline(__always)
-        func read<R>(_ body: (UnsafePointer<ClientState>) throws -> R) rethrows -> R {
-            try withUnsafeMutablePointer(to: &state) { try body(UnsafePointer($0)) }
-        }
     }
 
     /// States loaded or changed so far, indexed by client number (numbers are handed
@@ -90,9 +82,6 @@ struct ProjectionFolding {
 
     mutating func state(_ client: UInt32) throws -> ClientState { try box(client).state }
 
-    /// Whether `client`'s state is held (loaded or changed).
-    func holds(_ client: UInt32) -> Bool { Int(client) < boxes.count && boxes[Int(client)] != nil }
-
     /// Asks the CPU to bring in the memory of `client`'s state, if it is held, ahead of
     /// its fold: a fold of events of many clients otherwise waits on memory for nearly
     /// every one (``AppendContext`` folds a request's events a few behind this hint).
@@ -115,7 +104,7 @@ struct ProjectionFolding {
     private static let boxBytes = 16 + MemoryLayout<ClientState>.size
 
     /// The last position of `client`'s own stream so far (0 before its first event).
-    mutating func streamHead(_ client: UInt32) throws -> UInt64 { try box(client).read { $0.pointee.streamHead } }
+    mutating func streamHead(_ client: UInt32) throws -> UInt64 { try box(client).state.streamHead }
 
     /// Changes a client's state in place.
     mutating func update(_ client: UInt32, _ change: (inout ClientState) throws -> Void) throws {
@@ -127,7 +116,7 @@ struct ProjectionFolding {
         }
     }
 
-    private mutating func mergedInto(_ client: UInt32) throws -> UInt32 { try box(client).read { $0.pointee.mergedInto } }
+    private mutating func mergedInto(_ client: UInt32) throws -> UInt32 { try box(client).state.mergedInto }
 
     /// The client number everything of `client` counts under.
     mutating func root(_ client: UInt32) throws -> UInt32 {
@@ -191,7 +180,7 @@ struct ProjectionFolding {
             return [target] + (try state(target).members)
         default:
             // Read in place: a copy of the whole state would retain each of its arrays.
-            let forgotten = try box(target).read { $0.pointee.forgotten }
+            let forgotten = try box(target).state.forgotten
             try update(target) { s in
                 try s.apply(event, position: position, day: day, owner: owner,
                             hasPersonal: forgotten ? nil : personal, intern: intern)

@@ -41,7 +41,7 @@ final class AppendContext {
     /// commit with the states (``Carried``): one dictionary lookup per event instead of
     /// the shared cache's locks.
     private var numbers: [String: UInt32] = [:]
-    /// The buffer each event is encoded into (``EventCodec/encode(_:clientNumber:recorded:sealed:into:)``).
+    /// The buffer each event is encoded into (``EventCodec/encode(_:id:clientNumber:recorded:sealed:into:)``).
     private var record = ByteWriter(capacity: 256)
     private(set) var newStrings: [String: UInt32] = [:]
     /// Every string id this transaction has used, so repeats skip the shared cache's lock.
@@ -57,8 +57,6 @@ final class AppendContext {
     /// The writer's side of a ``FoldPipeline``.
     private struct PipelineFeed {
         let fold: FoldPipeline
-        /// The position of the request's first event folded there.
-        let firstPosition: UInt64
         /// The chunk being filled.
         var chunk = FoldPipeline.Chunk()
     }
@@ -253,8 +251,7 @@ final class AppendContext {
     private func startPipeline(_ events: [Event]) {
         var moved = ProjectionFolding(load: folding.load)
         swap(&moved, &folding)
-        pipeline = PipelineFeed(fold: FoldPipeline(folding: moved, events: events, firstPosition: nextPosition, store: store),
-                                firstPosition: nextPosition)
+        pipeline = PipelineFeed(fold: FoldPipeline(folding: moved, events: events, firstPosition: nextPosition, store: store))
     }
 
     /// Queues the fold of an event the writer has just written (writer's thread), with
@@ -282,7 +279,7 @@ final class AppendContext {
         if !feed.chunk.items.isEmpty { feed.fold.send(feed.chunk) }
         let (done, newLinks) = try feed.fold.finish()
         folding = done
-        let base = Int(feed.firstPosition - linksFrom)
+        let base = Int(feed.fold.firstPosition - linksFrom)
         for (k, link) in newLinks.enumerated() { links[base + k] = link }
     }
 
@@ -326,12 +323,14 @@ final class AppendContext {
         return id
     }
 
-    /// Appends one event at the next position; `idStored` when its id → position entry
-    /// is already written;
-    ///   `generated`, the id ``EventIDGenerator`` gave an event without one (most likely
-    ///   sorting after every id stored), stored in place of `event.id`.
-    ///   `deferFold`, the event's index in its request when it is folded on the
-    ///   pipeline's thread (``queueFold(_:index:owner:day:position:personal:)``).
+    /// Appends one event at the next position.
+    ///
+    /// - Parameters:
+    ///   - idStored: its id → position entry is already written.
+    ///   - id: the id ``EventIDGenerator`` gave an event without one (most likely
+    ///     sorting after every id stored), stored in place of `event.id`.
+    ///   - deferFold: the event's index in its request when it is folded on the
+    ///     pipeline's thread (``queueFold(_:index:owner:day:position:personal:)``).
     private func append(_ event: Event, idStored: Bool = false, id generated: String? = nil,
                         deferFold: Int? = nil) throws -> UInt64 {
         let position = nextPosition

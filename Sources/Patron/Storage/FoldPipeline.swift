@@ -56,7 +56,8 @@ final class FoldPipeline: @unchecked Sendable {
     private let writersLoad: (UInt32) throws -> ClientState?
     private let env: Environment
     private let events: [Event]
-    private let firstPosition: UInt64
+    /// The position of the first event handed over (the others follow without a gap).
+    let firstPosition: UInt64
     private var links: [UInt64] = []
     private var failure: (any Error)?
 
