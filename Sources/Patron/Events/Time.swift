@@ -125,7 +125,7 @@ public enum TimestampParser {
         return t.withUTF8 { parse(bytes: $0, zone: zone) }
     }
 
-    private static func parse(bytes b: UnsafeBufferPointer<UInt8>, zone: Zone) -> Int64? {
+    static func parse(bytes b: UnsafeBufferPointer<UInt8>, zone: Zone) -> Int64? {
         var i = 0
         func digits(_ n: Int) -> Int? {
             guard i + n <= b.count else { return nil }

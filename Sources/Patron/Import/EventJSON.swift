@@ -23,64 +23,7 @@ extension Event {
             throw EventValidationError(field: "line", value: nil, problem: "must be a JSON object")
         }
         let f = JSONFields(pairs: pairs)
-        guard let typeName = try f.string("type") else {
-            throw EventValidationError(field: "type", value: nil, problem: "is missing")
-        }
-        guard let type = EventType(rawValue: typeName.lowercased()) else {
-            throw EventValidationError(field: "type", value: typeName,
-                                       problem: "is not a known type (\(EventType.allCases.map(\.rawValue).joined(separator: ", ")))")
-        }
-        guard let client = try f.key("client") else { throw EventValidationError(field: "client", value: nil, problem: "is missing") }
-        guard let atText = try f.key("at") else { throw EventValidationError(field: "at", value: nil, problem: "is missing") }
-        let at = try Event.instant(atText, zone: zone)
-
-        let payload: Payload
-        switch type {
-        case .client:
-            payload = .client(ClientDetails(name: try f.string("name"), email: try f.string("email"), phone: try f.string("phone"),
-                                            location: try f.string("location"), source: try f.string("source"),
-                                            acquisitionCost: try f.money("acquisition_cost")))
-        case .visit:
-            payload = .visit(Visit(location: try f.string("location"), provider: try f.string("provider"),
-                                   services: try f.stringList("services")))
-        case .purchase:
-            let items = try f.items()
-            let amount = try f.money("amount")
-            if amount == nil && !items.contains(where: { $0.amount != nil }) {
-                throw EventValidationError(field: "amount", value: nil, problem: "is missing (give amount, or items with amounts)")
-            }
-            payload = .purchase(Purchase(amount: amount, items: items, location: try f.string("location"),
-                                         provider: try f.string("provider"), channel: try f.string("channel")))
-        case .refund:
-            guard let amount = try f.money("amount") else { throw EventValidationError(field: "amount", value: nil, problem: "is missing") }
-            payload = .refund(Refund(amount: amount, purchase: try f.key("purchase")))
-        case .reward:
-            guard let points = try f.integer("points") else { throw EventValidationError(field: "points", value: nil, problem: "is missing") }
-            payload = .reward(Reward(points: points, kind: try f.string("kind"), reason: try f.string("reason")))
-        case .tier:
-            guard let tier = try f.string("tier") else { throw EventValidationError(field: "tier", value: nil, problem: "is missing") }
-            payload = .tier(TierChange(tier: tier))
-        case .membership:
-            guard let actionText = try f.string("action") else {
-                throw EventValidationError(field: "action", value: nil, problem: "is missing (start or cancel)")
-            }
-            guard let action = MembershipAction(rawValue: actionText.lowercased()) else {
-                throw EventValidationError(field: "action", value: actionText, problem: "is not a membership action (start or cancel)")
-            }
-            payload = .membership(Membership(plan: try f.string("plan"), action: action, fee: try f.money("fee")))
-        case .feedback:
-            guard let score = try f.integer("score") else { throw EventValidationError(field: "score", value: nil, problem: "is missing") }
-            payload = .feedback(Feedback(score: score, comment: try f.string("comment"), visit: try f.key("visit")))
-        case .forget:
-            payload = .forget
-        case .merge:
-            guard let into = try f.key("into") else { throw EventValidationError(field: "into", value: nil, problem: "is missing") }
-            payload = .merge(Merge(into: into))
-        }
-        let known = Event.knownFields[type] ?? []
-        let unknown = pairs.filter { !known.contains($0.0) }
-        self.init(id: try f.key("id"), client: client, at: at, payload: payload,
-                  extra: unknown.isEmpty ? nil : JSONValue.object(unknown).text)
+        try self.init(reading: f, zone: zone)
         do {
             try validate()
         } catch {
@@ -194,8 +137,20 @@ extension JSONValue {
 /// Typed access to an event's JSON fields, each failure naming the field and value.
 /// An event has a handful of fields, so a linear scan beats hashing every name; the
 /// last non-null occurrence of a name wins, as in a dictionary built in order.
-private struct JSONFields {
+private struct JSONFields: EventFieldReading {
     let pairs: [(String, JSONValue)]
+
+    func string(_ field: EventField) throws(EventValidationError) -> String? { try string(field.text) }
+    func key(_ field: EventField) throws(EventValidationError) -> String? { try key(field.text) }
+    func money(_ field: EventField) throws(EventValidationError) -> Money? { try money(field.text) }
+    func integer(_ field: EventField) throws(EventValidationError) -> Int64? { try integer(field.text) }
+    func stringList(_ field: EventField) throws(EventValidationError) -> [String] { try stringList(field.text) }
+
+    func extra(for type: EventType) -> String? {
+        let known = Event.knownFields[type] ?? []
+        let unknown = pairs.filter { !known.contains($0.0) }
+        return unknown.isEmpty ? nil : JSONValue.object(unknown).text
+    }
 
     subscript(name: String) -> JSONValue? {
         var i = pairs.count
@@ -301,7 +256,7 @@ private struct JSONFields {
         switch self[name] {
         case nil: return []
         case .string(let s):
-            return s.split(separator: ";").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+            return Event.listItems(s)
         case .array(let a):
             var out: [String] = []
             for v in a {

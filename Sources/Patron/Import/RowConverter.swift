@@ -44,6 +44,11 @@ struct RowConverter: Sendable {
         return out
     }
 
+    /// True when rows need none of the rewriting of `--map`, `--system` and
+    /// `--date-format`, so that plain NDJSON lines may be read straight into events
+    /// (``DirectEventReader``).
+    var readsDirectly: Bool { options.map.isEmpty && options.system == nil && options.dateFormat == nil }
+
     /// The input column an error about `field` (`amount`, `items[2].amount`) points at.
     func column(ofField field: String) -> String {
         let top = field.split(separator: "[").first.map(String.init) ?? field

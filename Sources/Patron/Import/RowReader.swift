@@ -29,8 +29,13 @@ struct RowReader: Sendable {
 
     private func ndjson(_ input: ImportInput, _ body: (RowOutcome, Int) throws -> Void) throws {
         var lines = LineReader(input)
+        var direct = converter.readsDirectly ? DirectEventReader() : nil
         try lines.forEach({ line, n in
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
+            if let event = direct?.event(line, zone: converter.zone) {
+                try body(.event(event, fixed: false), n)
+                return
+            }
             let parsed: Result<JSONValue, JSONSyntaxError> = Result { () throws(JSONSyntaxError) in try JSONReader.parse(line) }
             let json: JSONValue
             switch parsed {
