@@ -150,3 +150,81 @@ import Testing
         #expect(generalOnly > 1_000)
     }
 }
+
+/// `DirectCSVEvents`: CSV records read straight into events must give exactly the
+/// events of the general path (named values, then `RowConverter`).
+@Suite struct DirectCSVEventsTests {
+    static func general(_ names: [String], _ values: [String], type: EventType?) -> Event? {
+        var options = ImportOptions()
+        options.type = type
+        let pairs = zip(names, values).filter { !$0.0.isEmpty }.map { ($0.0, JSONValue.string($0.1)) }
+        return try? RowConverter(options: options, zone: .utc).event(pairs)
+    }
+
+    static func direct(_ names: [String], _ values: [String], type: EventType?) -> Event? {
+        DirectCSVEvents(fields: names, type: type).event(values, zone: .utc)
+    }
+
+    @Test func demoEventsWrittenAsCSVRecordsReadDirectlyAsTheGeneralPathReadsThem() throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("demo.patron"), options: .init(durable: false))
+        _ = try DemoClinic.build(into: db, clients: 60, seed: 4, end: day("2025-06-30"))
+        let names = EventField.allCases.filter { $0 != .items }.map(\.text) + ["room", RowConverter.reasonColumn]
+        var read = 0
+        for recorded in try db.events() {
+            guard case .object(let pairs)? = JSONValue.parse(recorded.event.jsonLine(zone: .utc)) else { continue }
+            let values = names.map { name -> String in
+                switch pairs.first(where: { $0.0 == name })?.1 {
+                case .string(let s)?: s
+                case .number(let n)?: n
+                case .array(let list)?: list.compactMap { if case .string(let s) = $0 { s } else { nil } }.joined(separator: ";")
+                default: name == "room" && read % 3 == 0 ? "4B" : ""
+                }
+            }
+            let direct = Self.direct(names, values, type: nil)
+            #expect(direct != nil, "\(values)")
+            #expect(direct == Self.general(names, values, type: nil), "\(values)")
+            if direct != nil { read += 1 }
+        }
+        #expect(read > 1_000)
+    }
+
+    /// Values a random record holds.
+    static let values = [
+        "", " ", "C1", "c-17", "2025-03-14", "2025-03-14T10:30", "20250314", "2025-02-30", "yesterday", "5", " 7 ", "-3",
+        "2.5", "$1,250.50", "1,25", "0.125", "abc", "visit", "Visit", "PURCHASE", "refund", "reward", "tier", "membership",
+        "feedback", "forget", "merge", "client", "massage", "start", "Cancel", "pause", "gold", "botox; filler", ";",
+        "Très bien", "[1]", String(repeating: "x", count: 300), "9223372036854775807",
+    ]
+
+    @Test func randomRecordsReadDirectlyOnlyAsTheGeneralPathReadsThem() {
+        var rng = SeededRandom(seed: 1123)
+        let pool = EventField.allCases.map(\.text) + ["room", "", RowConverter.reasonColumn]
+        var direct = 0, generalOnly = 0
+        for _ in 0..<20_000 {
+            // A header of distinct names, always with a client and a date, as the header check requires.
+            var names = ["client", "at"]
+            for name in pool.shuffled(using: &rng).prefix(Int.random(in: 0...8, using: &rng))
+            where !names.contains(name) || name.isEmpty { names.append(name) }
+            names.shuffle(using: &rng)
+            let type: EventType? = Bool.random(using: &rng) ? EventType.allCases.randomElement(using: &rng) : nil
+            let values = names.map { name -> String in
+                switch name {
+                case "client": Bool.random(using: &rng) ? "C1" : Self.values.randomElement(using: &rng)!
+                case "at": Int.random(in: 0..<4, using: &rng) > 0 ? "2025-03-14" : Self.values.randomElement(using: &rng)!
+                default: Self.values.randomElement(using: &rng)!
+                }
+            }
+            let general = Self.general(names, values, type: type)
+            if let event = Self.direct(names, values, type: type) {
+                direct += 1
+                #expect(event == general, "\(names) \(values)")
+            } else if general != nil {
+                generalOnly += 1
+            }
+        }
+        // Both ways are exercised, and a record the general path reads is read directly too.
+        #expect(direct > 2_000)
+        #expect(generalOnly == 0)
+    }
+}

@@ -9,7 +9,7 @@
 /// after the object, a value that does not validate — gives nil, and the line is read
 /// by the general path (``JSONReader``, ``RowConverter``), which then gives the same
 /// event or words the error. Options that rewrite fields (`--map`, `--system`,
-/// `--date-format`) always take the general path (``RowConverter/readsDirectly``).
+/// `--date-format`) always take the general path (``RowConverter/rewritesValues``).
 struct DirectEventReader {
     private var slots = [Slot](repeating: Slot(), count: EventField.allCases.count)
     /// The keys the line has, and those with a value that is not an empty string.

@@ -44,10 +44,10 @@ struct RowConverter: Sendable {
         return out
     }
 
-    /// True when rows need none of the rewriting of `--map`, `--system` and
-    /// `--date-format`, so that plain NDJSON lines may be read straight into events
-    /// (``DirectEventReader``).
-    var readsDirectly: Bool { options.map.isEmpty && options.system == nil && options.dateFormat == nil }
+    /// True when `--system` or `--date-format` rewrite values, so that every row goes
+    /// through ``event(_:)``; otherwise plain rows may be read straight into events
+    /// (``DirectEventReader``, ``DirectCSVEvents``; NDJSON also needs no `--map`).
+    var rewritesValues: Bool { options.system != nil || options.dateFormat != nil }
 
     /// The input column an error about `field` (`amount`, `items[2].amount`) points at.
     func column(ofField field: String) -> String {

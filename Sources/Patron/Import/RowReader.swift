@@ -29,7 +29,7 @@ struct RowReader: Sendable {
 
     private func ndjson(_ input: ImportInput, _ body: (RowOutcome, Int) throws -> Void) throws {
         var lines = LineReader(input)
-        var direct = converter.readsDirectly ? DirectEventReader() : nil
+        var direct = converter.options.map.isEmpty && !converter.rewritesValues ? DirectEventReader() : nil
         try lines.forEach({ line, n in
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
             if let event = direct?.event(line, zone: converter.zone) {
@@ -92,6 +92,7 @@ struct RowReader: Sendable {
         // Re-importing a FILE.rejected: its reason column is replaced, not added again.
         let reimport = names.last == RowConverter.reasonColumn
         try onHeader(reimport ? Self.csvLine(header.fields.dropLast()) : header.raw)
+        let direct = converter.rewritesValues ? nil : DirectCSVEvents(fields: names, type: converter.options.type)
         func rejectedBytes(_ record: CSVRecord) -> [UInt8] {
             guard reimport, record.fields.count == names.count else { return record.raw }
             return Self.csvLine(record.fields.dropLast())
@@ -112,6 +113,10 @@ struct RowReader: Sendable {
                 try body(.invalid(ImportError(file: file, line: line, column: column,
                                               message: "\(count) field\(count == 1 ? "" : "s") where the header has \(names.count)"),
                                   raw: rejectedBytes(record)), record.line)
+                continue
+            }
+            if let event = direct?.event(record.fields, zone: converter.zone) {
+                try body(.event(event, fixed: reimport), record.line)
                 continue
             }
             var pairs: [(String, JSONValue)] = []
