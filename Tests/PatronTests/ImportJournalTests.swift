@@ -41,11 +41,11 @@ import Testing
         {"type":"tier","client":"B","at":"2024-01-07","tier":"gold"}
         """
 
-    /// 60 rows over the base clients and 20 new ones, with a merge of a base client into
-    /// a new one and a forget of a base client; row `bad` (1-based), if any, is invalid.
-    static func file(bad: Int?) -> String {
+    /// `rows` rows over the base clients and 20 new ones, with a merge of a base client
+    /// into a new one and a forget of a base client; row `bad` (1-based), if any, is invalid.
+    static func file(bad: Int?, rows: Int = 60) -> String {
         var lines: [String] = []
-        for i in 1...60 {
+        for i in 1...rows {
             let at = "2024-03-\(String(format: "%02d", 1 + i % 28))"
             if i == bad {
                 lines.append(#"{"type":"purchase","client":"A","at":"\#(at)","amount":"twelve"}"#)
@@ -76,6 +76,33 @@ import Testing
         o.segmentSize = segment
         o.batchSize = 3
         return o
+    }
+
+    @Test("Batches large enough to fold on the second thread, several to a transaction: an invalid row near the end undoes everything, and the fixed file equals a one-transaction import")
+    func largeBatchesFoldedAcrossATransactionAreUndoneAndRedone() throws {
+        let dir = TempDir()
+        let db = try Self.baseDatabase(dir)
+        let before = try Self.tables(db)
+        let snapshot = try ImportFormatTests.snapshot(db)
+        var options = ImportOptions()
+        // Batches of 100 (over AppendContext.deferFoldsFrom), 4 to a transaction; the
+        // batch with the merge and the one with the forget fold on the writer's thread.
+        options.batchSize = 100
+        options.segmentSize = 350
+        let bad = try ImportFormatTests.write(dir, "more.ndjson", Self.file(bad: 1_150, rows: 1_200))
+        #expect(throws: ImportFailure.self) { try db.importFile(bad, options: options) }
+        #expect(try Self.tables(db) == before)
+        #expect(try ImportFormatTests.snapshot(db) == snapshot)
+        #expect(try db.verify().isOK)
+
+        let good = try ImportFormatTests.write(dir, "fixed.ndjson", Self.file(bad: nil, rows: 1_200))
+        #expect(try db.importFile(good, options: options).appended == 1_200)
+        #expect(try !Self.hasJournalOrSavedStates(db))
+        #expect(try db.verify().isOK)
+        let whole = try Database(path: dir.path("whole"))
+        try whole.importFile(try ImportFormatTests.write(dir, "base2.ndjson", Self.base))
+        try whole.importFile(good, options: Self.options(segment: 10_000))
+        #expect(try ImportFormatTests.snapshot(db) == ImportFormatTests.snapshot(whole))
     }
 
     @Test("A file over many transactions with an invalid row near its end imports nothing: every table as before, personal data kept")

@@ -57,8 +57,8 @@ final class AppendContext {
     /// The writer's side of a ``FoldPipeline``.
     private struct PipelineFeed {
         let fold: FoldPipeline
-        /// The chunk being filled.
-        var chunk = FoldPipeline.Chunk()
+        /// The chunk being filled, of the request being written.
+        var chunk: FoldPipeline.Chunk
     }
     /// Whether this transaction may fold on a second thread: not after it undid an
     /// unfinished import (see ``FoldPipeline``).
@@ -154,12 +154,17 @@ final class AppendContext {
     }
 
     /// The state to carry into the next transaction once this one has committed.
-    func carry() -> Carried { Carried(states: folding.carry(), numbers: numbers) }
+    func carry() -> Carried {
+        settle()
+        return Carried(states: folding.carry(), numbers: numbers)
+    }
 
     /// Applies one request, or throws ``PatronError/wrongExpectedVersion`` having
     /// written nothing of it.
     func apply(_ request: AppendRequest) throws -> AppendResult {
         if request.expectedVersions.isEmpty { return try applyInOrder(request.events) }
+        // Versions and the folding below need the states here.
+        try finishPipeline()
         // 1. Ids: skip events already stored; assign ids to events without one.
         var positions = [UInt64](repeating: 0, count: request.events.count)
         var ids = [String](repeating: "", count: request.events.count)
@@ -217,10 +222,11 @@ final class AppendContext {
             default: return false
             }
         }
-        if deferring { startPipeline(events) }
-        // The fold thread must be done with the folding before the transaction ends,
-        // whatever happens here.
-        defer { if pipeline != nil { try? finishPipeline() } }
+        if deferring { startPipeline(events) } else { try finishPipeline() }
+        // After a failure here the fold stops at once (the transaction may go on with
+        // other requests, or end); otherwise it goes on into the next large request.
+        var written = false
+        defer { if !written { settle() } }
         for (i, e) in events.enumerated() {
             readStep()
             if let id = e.id {
@@ -239,7 +245,8 @@ final class AppendContext {
             }
             appended += 1
         }
-        if deferring { try finishPipeline() }
+        if deferring { sendChunk() }
+        written = true
         return AppendResult(positions: positions, ids: ids, appended: appended)
     }
 
@@ -247,11 +254,34 @@ final class AppendContext {
     /// written (``applyInOrder(_:)``, ``FoldPipeline``).
     static let deferFoldsFrom = 64
 
-    /// Hands the folding to a ``FoldPipeline`` for the request about to be written.
+    /// Hands the folding to a ``FoldPipeline`` for the request about to be written, or
+    /// gives the running one the request's events.
     private func startPipeline(_ events: [Event]) {
+        if var feed = pipeline {
+            feed.chunk = FoldPipeline.Chunk(events: events)
+            pipeline = feed
+            return
+        }
         var moved = ProjectionFolding(load: folding.load)
         swap(&moved, &folding)
-        pipeline = PipelineFeed(fold: FoldPipeline(folding: moved, events: events, firstPosition: nextPosition, store: store))
+        pipeline = PipelineFeed(fold: FoldPipeline(folding: moved, firstPosition: nextPosition, store: store),
+                                chunk: FoldPipeline.Chunk(events: events))
+    }
+
+    /// Sends the request's last chunk; the pipeline goes on.
+    private func sendChunk() {
+        guard var feed = pipeline, !feed.chunk.items.isEmpty else { return }
+        feed.fold.send(feed.chunk)
+        feed.chunk.items = []
+        feed.chunk.ids = []
+        pipeline = feed
+    }
+
+    /// Ends the pipeline, if one runs, ignoring a failed fold: for a transaction about
+    /// to end anyway (``Writer``), or a request that failed. The fold thread is done
+    /// with the folding and its read transaction when this returns.
+    func settle() {
+        if pipeline != nil { try? finishPipeline() }
     }
 
     /// Queues the fold of an event the writer has just written (writer's thread), with
@@ -267,12 +297,13 @@ final class AppendContext {
                                                   personal: personal, ids: ids))
         if feed.chunk.items.count >= FoldPipeline.chunkSize {
             feed.fold.send(feed.chunk)
-            feed.chunk = FoldPipeline.Chunk()
+            feed.chunk = FoldPipeline.Chunk(events: feed.chunk.events)
         }
     }
 
-    /// Waits for the fold of the request and takes the folding back with the events'
-    /// stream links.
+    /// Waits for the fold of the requests sent and takes the folding back with the
+    /// events' stream links; nothing to do when no pipeline runs. Call before the
+    /// writer's thread reads or changes `folding`.
     private func finishPipeline() throws {
         guard let feed = pipeline else { return }
         pipeline = nil
@@ -285,6 +316,7 @@ final class AppendContext {
 
     /// Events in the stream of `key` as of this transaction.
     func version(_ key: String) throws -> UInt32 {
+        try finishPipeline()
         guard let n = try number(key, create: false) else { return 0 }
         return try folding.state(n).streamVersion
     }
@@ -400,12 +432,14 @@ final class AppendContext {
     /// Undoes this session's own import (its journal), in this transaction.
     func rollBackJournal() throws {
         guard let j = journal else { return }
+        try finishPipeline()
         discarded.formUnion(try store.rollBack(j, txn: txn))
         mayFoldAside = false
         journal = nil
     }
 
     private func writeStates() throws {
+        try finishPipeline()
         if let j = journal {
             for n in folding.dirty where n < j.firstClient {
                 try store.saveState(n, txn: txn)

@@ -3,9 +3,10 @@ import Foundation
 import LMDB
 import Synchronization
 
-/// Folds a request's events into the client states on a second thread while the
+/// Folds requests' events into the client states on a second thread while the
 /// writer's thread writes the next ones to the log and the indexes (``AppendContext``,
-/// requests without a `forget` or `merge`).
+/// requests without a `forget` or `merge`). One pipeline serves the large requests of
+/// a transaction one after another until the writer needs the states itself.
 ///
 /// The fold thread owns the ``ProjectionFolding`` from ``init`` to ``finish()``, which
 /// hands it back with the stream links of the events (for ``StreamChain``). It never
@@ -18,7 +19,8 @@ import Synchronization
 /// chunk carries in the order the fold asks for them
 /// (``ClientState/forEachInterned(in:_:)``).
 final class FoldPipeline: @unchecked Sendable {
-    /// One event to fold: where it is in the request, and what its append found out.
+    /// One event to fold: where it is in its request (``Chunk/events``), and what its
+    /// append found out.
     struct Item: Sendable {
         var index: Int
         var owner: UInt32
@@ -34,6 +36,8 @@ final class FoldPipeline: @unchecked Sendable {
     /// Events handed over together, with what the fold needs of LMDB for them. Handed
     /// over whole, never used by the writer again (its states are plain values).
     struct Chunk: @unchecked Sendable {
+        /// The request the items' events are in (by ``Item/index``).
+        var events: [Event]
         var items: [Item] = []
         /// The dictionary ids of the items' strings, one after another.
         var ids: [UInt32] = []
@@ -55,7 +59,6 @@ final class FoldPipeline: @unchecked Sendable {
     private var folding: ProjectionFolding
     private let writersLoad: (UInt32) throws -> ClientState?
     private let env: Environment
-    private let events: [Event]
     /// The position of the first event handed over (the others follow without a gap).
     let firstPosition: UInt64
     private var links: [UInt64] = []
@@ -65,10 +68,10 @@ final class FoldPipeline: @unchecked Sendable {
     private let ready = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
 
-    /// Starts folding `events` (by ``Item/index``) into `folding` on the fold thread;
+    /// Starts folding the events of the chunks sent into `folding` on the fold thread;
     /// the items' positions run on from `firstPosition` without a gap. States not held
     /// are read from `store` in read transactions of `store.env`.
-    init(folding: consuming ProjectionFolding, events: [Event], firstPosition: UInt64, store: Store) {
+    init(folding: consuming ProjectionFolding, firstPosition: UInt64, store: Store) {
         writersLoad = folding.load
         let reader = Reader()
         folding.load = { [store, reader] n in
@@ -77,7 +80,6 @@ final class FoldPipeline: @unchecked Sendable {
         }
         self.reader = reader
         self.folding = folding
-        self.events = events
         self.firstPosition = firstPosition
         env = store.env
         FoldThread.shared.run { self.run() }
@@ -149,6 +151,7 @@ final class FoldPipeline: @unchecked Sendable {
             return ids[next - 1]
         }
         let items = chunk.items
+        let events = chunk.events
         let ahead = 8
         for k in items.indices {
             if k + ahead < items.count { folding.prefetch(items[k + ahead].owner) }

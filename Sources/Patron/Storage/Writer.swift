@@ -175,6 +175,8 @@ final class Writer: Sendable {
                 let context = try AppendContext(store: store, txn: txn, recorded: recorded, carried: consume usable,
                                                 journal: session?.journal,
                                                 erased: session.map { $0.defersErasure ? $0.erased : [] } ?? [])
+                // However the body ends, the fold thread is done before the transaction.
+                defer { context.settle() }
                 let value = try body(context)
                 try context.finish()
                 newStrings = context.newStrings
