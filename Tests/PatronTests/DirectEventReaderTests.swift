@@ -228,3 +228,33 @@ import Testing
         #expect(generalOnly == 0)
     }
 }
+
+/// `Event.jsonLine` (export) and `contentText` (content ids) write their text field by
+/// field; it must be the text of the same fields as a JSON tree, and read back.
+@Suite struct EventLineTests {
+    @Test func linesAreTheTreesTextAndReadBackAsTheEvent() throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("demo.patron"), options: .init(durable: false))
+        _ = try DemoClinic.build(into: db, clients: 40, seed: 5, end: day("2025-06-30"))
+        var events = try db.events().map(\.event)
+        let odd = ["tab\there", "quote \" and \\ back", "line\nend\r", "bell \u{07} \u{1F}", "é ✓ 𝄞", ""]
+        for (i, s) in odd.enumerated() {
+            events.append(Event(client: "c\(i)\(s)", at: ms("2025-01-01"), payload: .visit(Visit(location: s, provider: s, services: [s, "x"]))))
+            events.append(Event(id: "id\(s)", client: "c", at: ms("2025-01-02"),
+                                payload: .purchase(Purchase(items: [PurchaseItem(name: s, category: nil, quantity: 2, amount: Money(cents: 150)),
+                                                                    PurchaseItem()]))))
+            events.append(Event(client: "c", at: ms("2025-01-03"), payload: .feedback(Feedback(score: 4, comment: s)),
+                                extra: JSONValue.object([("z\(i)\(s)", .string(s)), ("a", .array([.number("1"), .object([("k", .null)])])),
+                                                         ("m", .bool(true))]).text))
+        }
+        for event in events {
+            for line in [event.jsonLine(zone: .utc), event.jsonLine(zone: .utc, personal: false), event.contentText()] {
+                let tree = try #require(JSONValue.parse(line), "\(line)")
+                // Written as the tree of the same fields writes itself.
+                #expect(tree.text == line)
+            }
+            let line = event.jsonLine(zone: .utc)
+            #expect(try Event(json: try #require(JSONValue.parse(line)), zone: .utc) == event, "\(line)")
+        }
+    }
+}

@@ -49,53 +49,141 @@ extension Event {
     }
 
     private func jsonLine(zone: Zone, personal: Bool, canonicalExtras: Bool) -> String {
-        var o: [(String, JSONValue)] = [("type", .string(type.rawValue))]
-        if let id { o.append(("id", .string(id))) }
-        o.append(("client", .string(client)))
-        o.append(("at", .string(TimestampParser.format(at, zone: zone))))
-        func add(_ k: String, _ v: String?) { if let v { o.append((k, .string(v))) } }
-        func add(_ k: String, _ m: Money?) { if let m { o.append((k, .number(m.decimalString))) } }
+        // Written straight into bytes, field by field: the text `JSONValue.object(…).text`
+        // gives for the same fields, without building the object.
+        var o = JSONLineWriter()
+        o.add("type", type.rawValue)
+        if let id { o.add("id", id) }
+        o.add("client", client)
+        o.add("at", TimestampParser.format(at, zone: zone))
         switch payload {
         case .client(let c):
-            if personal { add("name", c.name); add("email", c.email); add("phone", c.phone) }
-            add("location", c.location); add("source", c.source); add("acquisition_cost", c.acquisitionCost)
+            if personal { o.add("name", c.name); o.add("email", c.email); o.add("phone", c.phone) }
+            o.add("location", c.location); o.add("source", c.source); o.add("acquisition_cost", c.acquisitionCost)
         case .visit(let v):
-            add("location", v.location); add("provider", v.provider)
-            if !v.services.isEmpty { o.append(("services", .array(v.services.map { .string($0) }))) }
-        case .purchase(let p):
-            add("amount", p.amount)
-            if !p.items.isEmpty {
-                o.append(("items", .array(p.items.map { item in
-                    var io: [(String, JSONValue)] = []
-                    if let n = item.name { io.append(("name", .string(n))) }
-                    if let c = item.category { io.append(("category", .string(c))) }
-                    io.append(("quantity", .number(String(item.quantity))))
-                    if let a = item.amount { io.append(("amount", .number(a.decimalString))) }
-                    return .object(io)
-                })))
+            o.add("location", v.location); o.add("provider", v.provider)
+            if !v.services.isEmpty {
+                o.key("services")
+                o.list(v.services) { o, s in o.string(s) }
             }
-            add("location", p.location); add("provider", p.provider); add("channel", p.channel)
+        case .purchase(let p):
+            o.add("amount", p.amount)
+            if !p.items.isEmpty {
+                o.key("items")
+                o.list(p.items) { o, item in
+                    o.object { o in
+                        o.add("name", item.name)
+                        o.add("category", item.category)
+                        o.add("quantity", number: String(item.quantity))
+                        o.add("amount", item.amount)
+                    }
+                }
+            }
+            o.add("location", p.location); o.add("provider", p.provider); o.add("channel", p.channel)
         case .refund(let r):
-            add("amount", r.amount); add("purchase", r.purchase)
+            o.add("amount", r.amount); o.add("purchase", r.purchase)
         case .reward(let r):
-            o.append(("points", .number(String(r.points)))); add("kind", r.kind); add("reason", r.reason)
+            o.add("points", number: String(r.points)); o.add("kind", r.kind); o.add("reason", r.reason)
         case .tier(let t):
-            add("tier", t.tier)
+            o.add("tier", t.tier)
         case .membership(let m):
-            add("plan", m.plan); add("action", m.action.rawValue); add("fee", m.fee)
+            o.add("plan", m.plan); o.add("action", m.action.rawValue); o.add("fee", m.fee)
         case .feedback(let f):
-            o.append(("score", .number(String(f.score))))
-            if personal { add("comment", f.comment) }
-            add("visit", f.visit)
+            o.add("score", number: String(f.score))
+            if personal { o.add("comment", f.comment) }
+            o.add("visit", f.visit)
         case .forget:
             break
         case .merge(let m):
-            add("into", m.into)
+            o.add("into", m.into)
         }
         if personal, let extra, case .object(let more)? = JSONValue.parse(extra) {
-            o.append(contentsOf: canonicalExtras ? JSONValue.canonical(more) : more)
+            for (k, v) in canonicalExtras ? JSONValue.canonical(more) : more { o.add(k, value: v) }
         }
-        return JSONValue.object(o).text
+        return String(decoding: o.closed().bytes, as: UTF8.self)
+    }
+}
+
+/// One JSON object written as compact text into bytes, a field at a time, exactly as
+/// ``JSONValue/text`` writes the same object (strings escaped by ``JSONText/quote(_:into:)``).
+private struct JSONLineWriter {
+    var bytes: [UInt8]
+    private var fields = 0
+
+    init() {
+        bytes = []
+        bytes.reserveCapacity(256)
+        bytes.append(UInt8(ascii: "{"))
+    }
+
+    /// The object's text with its closing brace (the writer is done with).
+    func closed() -> JSONLineWriter {
+        var done = self
+        done.bytes.append(UInt8(ascii: "}"))
+        return done
+    }
+
+    /// A nested object, its fields written by `body`.
+    mutating func object(_ body: (inout JSONLineWriter) -> Void) {
+        let outer = fields
+        fields = 0
+        bytes.append(UInt8(ascii: "{"))
+        body(&self)
+        bytes.append(UInt8(ascii: "}"))
+        fields = outer
+    }
+
+    mutating func key(_ k: String) {
+        if fields > 0 { bytes.append(UInt8(ascii: ",")) }
+        fields += 1
+        string(k)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    mutating func string(_ s: String) {
+        var s = s
+        let plain = s.withUTF8 { u in !u.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") } }
+        if plain {
+            bytes.append(UInt8(ascii: "\""))
+            s.withUTF8 { bytes.append(contentsOf: $0) }
+            bytes.append(UInt8(ascii: "\""))
+        } else {
+            var quoted = ""
+            JSONText.quote(s, into: &quoted)
+            bytes.append(contentsOf: quoted.utf8)
+        }
+    }
+
+    mutating func list<T>(_ items: [T], _ write: (inout JSONLineWriter, T) -> Void) {
+        bytes.append(UInt8(ascii: "["))
+        for (i, item) in items.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            write(&self, item)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    mutating func add(_ k: String, _ v: String?) {
+        guard let v else { return }
+        key(k)
+        string(v)
+    }
+
+    mutating func add(_ k: String, _ m: Money?) {
+        guard let m else { return }
+        add(k, number: m.decimalString)
+    }
+
+    mutating func add(_ k: String, number: String) {
+        key(k)
+        bytes.append(contentsOf: number.utf8)
+    }
+
+    mutating func add(_ k: String, value: JSONValue) {
+        key(k)
+        var text = ""
+        value.write(to: &text)
+        bytes.append(contentsOf: text.utf8)
     }
 }
 
