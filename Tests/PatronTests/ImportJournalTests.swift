@@ -71,51 +71,41 @@ import Testing
         return db
     }
 
-    static func options(segment: Int) -> ImportOptions {
+    static func options(segment: Int, batch: Int = 3) -> ImportOptions {
         var o = ImportOptions()
         o.segmentSize = segment
-        o.batchSize = 3
+        o.batchSize = batch
         return o
     }
 
-    @Test("Batches large enough to fold on the second thread, several to a transaction: an invalid row near the end undoes everything, and the fixed file equals a one-transaction import")
-    func largeBatchesFoldedAcrossATransactionAreUndoneAndRedone() throws {
-        let dir = TempDir()
-        let db = try Self.baseDatabase(dir)
-        let before = try Self.tables(db)
-        let snapshot = try ImportFormatTests.snapshot(db)
-        var options = ImportOptions()
-        // Batches of 100 (over AppendContext.deferFoldsFrom), 4 to a transaction; the
-        // batch with the merge and the one with the forget fold on the writer's thread.
-        options.batchSize = 100
-        options.segmentSize = 350
-        let bad = try ImportFormatTests.write(dir, "more.ndjson", Self.file(bad: 1_150, rows: 1_200))
-        #expect(throws: ImportFailure.self) { try db.importFile(bad, options: options) }
-        #expect(try Self.tables(db) == before)
-        #expect(try ImportFormatTests.snapshot(db) == snapshot)
-        #expect(try db.verify().isOK)
-
-        let good = try ImportFormatTests.write(dir, "fixed.ndjson", Self.file(bad: nil, rows: 1_200))
-        #expect(try db.importFile(good, options: options).appended == 1_200)
-        #expect(try !Self.hasJournalOrSavedStates(db))
-        #expect(try db.verify().isOK)
-        let whole = try Database(path: dir.path("whole"))
-        try whole.importFile(try ImportFormatTests.write(dir, "base2.ndjson", Self.base))
-        try whole.importFile(good, options: Self.options(segment: 10_000))
-        #expect(try ImportFormatTests.snapshot(db) == ImportFormatTests.snapshot(whole))
+    /// A file of `rows` rows imported in batches of `batch`, transactions of about
+    /// `segment` events, whose row `bad` is invalid until fixed.
+    struct Shape: Sendable, CustomTestStringConvertible {
+        var rows: Int, batch: Int, segment: Int, bad: Int
+        var testDescription: String { "\(rows) rows, batches of \(batch), transactions of \(segment)" }
     }
 
-    @Test("A file over many transactions with an invalid row near its end imports nothing: every table as before, personal data kept")
-    func aFailedJournaledImportIsUndone() throws {
+    static let shapes = [
+        // Batches of 3: the bad row comes many commits in.
+        Shape(rows: 60, batch: 3, segment: 7, bad: 58),
+        // Batches of 100, over AppendContext.deferFoldsFrom, 4 to a transaction: one fold
+        // runs on the second thread through each transaction's batches (the batch with
+        // the merge and the forget folds on the writer's thread).
+        Shape(rows: 1_200, batch: 100, segment: 350, bad: 1_150),
+    ]
+
+    @Test("A file over many transactions with an invalid row near its end imports nothing: every table as before, personal data kept",
+          arguments: shapes)
+    func aFailedJournaledImportIsUndone(_ shape: Shape) throws {
         let dir = TempDir()
         let db = try Self.baseDatabase(dir)
         let before = try Self.tables(db)
         let snapshot = try ImportFormatTests.snapshot(db)
         let clientsBefore = try db.store.env.read { txn in try txn.count(db.store.schema.clientNames) }
 
-        let bad = try ImportFormatTests.write(dir, "more.ndjson", Self.file(bad: 58))
-        // Segments of 7 events, batches of 3: the bad row comes many commits in.
-        #expect(throws: ImportFailure.self) { try db.importFile(bad, options: Self.options(segment: 7)) }
+        let options = Self.options(segment: shape.segment, batch: shape.batch)
+        let bad = try ImportFormatTests.write(dir, "more.ndjson", Self.file(bad: shape.bad, rows: shape.rows))
+        #expect(throws: ImportFailure.self) { try db.importFile(bad, options: options) }
         #expect(try Self.tables(db) == before)
         #expect(try ImportFormatTests.snapshot(db) == snapshot)
         #expect(try !Self.hasJournalOrSavedStates(db))
@@ -126,14 +116,14 @@ import Testing
         #expect(try db.client("N3") == nil)
 
         // Fixed, it imports, and equals the same file imported in one transaction.
-        let good = try ImportFormatTests.write(dir, "fixed.ndjson", Self.file(bad: nil))
-        let report = try db.importFile(good, options: Self.options(segment: 7))
-        #expect(report.appended == 60)
+        let good = try ImportFormatTests.write(dir, "fixed.ndjson", Self.file(bad: nil, rows: shape.rows))
+        let report = try db.importFile(good, options: options)
+        #expect(report.appended == shape.rows)
         #expect(try !Self.hasJournalOrSavedStates(db))
         #expect(try db.verify().isOK)
         let whole = try Database(path: dir.path("whole"))
         try whole.importFile(try ImportFormatTests.write(dir, "base2.ndjson", Self.base))
-        try whole.importFile(good, options: Self.options(segment: 1_000))
+        try whole.importFile(good, options: Self.options(segment: 100_000))
         #expect(try ImportFormatTests.snapshot(db) == ImportFormatTests.snapshot(whole))
         #expect(try db.client("P")?.name == nil, "the forget, now committed, erased P's name")
     }

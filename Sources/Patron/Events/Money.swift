@@ -22,11 +22,16 @@ public struct Money: Sendable, Hashable, Comparable, CustomStringConvertible {
         if s.first == "-" { negative = true; s = s.dropFirst() }
         if s.first == "$" { s = s.dropFirst() }
         if !negative, s.first == "-" { negative = true; s = s.dropFirst() }
-        guard !s.isEmpty else { return nil }
+        self.init(unsigned: s.utf8, negative: negative)
+    }
+
+    /// Parses an amount's digits after its sign and `$` (`450.50`, `1,250`), made
+    /// negative when `negative`; nil as for ``init(parsing:)``.
+    init?(unsigned digits: some Sequence<UInt8>, negative: Bool) {
         var whole: Int64 = 0, fraction: Int64 = 0, fractionDigits = 0
         var seenPoint = false, seenDigit = false
         var lastComma = -1, index = 0
-        for c in s.utf8 {
+        for c in digits {
             defer { index += 1 }
             switch c {
             case UInt8(ascii: "0")...UInt8(ascii: "9"):

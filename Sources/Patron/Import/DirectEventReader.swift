@@ -160,63 +160,65 @@ struct DirectEventReader {
             return take(closing) ? false : nil
         }
 
-        /// An array of strings (the cursor at its bracket).
-        mutating func strings() -> [String]? {
+        /// An array (the cursor at its bracket) whose elements `element` reads.
+        mutating func array<T>(_ element: (inout Cursor) -> T?) -> [T]? {
             i += 1
             space()
-            var out: [String] = []
+            var out: [T] = []
             if take(0x5d) { return out }
             while true {
-                guard at(0x22), let r = string() else { return nil }
-                out.append(text(r))
+                guard let e = element(&self) else { return nil }
+                out.append(e)
                 guard let more = next(closing: 0x5d) else { return nil }
                 if !more { return out }
+            }
+        }
+
+        /// An array of strings.
+        mutating func strings() -> [String]? {
+            array { c in
+                guard c.at(0x22), let r = c.string() else { return nil }
+                return c.text(r)
             }
         }
 
         /// An array of purchase items, each an object of name, category (strings),
         /// quantity (a whole number) and amount (money), each at most once.
         mutating func items() -> [PurchaseItem]? {
-            i += 1
+            array { c in c.item() }
+        }
+
+        private mutating func item() -> PurchaseItem? {
+            guard take(0x7b) else { return nil }
             space()
-            var out: [PurchaseItem] = []
-            if take(0x5d) { return out }
+            var item = PurchaseItem()
+            if take(0x7d) { return item }
+            var seen: UInt8 = 0
             while true {
-                guard take(0x7b) else { return nil }
+                guard at(0x22), let k = string() else { return nil }
+                let key = bytes(k)
+                let bit: UInt8
+                if key.elementsEqual("name".utf8) { bit = 1 } else if key.elementsEqual("category".utf8) { bit = 2 }
+                else if key.elementsEqual("quantity".utf8) { bit = 4 } else if key.elementsEqual("amount".utf8) { bit = 8 }
+                else { return nil }
+                guard seen & bit == 0 else { return nil }
+                seen |= bit
                 space()
-                var item = PurchaseItem()
-                if !take(0x7d) {
-                    var seen: UInt8 = 0
-                    while true {
-                        guard at(0x22), let k = string() else { return nil }
-                        let key = bytes(k)
-                        let bit: UInt8
-                        if key.elementsEqual("name".utf8) { bit = 1 } else if key.elementsEqual("category".utf8) { bit = 2 }
-                        else if key.elementsEqual("quantity".utf8) { bit = 4 } else if key.elementsEqual("amount".utf8) { bit = 8 }
-                        else { return nil }
-                        guard seen & bit == 0 else { return nil }
-                        seen |= bit
-                        space()
-                        guard take(0x3a) else { return nil }
-                        space()
-                        switch bit {
-                        case 1, 2:
-                            guard at(0x22), let r = string() else { return nil }
-                            if bit == 1 { item.name = text(r) } else { item.category = text(r) }
-                        case 4:
-                            guard let r = number(), let q = DirectEventReader.integer(bytes(r)) else { return nil }
-                            item.quantity = q
-                        default:
-                            guard let r = number(), let m = DirectEventReader.money(bytes(r)) else { return nil }
-                            item.amount = m
-                        }
-                        guard let more = next(closing: 0x7d) else { return nil }
-                        if !more { break }
-                    }
+                guard take(0x3a) else { return nil }
+                space()
+                switch bit {
+                case 1, 2:
+                    guard at(0x22), let r = string() else { return nil }
+                    if bit == 1 { item.name = text(r) } else { item.category = text(r) }
+                case 4:
+                    guard let r = number(), let q = DirectEventReader.integer(bytes(r)) else { return nil }
+                    item.quantity = q
+                default:
+                    guard let r = number(), let m = DirectEventReader.money(bytes(r)) else { return nil }
+                    item.amount = m
                 }
-                out.append(item)
-                guard let more = next(closing: 0x5d) else { return nil }
-                if !more { return out }
+                guard let more = next(closing: 0x7d) else { return nil }
+                if !more { return item }
             }
         }
     }
@@ -242,31 +244,8 @@ struct DirectEventReader {
     /// A JSON number read as ``Money/init(parsing:)`` reads it (`-?digits(.d{1,2})?`);
     /// nil for an exponent, more than two decimals or an amount past the limit.
     static func money(_ t: UnsafeRawBufferPointer) -> Money? {
-        var k = 0, negative = false
-        if k < t.count, t[k] == 0x2d { negative = true; k += 1 }
-        var whole: Int64 = 0, fraction: Int64 = 0, fractionDigits = 0, point = false, digits = false
-        while k < t.count {
-            let c = t[k]
-            k += 1
-            if c == 0x2e, !point { point = true; continue }
-            guard c >= 0x30 && c <= 0x39 else { return nil }
-            digits = true
-            let d = Int64(c - 0x30)
-            if point {
-                fractionDigits += 1
-                guard fractionDigits <= 2 else { return nil }
-                fraction = fraction * 10 + d
-            } else {
-                let (m, o1) = whole.multipliedReportingOverflow(by: 10)
-                let (a, o2) = m.addingReportingOverflow(d)
-                guard !o1, !o2, a < Int64.max / 100 else { return nil }
-                whole = a
-            }
-        }
-        guard digits else { return nil }
-        if fractionDigits == 1 { fraction *= 10 }
-        let cents = whole * 100 + fraction
-        return Money(cents: negative ? -cents : cents)
+        let negative = t.first == 0x2d
+        return Money(unsigned: negative ? t.dropFirst() : t[...], negative: negative)
     }
 
     /// The fields of one line, read in place.
