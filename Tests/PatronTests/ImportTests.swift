@@ -63,6 +63,52 @@ import Testing
         #expect(try db.client("c0")?.purchases == all.filter { $0.event.client == "c0" && $0.event.type == .purchase }.count)
     }
 
+    /// Counts calls of a progress hook, from whichever thread.
+    final class Calls: @unchecked Sendable {
+        private let lock = NSLock()
+        private var n = 0
+        /// Counts one call; true for the first.
+        func first() -> Bool { lock.withLock { n += 1; return n == 1 } }
+        var count: Int { lock.withLock { n } }
+    }
+
+    @Test("An import's progress hook may append to another database of the process: neither fold waits for the other")
+    func aProgressHookMayAppendToAnotherDatabase() throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("a"))
+        let other = try Database(path: dir.path("b"))
+        let lines = (0..<60_000).map { i in
+            #"{"type":"visit","client":"c\#(i % 500)","at":"2025-01-\#(String(format: "%02d", 1 + i % 28))","provider":"p\#(i % 3)"}"#
+        }
+        let file = try write(dir, "many.ndjson", lines.joined(separator: "\n"))
+        var options = ImportOptions()
+        // Batches over AppendContext.deferFoldsFrom, several to a transaction: a fold is
+        // running between batches, where the hook is called.
+        options.batchSize = 100
+        options.segmentSize = 1_000
+        let calls = Calls()
+        let appended = Calls()
+        let done = DispatchSemaphore(value: 0)
+        let settings = options
+        let thread = Thread {
+            _ = try? db.importFile(file, options: settings, progress: { _ in
+                guard calls.first() else { return }
+                // Large enough to fold on the fold thread too.
+                let events = (0..<100).map { i in Event(client: "x\(i % 7)", at: ms("2025-02-01"), payload: .visit(Visit())) }
+                if (try? other.appendAndWait(events)) != nil { _ = appended.first() }
+            })
+            done.signal()
+        }
+        thread.start()
+        // A deadlock leaves the thread hung; the test fails instead of hanging.
+        try #require(done.wait(timeout: .now() + 120) == .success, "the import hung")
+        #expect(calls.count > 0, "the hook was called (else this test shows nothing)")
+        #expect(appended.count == 1)
+        #expect(try db.lastPosition == 60_000)
+        #expect(try other.lastPosition == 100)
+        #expect(try db.verify().isOK)
+    }
+
     @Test func brokenJSONGivesTheColumn() throws {
         let dir = TempDir()
         let db = try Database(path: dir.path("db"))

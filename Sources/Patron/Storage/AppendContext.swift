@@ -53,6 +53,9 @@ final class AppendContext {
     /// The fold of the current request on the second thread, while one runs
     /// (``applyInOrder(_:)``), and what the writer's side keeps for it.
     private var pipeline: PipelineFeed?
+    /// A fold that failed: every later use of the states throws it, so the
+    /// transaction cannot commit.
+    private var foldFailure: (any Error)?
 
     /// The writer's side of a ``FoldPipeline``.
     private struct PipelineFeed {
@@ -277,9 +280,11 @@ final class AppendContext {
         pipeline = feed
     }
 
-    /// Ends the pipeline, if one runs, ignoring a failed fold: for a transaction about
-    /// to end anyway (``Writer``), or a request that failed. The fold thread is done
-    /// with the folding and its read transaction when this returns.
+    /// Ends the pipeline, if one runs: for a transaction about to end anyway
+    /// (``Writer``), a request that failed, or before the import's progress hook. The
+    /// fold thread is done with the folding and its read transaction when this
+    /// returns. A failed fold is kept: every later use of the states, and ``finish()``,
+    /// throws it, so the transaction cannot commit.
     func settle() {
         if pipeline != nil { try? finishPipeline() }
     }
@@ -305,10 +310,17 @@ final class AppendContext {
     /// events' stream links; nothing to do when no pipeline runs. Call before the
     /// writer's thread reads or changes `folding`.
     private func finishPipeline() throws {
+        if let foldFailure { throw foldFailure }
         guard let feed = pipeline else { return }
         pipeline = nil
         if !feed.chunk.items.isEmpty { feed.fold.send(feed.chunk) }
-        let (done, newLinks) = try feed.fold.finish()
+        let done: ProjectionFolding, newLinks: [UInt64]
+        do {
+            (done, newLinks) = try feed.fold.finish()
+        } catch {
+            foldFailure = error
+            throw error
+        }
         folding = done
         let base = Int(feed.fold.firstPosition - linksFrom)
         for (k, link) in newLinks.enumerated() { links[base + k] = link }

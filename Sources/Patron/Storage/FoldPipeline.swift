@@ -35,7 +35,7 @@ final class FoldPipeline: @unchecked Sendable {
 
     /// Events handed over together, with what the fold needs of LMDB for them. Handed
     /// over whole, never used by the writer again (its states are plain values).
-    struct Chunk: @unchecked Sendable {
+    struct Chunk: Sendable {
         /// The request the items' events are in (by ``Item/index``).
         var events: [Event]
         var items: [Item] = []
