@@ -82,10 +82,10 @@ import Testing
         }
         let file = try write(dir, "many.ndjson", lines.joined(separator: "\n"))
         var options = ImportOptions()
-        // Batches over AppendContext.deferFoldsFrom, several to a transaction: a fold is
-        // running between batches, where the hook is called.
+        // Batches over AppendContext.deferFoldsFrom, all in one transaction: a fold is
+        // running between batches, where the hook is called (not before the first).
         options.batchSize = 100
-        options.segmentSize = 1_000
+        options.segmentSize = 100_000
         let calls = Calls()
         let appended = Calls()
         let done = DispatchSemaphore(value: 0)

@@ -179,9 +179,7 @@ extension Database {
                     }
                     for b in batches { try apply(b) }
                     while events < segment {
-                        // The hook may append to another database in this process, whose
-                        // fold would wait for this one's: this one ends first.
-                        guard let b = try feed.next(beforeProgress: { context.settle() }) else {
+                        guard let b = try feed.next() else {
                             ended = true
                             break
                         }
@@ -398,8 +396,7 @@ final class ImportFeed: Sendable {
 
     /// The next batch, or nil once the file is read to its end; throws the reading
     /// side's error (``ImportFailure`` for invalid rows in the default mode).
-    /// `beforeProgress` runs before the caller's progress hook does.
-    func next(beforeProgress: () -> Void = {}) throws -> Batch? {
+    func next() throws -> Batch? {
         while let item = pipe.receive() {
             switch item {
             case .batch(let events, let rows, let lastLine, let bytes, let total):
@@ -410,10 +407,7 @@ final class ImportFeed: Sendable {
                     return ImportProgress(bytes: bytes, totalBytes: total, rows: rows, stored: s.report.appended,
                                           seconds: -started.timeIntervalSinceNow)
                 }
-                if let tick, let progress {
-                    beforeProgress()
-                    progress(tick)
-                }
+                if let tick { progress?(tick) }
                 if !events.isEmpty { return Batch(events: events, lastLine: lastLine) }
             case .done(let rows, let rejected, let wroteRejected, let fixedDuplicates, let fixedDuplicateCount):
                 state.withLock { s in

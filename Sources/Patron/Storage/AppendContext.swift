@@ -281,7 +281,7 @@ final class AppendContext {
     }
 
     /// Ends the pipeline, if one runs: for a transaction about to end anyway
-    /// (``Writer``), a request that failed, or before the import's progress hook. The
+    /// (``Writer``), or a request that failed. The
     /// fold thread is done with the folding and its read transaction when this
     /// returns. A failed fold is kept: every later use of the states, and ``finish()``,
     /// throws it, so the transaction cannot commit.

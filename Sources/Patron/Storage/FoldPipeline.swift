@@ -168,32 +168,48 @@ final class FoldPipeline: @unchecked Sendable {
     }
 }
 
-/// The thread folds run on (``FoldPipeline``): one for the process, started on first
-/// use, running one fold at a time. Its own thread, not a dispatch queue's: callers
+/// The threads folds run on (``FoldPipeline``): started as needed, a fold at a time
+/// each, kept for the process. Their own threads, not a dispatch queue's: callers
 /// blocked in ``Database/appendAndWait(_:)`` on dispatch's worker threads could
-/// otherwise leave no worker to run the fold they wait for.
+/// otherwise leave no worker to run the fold they wait for. A fold lasts until its
+/// writer ends it, so a fold never waits for another: when every fold thread is busy
+/// (two databases writing at once, or an import's progress hook appending to a
+/// second database while the first's fold runs) another thread starts. There are
+/// never more than the folds that ever ran at once.
 final class FoldThread: Sendable {
     static let shared = FoldThread()
 
-    private let jobs = Mutex<[@Sendable () -> Void]>([])
+    private let state = Mutex<(jobs: [@Sendable () -> Void], idle: Int)>(([], 0))
     private let waiting = DispatchSemaphore(value: 0)
 
-    private init() {
+    private init() {}
+
+    /// Runs `job` on a fold thread that is not running another.
+    func run(_ job: @escaping @Sendable () -> Void) {
+        let start = state.withLock { s -> Bool in
+            s.jobs.append(job)
+            // A thread that has finished its fold and waits (or is about to) takes it.
+            guard s.idle == 0 else {
+                s.idle -= 1
+                return false
+            }
+            return true
+        }
+        if start { startThread() }
+        waiting.signal()
+    }
+
+    private func startThread() {
         let thread = Thread { [self] in
             while true {
                 waiting.wait()
-                let job = jobs.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+                let job = state.withLock { $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }
                 job?()
+                state.withLock { $0.idle += 1 }
             }
         }
         thread.name = "patron.fold"
         thread.qualityOfService = .userInitiated
         thread.start()
-    }
-
-    /// Runs `job` on the fold thread after the jobs before it.
-    func run(_ job: @escaping @Sendable () -> Void) {
-        jobs.withLock { $0.append(job) }
-        waiting.signal()
     }
 }
