@@ -50,8 +50,8 @@ final class AppendContext {
     private var folding: ProjectionFolding
     /// Stream links (``StreamChain``) of the positions from `linksFrom` on, not yet written.
     private var links: [UInt64] = []
-    /// The fold of the current request on the second thread, while one runs
-    /// (``applyInOrder(_:)``), and what the writer's side keeps for it.
+    /// The fold of the current run of large requests on a second thread, while one
+    /// runs (``applyInOrder(_:)``), and what the writer's side keeps for it.
     private var pipeline: PipelineFeed?
     /// A fold that failed: every later use of the states throws it, so the
     /// transaction cannot commit.
@@ -281,10 +281,10 @@ final class AppendContext {
     }
 
     /// Ends the pipeline, if one runs: for a transaction about to end anyway
-    /// (``Writer``), or a request that failed. The
-    /// fold thread is done with the folding and its read transaction when this
-    /// returns. A failed fold is kept: every later use of the states, and ``finish()``,
-    /// throws it, so the transaction cannot commit.
+    /// (``Writer``), or a request that failed. The fold thread is done with the
+    /// folding and its read transaction when this returns. A failed fold is kept:
+    /// every later use of the states, and ``finish()``, throws it, so the transaction
+    /// cannot commit.
     func settle() {
         if pipeline != nil { try? finishPipeline() }
     }
