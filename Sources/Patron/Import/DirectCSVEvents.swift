@@ -38,8 +38,6 @@ struct DirectCSVEvents {
         let values: [String]
         let layout: DirectCSVEvents
 
-        /// Thrown for anything the general path must read (never shown).
-        static let general = EventValidationError(field: "", value: nil, problem: "")
 
         func value(_ f: EventField) -> String? {
             let i = layout.columns[Int(f.rawValue)]
@@ -55,13 +53,13 @@ struct DirectCSVEvents {
 
         func money(_ f: EventField) throws(EventValidationError) -> Money? {
             guard let text = value(f) else { return nil }
-            guard let m = Money(parsing: text) else { throw Self.general }
+            guard let m = Money(parsing: text) else { throw .readGenerally }
             return m
         }
 
         func integer(_ f: EventField) throws(EventValidationError) -> Int64? {
             guard let text = value(f) else { return nil }
-            guard let v = Int64(text.trimmingWhitespace()) else { throw Self.general }
+            guard let v = Int64(text.trimmingWhitespace()) else { throw .readGenerally }
             return v
         }
 
@@ -71,7 +69,7 @@ struct DirectCSVEvents {
 
         func items() throws(EventValidationError) -> [PurchaseItem] {
             // Items are a JSON list; a CSV value never is one.
-            guard value(.items) == nil else { throw Self.general }
+            guard value(.items) == nil else { throw .readGenerally }
             return []
         }
 

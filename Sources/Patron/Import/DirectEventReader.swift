@@ -256,8 +256,6 @@ struct DirectEventReader {
         let services: [String]
         let itemList: [PurchaseItem]
 
-        /// Thrown for anything the general path must read (never shown).
-        static let general = EventValidationError(field: "", value: nil, problem: "")
 
         func slot(_ f: EventField) -> Slot? { present & f.bit != 0 ? slots[Int(f.rawValue)] : nil }
         func bytes(_ s: Slot) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: line[s.range]) }
@@ -265,7 +263,7 @@ struct DirectEventReader {
 
         func string(_ f: EventField) throws(EventValidationError) -> String? {
             guard let s = slot(f) else { return nil }
-            guard s.kind != .list else { throw Self.general }
+            guard s.kind != .list else { throw .readGenerally }
             return text(s)
         }
 
@@ -279,7 +277,7 @@ struct DirectEventReader {
             case .string: m = Money(parsing: text(s))
             case .list: m = nil
             }
-            guard let m else { throw Self.general }
+            guard let m else { throw .readGenerally }
             return m
         }
 
@@ -291,7 +289,7 @@ struct DirectEventReader {
             case .string: v = Int64(text(s).trimmingWhitespace())
             case .list: v = nil
             }
-            guard let v else { throw Self.general }
+            guard let v else { throw .readGenerally }
             return v
         }
 
@@ -300,13 +298,13 @@ struct DirectEventReader {
             switch s.kind {
             case .string: return Event.listItems(text(s))
             case .list where f == .services: return services
-            default: throw Self.general
+            default: throw .readGenerally
             }
         }
 
         func items() throws(EventValidationError) -> [PurchaseItem] {
             guard let s = slot(.items) else { return [] }
-            guard s.kind == .list else { throw Self.general }
+            guard s.kind == .list else { throw .readGenerally }
             return itemList
         }
 
@@ -314,12 +312,12 @@ struct DirectEventReader {
             guard let s = slot(.at) else { return nil }
             guard s.kind == .string,
                   let ms = TimestampParser.parse(bytes: bytes(s).assumingMemoryBound(to: UInt8.self), zone: zone)
-            else { throw Self.general }
+            else { throw .readGenerally }
             return ms
         }
 
         func extra(for type: EventType) throws(EventValidationError) -> String? {
-            guard present & ~Event.knownFieldBits[Int(type.code)] == 0 else { throw Self.general }
+            guard present & ~Event.knownFieldBits[Int(type.code)] == 0 else { throw .readGenerally }
             return nil
         }
     }

@@ -39,6 +39,12 @@ protocol EventFieldReading {
     func extra(for type: EventType) throws(EventValidationError) -> String?
 }
 
+extension EventValidationError {
+    /// Thrown by a direct reader (``DirectEventReader``, ``DirectCSVEvents``) for a
+    /// row the general path must read, which words the real error; never shown.
+    static let readGenerally = EventValidationError(field: "", value: nil, problem: "")
+}
+
 extension EventFieldReading {
     func instant(zone: Zone) throws(EventValidationError) -> Int64? {
         guard let text = try key(.at) else { return nil }

@@ -228,12 +228,6 @@ extension JSONValue {
 private struct JSONFields: EventFieldReading {
     let pairs: [(String, JSONValue)]
 
-    func string(_ field: EventField) throws(EventValidationError) -> String? { try string(field.text) }
-    func key(_ field: EventField) throws(EventValidationError) -> String? { try key(field.text) }
-    func money(_ field: EventField) throws(EventValidationError) -> Money? { try money(field.text) }
-    func integer(_ field: EventField) throws(EventValidationError) -> Int64? { try integer(field.text) }
-    func stringList(_ field: EventField) throws(EventValidationError) -> [String] { try stringList(field.text) }
-
     func extra(for type: EventType) -> String? {
         let known = Event.knownFields[type] ?? []
         let unknown = pairs.filter { !known.contains($0.0) }
@@ -251,7 +245,8 @@ private struct JSONFields: EventFieldReading {
         return nil
     }
 
-    func string(_ name: String) throws(EventValidationError) -> String? {
+    func string(_ field: EventField) throws(EventValidationError) -> String? {
+        let name = field.text
         switch self[name] {
         case nil: return nil
         case .string(let s): return s
@@ -262,7 +257,8 @@ private struct JSONFields: EventFieldReading {
     }
 
     /// Keys and ids: strings, or numbers taken as their text.
-    func key(_ name: String) throws(EventValidationError) -> String? {
+    func key(_ field: EventField) throws(EventValidationError) -> String? {
+        let name = field.text
         switch self[name] {
         case nil: return nil
         case .string(let s): return s
@@ -271,8 +267,8 @@ private struct JSONFields: EventFieldReading {
         }
     }
 
-    func money(_ name: String) throws(EventValidationError) -> Money? {
-        try Self.money(self[name], field: name)
+    func money(_ field: EventField) throws(EventValidationError) -> Money? {
+        try Self.money(self[field.text], field: field.text)
     }
 
     static func money(_ value: JSONValue?, field: String) throws(EventValidationError) -> Money? {
@@ -290,8 +286,8 @@ private struct JSONFields: EventFieldReading {
         return m
     }
 
-    func integer(_ name: String) throws(EventValidationError) -> Int64? {
-        try Self.integer(self[name], field: name)
+    func integer(_ field: EventField) throws(EventValidationError) -> Int64? {
+        try Self.integer(self[field.text], field: field.text)
     }
 
     static func integer(_ value: JSONValue?, field: String) throws(EventValidationError) -> Int64? {
@@ -340,7 +336,8 @@ private struct JSONFields: EventFieldReading {
         return EventValidationError(field: field, value: text, problem: error.problem)
     }
 
-    func stringList(_ name: String) throws(EventValidationError) -> [String] {
+    func stringList(_ field: EventField) throws(EventValidationError) -> [String] {
+        let name = field.text
         switch self[name] {
         case nil: return []
         case .string(let s):

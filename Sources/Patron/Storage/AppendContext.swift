@@ -275,8 +275,7 @@ final class AppendContext {
     private func sendChunk() {
         guard var feed = pipeline, !feed.chunk.items.isEmpty else { return }
         feed.fold.send(feed.chunk)
-        feed.chunk.items = []
-        feed.chunk.ids = []
+        feed.chunk = FoldPipeline.Chunk(events: feed.chunk.events)
         pipeline = feed
     }
 

@@ -82,7 +82,7 @@ final class FoldPipeline: @unchecked Sendable {
         self.folding = folding
         self.firstPosition = firstPosition
         env = store.env
-        FoldThread.shared.run { self.run() }
+        FoldThreads.shared.run { self.run() }
     }
 
     /// The read transaction of the chunk being folded.
@@ -176,8 +176,8 @@ final class FoldPipeline: @unchecked Sendable {
 /// (two databases writing at once, or an import's progress hook appending to a
 /// second database while the first's fold runs) another thread starts. There are
 /// never more than the folds that ever ran at once.
-final class FoldThread: Sendable {
-    static let shared = FoldThread()
+final class FoldThreads: Sendable {
+    static let shared = FoldThreads()
 
     private let state = Mutex<(jobs: [@Sendable () -> Void], idle: Int)>(([], 0))
     private let waiting = DispatchSemaphore(value: 0)
