@@ -463,18 +463,52 @@ final class AppendContext {
         // Rows into one buffer and details into one reused writer, each state read in
         // place: a commit writes every changed client, so per-client allocations and
         // copies add up.
+        //
+        // Many states: the second half is encoded on a fold thread meanwhile.
+        let sorted = folding.dirty.sorted()
+        let split = sorted.count >= Self.encodeAsideFrom ? sorted.count / 2 : sorted.count
+        let aside = split < sorted.count ? StatesEncodedAside(folding: folding, clients: sorted[split...]) : nil
         var numbers: [UInt32] = []
-        numbers.reserveCapacity(folding.dirty.count)
+        numbers.reserveCapacity(sorted.count)
         var rows: [UInt8] = []
-        rows.reserveCapacity(folding.dirty.count * ProjectionRow.size)
+        rows.reserveCapacity(sorted.count * ProjectionRow.size)
         var detail = ByteWriter(capacity: 512)
-        for n in folding.dirty.sorted() {
+        for n in sorted[..<split] {
             guard folding.encode(n, row: &rows, detail: &detail) else { continue }
             numbers.append(n)
             try txn.put(schema.details, key: n, value: detail.bytes)
             readStep()
         }
+        if let aside {
+            let encoded = aside.wait()
+            try encoded.details.withUnsafeBytes { all in
+                var start = 0
+                for (n, end) in zip(encoded.numbers, encoded.detailEnds) {
+                    try txn.put(schema.details, key: n, value: UnsafeRawBufferPointer(rebasing: all[start..<end]))
+                    start = end
+                    readStep()
+                }
+            }
+            numbers.append(contentsOf: encoded.numbers)
+            rows.append(contentsOf: encoded.rows)
+        }
         try RowChunks.write(numbers: numbers, rows: rows, table: schema.rows, txn: txn, afterEachChunk: readStep)
+    }
+
+    /// A commit that writes at least this many client states encodes half of them on a
+    /// fold thread (``StatesEncodedAside``).
+    static let encodeAsideFrom = 1_024
+
+    /// Lets go of the states and lookup tables this transaction held, and `carried`
+    /// (what ``carry()`` gave), on a fold thread (``Release``), once they are written
+    /// and not carried into the next transaction.
+    func releaseAside(_ carried: consuming Carried) {
+        var dropped = ProjectionFolding(load: folding.load)
+        swap(&dropped, &folding)
+        Release.aside((dropped, carried, numbers, idsInTxn, interned))
+        numbers = [:]
+        idsInTxn = [:]
+        interned = [:]
     }
 }
 

@@ -190,7 +190,11 @@ final class Writer: Sendable {
                 // commit of one that wrote nothing, and the next writer reuses the id).
                 let states = context.carry()
                 if session == nil && context.appendedAny && states.count <= Self.carriedLimit
-                    && states.numbers.count <= 4 * Self.carriedLimit { next = (txn.id, states) }
+                    && states.numbers.count <= 4 * Self.carriedLimit {
+                    next = (txn.id, states)
+                } else {
+                    context.releaseAside(consume states)
+                }
                 return (value, context.lastPosition)
             }
         }
