@@ -156,10 +156,29 @@ final class AppendContext {
         var count: Int { states.count }
     }
 
-    /// The state to carry into the next transaction once this one has committed.
-    func carry() -> Carried {
+    /// Ends the transaction's hold on its states and lookup tables (call last, after
+    /// ``finish()``) and returns what to carry into the next transaction once this one
+    /// has committed (see ``Carried``): nil when there is no `limit`, nothing was
+    /// appended, or there are more than `limit` states or four times as many client
+    /// numbers. What is not carried is let go of on a fold thread (``Release``):
+    /// freeing an import transaction's states takes time the writer's next
+    /// transaction can use.
+    func handOver(limit: Int?) -> Carried? {
         settle()
-        return Carried(states: folding.carry(), numbers: numbers)
+        var dropped = ProjectionFolding(load: folding.load)
+        swap(&dropped, &folding)
+        var droppedNumbers: [String: UInt32] = [:]
+        swap(&droppedNumbers, &numbers)
+        let lookups = (idsInTxn, interned)
+        idsInTxn = [:]
+        interned = [:]
+        let states = dropped.carry()
+        if let limit, appendedAny, states.count <= limit, droppedNumbers.count <= 4 * limit {
+            Release.aside(lookups)
+            return Carried(states: states, numbers: droppedNumbers)
+        }
+        Release.aside((dropped, states, droppedNumbers, lookups))
+        return nil
     }
 
     /// Applies one request, or throws ``PatronError/wrongExpectedVersion`` having
@@ -498,18 +517,6 @@ final class AppendContext {
     /// A commit that writes at least this many client states encodes half of them on a
     /// fold thread (``StatesEncodedAside``).
     static let encodeAsideFrom = 1_024
-
-    /// Lets go of the states and lookup tables this transaction held, and `carried`
-    /// (what ``carry()`` gave), on a fold thread (``Release``), once they are written
-    /// and not carried into the next transaction.
-    func releaseAside(_ carried: consuming Carried) {
-        var dropped = ProjectionFolding(load: folding.load)
-        swap(&dropped, &folding)
-        Release.aside((dropped, carried, numbers, idsInTxn, interned))
-        numbers = [:]
-        idsInTxn = [:]
-        interned = [:]
-    }
 }
 
 /// Unique, time-ordered event ids for events appended without one: 48 bits of

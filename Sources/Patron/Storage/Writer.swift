@@ -111,7 +111,8 @@ final class Writer: Sendable {
         let done = DispatchSemaphore(value: 0)
         let box = Mutex<Result<R, any Error>?>(nil)
         let job: @Sendable () -> Void = { [self] in
-            // Carried states would hold memory the whole session and be stale after it.
+            // Carried states would add to an import's memory (measured: 60,000 of them
+            // took a 2.45 GB import from 240-247 MB to 296-298 MB at its peak).
             carried.withLock { $0 = nil }
             let session = WriterSession(writer: self)
             var outcome = Result { try body(session) }
@@ -164,6 +165,8 @@ final class Writer: Sendable {
             defer { c = nil }
             return c
         } : nil
+        // A session carries none (see `session(_:)`).
+        let limit = session == nil ? Self.carriedLimit : nil
         var next: (txnID: Int, states: AppendContext.Carried)?
         let outcome: Result<(R, UInt64), any Error> = Result {
             try store.env.write { txn in
@@ -188,13 +191,7 @@ final class Writer: Sendable {
                 epoch = try store.epoch(of: txn)
                 // Only a transaction that wrote commits under its id (LMDB skips the
                 // commit of one that wrote nothing, and the next writer reuses the id).
-                let states = context.carry()
-                if session == nil && context.appendedAny && states.count <= Self.carriedLimit
-                    && states.numbers.count <= 4 * Self.carriedLimit {
-                    next = (txn.id, states)
-                } else {
-                    context.releaseAside(consume states)
-                }
+                if let states = context.handOver(limit: limit) { next = (txn.id, states) }
                 return (value, context.lastPosition)
             }
         }
