@@ -22,6 +22,8 @@ struct ProjectionFolding {
     private var boxes: [Box?] = []
     /// How many entries of `boxes` hold a state.
     private var held = 0
+    /// How many client states it holds (loaded or changed).
+    var heldCount: Int { held }
     /// Client numbers whose state changed, each once, in the order of their first change.
     private(set) var dirty: [UInt32] = []
     /// Loads a stored state (nil for a client with none yet).

@@ -165,20 +165,20 @@ final class AppendContext {
     /// transaction can use.
     func handOver(limit: Int?) -> Carried? {
         settle()
-        var dropped = ProjectionFolding(load: folding.load)
-        swap(&dropped, &folding)
-        var droppedNumbers: [String: UInt32] = [:]
-        swap(&droppedNumbers, &numbers)
-        let lookups = (idsInTxn, interned)
+        let load = folding.load
+        var carried: Carried?
+        if let limit, appendedAny, folding.heldCount <= limit, numbers.count <= 4 * limit {
+            carried = Carried(states: folding.carry(), numbers: numbers)
+            folding = ProjectionFolding(load: load)
+            numbers = [:]
+        }
+        var rest = (folding, numbers, idsInTxn, interned)
+        folding = ProjectionFolding(load: load)
+        numbers = [:]
         idsInTxn = [:]
         interned = [:]
-        let states = dropped.carry()
-        if let limit, appendedAny, states.count <= limit, droppedNumbers.count <= 4 * limit {
-            Release.aside(lookups)
-            return Carried(states: states, numbers: droppedNumbers)
-        }
-        Release.aside((dropped, states, droppedNumbers, lookups))
-        return nil
+        Release.aside(&rest, leaving: (ProjectionFolding(load: load), [:], [:], [:]))
+        return carried
     }
 
     /// Applies one request, or throws ``PatronError/wrongExpectedVersion`` having

@@ -59,14 +59,21 @@ final class StatesEncodedAside: @unchecked Sendable {
 /// thread (``FoldThreads``) instead of the writer's: freeing some hundred thousand
 /// states of an import's transaction takes time the writer's next transaction can use.
 enum Release {
-    /// Drops `value` (its last reference) on a fold thread.
-    static func aside<T>(_ value: consuming T) {
-        let box = Holder(value)
-        FoldThreads.shared.run { box.value = nil }
+    /// Drops what `value` holds on a fold thread, leaving `empty` in its place: moved
+    /// into the fold thread's hands, not copied, so the writer keeps no reference
+    /// whose release would free it here after all.
+    static func aside<T>(_ value: inout T, leaving empty: T) {
+        let box = Holder(empty)
+        swap(&box.value, &value)
+        FoldThreads.shared.run { box.value = box.empty }
     }
 
     private final class Holder<T>: @unchecked Sendable {
-        var value: T?
-        init(_ value: consuming T) { self.value = value }
+        var value: T
+        let empty: T
+        init(_ empty: T) {
+            value = empty
+            self.empty = empty
+        }
     }
 }
