@@ -483,38 +483,43 @@ final class AppendContext {
         // place: a commit writes every changed client, so per-client allocations and
         // copies add up.
         //
-        // Many states: the second half is encoded on a fold thread meanwhile.
+        // Many states: encoded from both ends, the far end on a fold thread.
         let sorted = folding.dirty.sorted()
-        let split = sorted.count >= Self.encodeAsideFrom ? sorted.count / 2 : sorted.count
-        let aside = split < sorted.count ? StatesEncodedAside(folding: folding, clients: sorted[split...]) : nil
+        let aside = sorted.count >= Self.encodeAsideFrom ? StatesEncodedAside(folding: folding, clients: sorted) : nil
         var numbers: [UInt32] = []
         numbers.reserveCapacity(sorted.count)
         var rows: [UInt8] = []
         rows.reserveCapacity(sorted.count * ProjectionRow.size)
         var detail = ByteWriter(capacity: 512)
-        for n in sorted[..<split] {
-            guard folding.encode(n, row: &rows, detail: &detail) else { continue }
-            numbers.append(n)
-            try txn.put(schema.details, key: n, value: detail.bytes)
-            readStep()
+        func encodeAndPut(_ clients: ArraySlice<UInt32>) throws {
+            for n in clients {
+                guard folding.encode(n, row: &rows, detail: &detail) else { continue }
+                numbers.append(n)
+                try txn.put(schema.details, key: n, value: detail.bytes)
+                readStep()
+            }
         }
         if let aside {
-            let encoded = aside.wait()
-            try encoded.details.withUnsafeBytes { all in
-                var start = 0
-                for (n, end) in zip(encoded.numbers, encoded.detailEnds) {
-                    try txn.put(schema.details, key: n, value: UnsafeRawBufferPointer(rebasing: all[start..<end]))
-                    start = end
-                    readStep()
+            while let run = aside.claimFront() { try encodeAndPut(run) }
+            for encoded in aside.wait() {
+                try encoded.details.withUnsafeBytes { all in
+                    var start = 0
+                    for (n, end) in zip(encoded.numbers, encoded.detailEnds) {
+                        try txn.put(schema.details, key: n, value: UnsafeRawBufferPointer(rebasing: all[start..<end]))
+                        start = end
+                        readStep()
+                    }
                 }
+                numbers.append(contentsOf: encoded.numbers)
+                rows.append(contentsOf: encoded.rows)
             }
-            numbers.append(contentsOf: encoded.numbers)
-            rows.append(contentsOf: encoded.rows)
+        } else {
+            try encodeAndPut(sorted[...])
         }
         try RowChunks.write(numbers: numbers, rows: rows, table: schema.rows, txn: txn, afterEachChunk: readStep)
     }
 
-    /// A commit that writes at least this many client states encodes half of them on a
+    /// A commit that writes at least this many client states encodes some of them on a
     /// fold thread (``StatesEncodedAside``).
     static let encodeAsideFrom = 1_024
 }

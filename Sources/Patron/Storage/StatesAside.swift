@@ -1,16 +1,20 @@
 import Dispatch
+import Synchronization
 
-/// The changed client states of a commit encoded on a fold thread (``FoldThreads``)
-/// while the writer's thread encodes and writes the others (``AppendContext``): at
-/// each commit the writer writes every client a transaction changed, and encoding
-/// them is most of that work.
+/// The changed client states of a commit encoded partly on a fold thread
+/// (``FoldThreads``) while the writer's thread encodes and writes the others
+/// (``AppendContext``): at each commit the writer writes every client a transaction
+/// changed, and encoding them is most of that work.
 ///
-/// It reads the states of `clients` through its own copy of the folding; the writer
-/// must not change the folding until ``wait()`` returns (its copy is let go by then,
+/// The clients (ascending) are taken in runs of ``run`` from both ends: the writer's
+/// thread from the front (``claimFront()``), encoding and writing each run as it goes,
+/// the fold thread from the back, so the two meet wherever their speeds put them.
+/// The fold thread reads the states through its own copy of the folding; the writer
+/// must not change the folding until ``wait()`` returns (the copy is let go by then,
 /// so the writer's next change does not copy the table).
 final class StatesEncodedAside: @unchecked Sendable {
-    /// The encoded states: `rows` one after another (``ProjectionRow/size`` each), and
-    /// each client's detail at `details[detailEnds[k - 1]..<detailEnds[k]]`.
+    /// Encoded states: `rows` one after another (``ProjectionRow/size`` each), and each
+    /// client's detail at `details[detailEnds[k - 1]..<detailEnds[k]]`.
     struct Encoded {
         var numbers: [UInt32] = []
         var rows: [UInt8] = []
@@ -18,40 +22,69 @@ final class StatesEncodedAside: @unchecked Sendable {
         var detailEnds: [Int] = []
     }
 
+    /// Clients per run taken at a time.
+    static let run = 256
+
     private var folding: ProjectionFolding?
-    private let clients: ArraySlice<UInt32>
-    private var encoded = Encoded()
+    private let clients: [UInt32]
+    /// The runs not taken yet: `front..<back`, in run indices.
+    private let claims: Mutex<(front: Int, back: Int)>
+    /// What the fold thread encoded, last run first.
+    private var encoded: [Encoded] = []
     private let done = DispatchSemaphore(value: 0)
 
-    /// Starts encoding the states of `clients` (ascending) held by `folding`.
-    init(folding: ProjectionFolding, clients: ArraySlice<UInt32>) {
+    /// Starts encoding the states of `clients` (ascending) held by `folding` from the back.
+    init(folding: ProjectionFolding, clients: [UInt32]) {
         self.folding = folding
         self.clients = clients
-        FoldThreads.shared.run { self.run() }
+        claims = Mutex((0, (clients.count + Self.run - 1) / Self.run))
+        FoldThreads.shared.run { self.encodeFromTheBack() }
     }
 
-    private func run() {
+    private func clients(ofRun r: Int) -> ArraySlice<UInt32> {
+        clients[(r * Self.run)..<min((r + 1) * Self.run, clients.count)]
+    }
+
+    /// The next run of clients for the writer's thread to encode, nil once every run is taken.
+    func claimFront() -> ArraySlice<UInt32>? {
+        let r = claims.withLock { c -> Int? in
+            guard c.front < c.back else { return nil }
+            c.front += 1
+            return c.front - 1
+        }
+        return r.map { clients(ofRun: $0) }
+    }
+
+    private func encodeFromTheBack() {
         if let folding {
-            var out = Encoded()
-            out.numbers.reserveCapacity(clients.count)
-            out.detailEnds.reserveCapacity(clients.count)
-            out.rows.reserveCapacity(clients.count * ProjectionRow.size)
             var detail = ByteWriter(capacity: 512)
-            for n in clients where folding.encode(n, row: &out.rows, detail: &detail) {
-                out.numbers.append(n)
-                out.details.append(contentsOf: detail.bytes)
-                out.detailEnds.append(out.details.count)
+            while let r = claims.withLock({ c -> Int? in
+                guard c.front < c.back else { return nil }
+                c.back -= 1
+                return c.back
+            }) {
+                let run = clients(ofRun: r)
+                var out = Encoded()
+                out.numbers.reserveCapacity(run.count)
+                out.detailEnds.reserveCapacity(run.count)
+                out.rows.reserveCapacity(run.count * ProjectionRow.size)
+                for n in run where folding.encode(n, row: &out.rows, detail: &detail) {
+                    out.numbers.append(n)
+                    out.details.append(contentsOf: detail.bytes)
+                    out.detailEnds.append(out.details.count)
+                }
+                encoded.append(out)
             }
-            encoded = out
         }
         folding = nil
         done.signal()
     }
 
-    /// Waits for the encoding and hands it over (writer's thread).
-    func wait() -> Encoded {
+    /// Waits for the fold thread's runs and hands them over in client order (writer's
+    /// thread, once ``claimFront()`` has returned nil).
+    func wait() -> [Encoded] {
         done.wait()
-        return encoded
+        return encoded.reversed()
     }
 }
 
