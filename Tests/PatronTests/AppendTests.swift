@@ -179,4 +179,27 @@ import Testing
         try await db.append([visit("d"), visit("e")])
         #expect(try await reader.value == [2, 3, 4, 5])
     }
+
+    /// A fold on the second thread that fails (here: a stored state that does not
+    /// decode) fails its whole transaction, the other requests of the group commit
+    /// with it: the log and the indexes keep nothing of it.
+    @Test func aFoldThatFailsOnTheSecondThreadStoresNothing() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        _ = try await db.append((0..<10).map { visit("c\($0)") })
+        let n = try #require(try db.store.env.read { txn in try db.store.clientNumber("c3", txn: txn) })
+        try db.store.env.write { txn in try txn.put(db.store.schema.details, key: n, value: [0xFF, 0xFF, 0xFF]) }
+        // A request this large folds on the second thread (``AppendContext/deferFoldsFrom``).
+        let large = (0..<(2 * AppendContext.deferFoldsFrom)).map { visit("c\($0 % 10)", "large-\($0)", on: "2025-02-01") }
+        await #expect(throws: (any Error).self) { try await db.append(large) }
+        #expect(try db.lastPosition == 10)
+        let indexed = try db.store.env.read { txn in try txn.get(db.store.schema.ids, key: "large-0") != nil }
+        #expect(!indexed, "no id of the failed request is indexed")
+        // Rebuilt, the state decodes again and the same request goes in whole.
+        _ = try db.rebuild()
+        let r = try await db.append(large)
+        #expect(r.appended == large.count)
+        #expect(try db.lastPosition == UInt64(10 + large.count))
+        #expect(try db.verify().isOK)
+    }
 }

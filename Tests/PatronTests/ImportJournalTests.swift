@@ -92,6 +92,9 @@ import Testing
         // runs on the second thread through each transaction's batches (the batch with
         // the merge and the forget folds on the writer's thread).
         Shape(rows: 1_200, batch: 100, segment: 350, bad: 1_150),
+        // Batches of 1,000, over FoldPipeline.chunkSize: chunks sent in the middle of a
+        // batch while the fold runs on through the second transaction's two batches.
+        Shape(rows: 4_000, batch: 1_000, segment: 1_500, bad: 3_950),
     ]
 
     @Test("A file over many transactions with an invalid row near its end imports nothing: every table as before, personal data kept",
