@@ -181,8 +181,7 @@ import Testing
     }
 
     /// A fold on the second thread that fails (here: a stored state that does not
-    /// decode) fails its whole transaction, the other requests of the group commit
-    /// with it: the log and the indexes keep nothing of it.
+    /// decode) fails its transaction: the log and the indexes keep nothing of it.
     @Test func aFoldThatFailsOnTheSecondThreadStoresNothing() async throws {
         let dir = TempDir()
         let db = try Database(path: dir.path("db"))
@@ -201,5 +200,33 @@ import Testing
         #expect(r.appended == large.count)
         #expect(try db.lastPosition == UInt64(10 + large.count))
         #expect(try db.verify().isOK)
+    }
+
+    /// A commit of many changed states encodes them from both ends, on two threads
+    /// (``StatesEncodedAside``, from ``AppendContext/encodeAsideFrom``): just under,
+    /// at and just over the threshold, and many runs of 256, every state comes out
+    /// as a rebuild makes it.
+    @Test(arguments: [AppendContext.encodeAsideFrom - 1, AppendContext.encodeAsideFrom,
+                      AppendContext.encodeAsideFrom + 1, 20_000])
+    func manyChangedStatesAreWrittenWhole(clients: Int) async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        let first = (0..<clients).map { visit("c\($0)", on: "2025-01-0\(1 + $0 % 7)") }
+        _ = try await db.append(first)
+        // Again, on states carried from the first commit, with a purchase for some.
+        let second = (0..<clients).map { i in
+            i % 3 == 0
+                ? Event(client: "c\(i)", at: ms("2025-02-01"), payload: .purchase(Purchase(amount: Money(cents: Int64(100 + i)))))
+                : visit("c\(i)", on: "2025-02-02")
+        }
+        _ = try await db.append(second)
+        let keys = [0, 1, clients / 2, clients - 2, clients - 1].map { "c\($0)" }
+        let before = try keys.map { try db.client($0, today: day("2025-03-01"))?.fieldMap }
+        #expect(try db.client("c0", today: day("2025-03-01"))?.visits == 1)
+        #expect(try db.client("c1", today: day("2025-03-01"))?.visits == 2)
+        let report = try db.verify()
+        #expect(report.isOK, "\(report.problems)")
+        _ = try db.rebuild()
+        #expect(try keys.map { try db.client($0, today: day("2025-03-01"))?.fieldMap } == before)
     }
 }

@@ -42,6 +42,8 @@ struct ProjectionFolding {
         fileprivate var boxes: [Box?]
         /// How many client states it holds.
         let count: Int
+        /// No states.
+        static let none = Carried(boxes: [], count: 0)
     }
 
     /// A folding that starts from carried states (see ``Carried``).

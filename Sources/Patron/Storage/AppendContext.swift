@@ -152,8 +152,6 @@ final class AppendContext {
     struct Carried: @unchecked Sendable {
         var states: ProjectionFolding.Carried
         var numbers: [String: UInt32]
-        /// How many client states it holds.
-        var count: Int { states.count }
     }
 
     /// Ends the transaction's hold on its states and lookup tables (call last, after
@@ -172,12 +170,16 @@ final class AppendContext {
             folding = ProjectionFolding(load: load)
             numbers = [:]
         }
-        var rest = (folding, numbers, idsInTxn, interned)
+        // The states alone (their table, not the folding, whose `load` holds the store),
+        // with the lookup tables; a few are freed here rather than wake a thread.
+        var rest = (folding.carry(), numbers, idsInTxn, interned)
         folding = ProjectionFolding(load: load)
         numbers = [:]
         idsInTxn = [:]
         interned = [:]
-        Release.aside(&rest, leaving: (ProjectionFolding(load: load), [:], [:], [:]))
+        if rest.0.count + rest.1.count + rest.2.count >= Self.encodeAsideFrom {
+            Release.aside(&rest, leaving: (.none, [:], [:], [:]))
+        }
         return carried
     }
 
@@ -500,7 +502,15 @@ final class AppendContext {
             }
         }
         if let aside {
-            while let run = aside.claimFront() { try encodeAndPut(run) }
+            do {
+                while let run = aside.claimFront() { try encodeAndPut(run) }
+            } catch {
+                // The fold thread stops at its next run and lets go of its folding: the
+                // transaction is dropped, maybe to run again (the map grew).
+                aside.cancel()
+                _ = aside.wait()
+                throw error
+            }
             for encoded in aside.wait() {
                 try encoded.details.withUnsafeBytes { all in
                     var start = 0

@@ -168,7 +168,8 @@ final class FoldPipeline: @unchecked Sendable {
     }
 }
 
-/// The threads folds run on (``FoldPipeline``): started as needed, a fold at a time
+/// The threads folds run on (``FoldPipeline``), and the work a commit does beside the
+/// writer (``StatesEncodedAside``, ``Release``): started as needed, a job at a time
 /// each, kept for the process. Their own threads, not a dispatch queue's: callers
 /// blocked in ``Database/appendAndWait(_:)`` on dispatch's worker threads could
 /// otherwise leave no worker to run the fold they wait for. A fold lasts until its

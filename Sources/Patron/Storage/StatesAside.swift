@@ -80,6 +80,12 @@ final class StatesEncodedAside: @unchecked Sendable {
         done.signal()
     }
 
+    /// Leaves the runs not taken yet untaken: the fold thread stops after the run it is
+    /// encoding (for a write that failed; ``wait()`` still waits for it).
+    func cancel() {
+        claims.withLock { $0.back = $0.front }
+    }
+
     /// Waits for the fold thread's runs and hands them over in client order (writer's
     /// thread, once ``claimFront()`` has returned nil).
     func wait() -> [Encoded] {
