@@ -229,4 +229,24 @@ import Testing
         _ = try db.rebuild()
         #expect(try keys.map { try db.client($0, today: day("2025-03-01"))?.fieldMap } == before)
     }
+
+    /// A state write that fails while the other end of the states is encoded on a fold
+    /// thread fails the transaction whole; the next commit writes every state.
+    @Test func aStateWriteThatFailsMidCommitStoresNothing() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        let clients = 20_000
+        _ = try await db.append((0..<clients).map { visit("c\($0)") })
+        db.store.failStateWrite.withLock { $0 = 300 }
+        let second = (0..<clients).map { visit("c\($0)", on: "2025-02-01") }
+        await #expect(throws: PatronError.self) { try await db.append(second) }
+        #expect(db.store.failStateWrite.withLock { $0 } == nil, "the injected failure happened")
+        #expect(try db.lastPosition == UInt64(clients))
+        #expect(try db.client("c0", today: day("2025-03-01"))?.visits == 1)
+        let r = try await db.append(second)
+        #expect(r.appended == clients)
+        #expect(try db.client("c\(clients - 1)", today: day("2025-03-01"))?.visits == 2)
+        let report = try db.verify()
+        #expect(report.isOK, "\(report.problems)")
+    }
 }

@@ -497,6 +497,9 @@ final class AppendContext {
             for n in clients {
                 guard folding.encode(n, row: &rows, detail: &detail) else { continue }
                 numbers.append(n)
+                #if DEBUG
+                try injectedStateWriteFailure()
+                #endif
                 try txn.put(schema.details, key: n, value: detail.bytes)
                 readStep()
             }
@@ -532,6 +535,18 @@ final class AppendContext {
     /// A commit that writes at least this many client states encodes some of them on a
     /// fold thread (``StatesEncodedAside``).
     static let encodeAsideFrom = 1_024
+
+    #if DEBUG
+    /// Tests only: fails the state write ``Store/failStateWrite`` names.
+    private func injectedStateWriteFailure() throws {
+        let fails = store.failStateWrite.withLock { n -> Bool in
+            guard let k = n else { return false }
+            n = k > 1 ? k - 1 : nil
+            return k == 1
+        }
+        if fails { throw PatronError.io("injected failure of a state write") }
+    }
+    #endif
 }
 
 /// Unique, time-ordered event ids for events appended without one: 48 bits of

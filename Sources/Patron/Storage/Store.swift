@@ -28,6 +28,11 @@ final class Store: Sendable {
         var numbers: [String: UInt32] = [:]
     }
     let idGenerator = EventIDGenerator()
+    #if DEBUG
+    /// Tests only: the commit's state write that fails (counted from 1, then cleared),
+    /// as a full disk would make it (``AppendContext``).
+    let failStateWrite = Mutex<Int?>(nil)
+    #endif
 
     struct Options {
         var timeZone: String
