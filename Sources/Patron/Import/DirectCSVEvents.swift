@@ -38,7 +38,6 @@ struct DirectCSVEvents {
         let values: [String]
         let layout: DirectCSVEvents
 
-
         func value(_ f: EventField) -> String? {
             let i = layout.columns[Int(f.rawValue)]
             guard i >= 0, i < values.count, !values[i].isEmpty else { return nil }

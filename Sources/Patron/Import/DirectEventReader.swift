@@ -256,7 +256,6 @@ struct DirectEventReader {
         let services: [String]
         let itemList: [PurchaseItem]
 
-
         func slot(_ f: EventField) -> Slot? { present & f.bit != 0 ? slots[Int(f.rawValue)] : nil }
         func bytes(_ s: Slot) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: line[s.range]) }
         func text(_ s: Slot) -> String { String(decoding: bytes(s), as: UTF8.self) }

@@ -100,7 +100,7 @@ extension Event {
         if personal, let extra, case .object(let more)? = JSONValue.parse(extra) {
             for (k, v) in canonicalExtras ? JSONValue.canonical(more) : more { o.add(k, value: v) }
         }
-        return String(decoding: o.closed().bytes, as: UTF8.self)
+        return String(decoding: o.close(), as: UTF8.self)
     }
 }
 
@@ -116,11 +116,10 @@ private struct JSONLineWriter {
         bytes.append(UInt8(ascii: "{"))
     }
 
-    /// The object's text with its closing brace (the writer is done with).
-    func closed() -> JSONLineWriter {
-        var done = self
-        done.bytes.append(UInt8(ascii: "}"))
-        return done
+    /// Closes the object and gives its text (the writer is done with).
+    mutating func close() -> [UInt8] {
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
     }
 
     /// A nested object, its fields written by `body`.

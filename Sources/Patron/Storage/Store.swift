@@ -29,8 +29,9 @@ final class Store: Sendable {
     }
     let idGenerator = EventIDGenerator()
     #if DEBUG
-    /// Tests only: the commit's state write that fails (counted from 1, then cleared),
-    /// as a full disk would make it (``AppendContext``).
+    /// Tests only: which of a commit's state writes from the writer's thread fails
+    /// (counted from 1 over the states it encodes itself, then cleared), as a full
+    /// disk would make it fail (``AppendContext``).
     let failStateWrite = Mutex<Int?>(nil)
     #endif
 
