@@ -13,9 +13,11 @@ extension PatronCommand {
 
                 Each file is all or nothing: a file with an invalid row imports nothing,
                 and each problem is reported as file:line:column (the first 20, then a
-                count); a killed import leaves none of the file. A file of more than
-                --segment-size events commits in several transactions, so memory stays
-                bounded, under a journal: if the import fails half-way they are undone at
+                count); a killed import leaves none of the file. A long file commits in
+                several transactions (each ends at --segment-size events, or from 50,000
+                on once the process's memory reaches --memory-target or when the ids
+                come in no order), so memory stays bounded, under a journal: if the
+                import fails half-way they are undone at
                 once, and if the process dies, by the next command that opens the
                 database to write; writers in other processes are refused meanwhile.
                 --skip-invalid stores the
@@ -43,11 +45,14 @@ extension PatronCommand {
         @Flag(name: .long, help: "Do not derive ids from content for rows without one.") var noDedupe = false
         @Flag(name: .long, help: "Import the valid rows; write the invalid ones to FILE.rejected.") var skipInvalid = false
         @Option(help: "Events per batch (per transaction with --skip-invalid).") var batchSize = 10_000
-        @Option(help: "Events per transaction of an all-or-nothing import (without --skip-invalid).") var segmentSize = 50_000
+        @Option(help: "Most events per transaction of an all-or-nothing import (without --skip-invalid).") var segmentSize = 100_000
+        @Option(help: ArgumentHelp("Resident memory (MB) at which a transaction of an all-or-nothing import ends early, once it holds 50,000 events; 0: only --segment-size ends it.", valueName: "MB"))
+        var memoryTarget = 224
 
         func validate() throws {
             guard (1...1_000_000).contains(batchSize) else { throw ValidationError("--batch-size must be from 1 to 1,000,000") }
             guard (1...10_000_000).contains(segmentSize) else { throw ValidationError("--segment-size must be from 1 to 10,000,000") }
+            guard (0...1_000_000).contains(memoryTarget) else { throw ValidationError("--memory-target must be from 0 to 1,000,000 (MB)") }
             _ = try importOptions()
             if options.readOnly { throw ValidationError("--read-only cannot be used with import: it writes") }
             if files.filter({ $0 == "-" }).count > 1 { throw ValidationError("stdin (-) can be read only once") }
@@ -78,6 +83,7 @@ extension PatronCommand {
             o.skipInvalid = skipInvalid
             o.batchSize = batchSize
             o.segmentSize = segmentSize
+            o.memoryTarget = memoryTarget == 0 ? nil : memoryTarget << 20
             return o
         }
 

@@ -131,6 +131,70 @@ import Testing
         #expect(try db.client("P")?.name == nil, "the forget, now committed, erased P's name")
     }
 
+    /// The id of the last committed write transaction: how many commits a step made.
+    static func lastCommit(_ db: Database) throws -> Int {
+        try db.store.env.read { $0.id }
+    }
+
+    @Test("An import's transaction ends early once resident memory reaches the target, or when its ids come in no order, but not before the minimum; the data is the same")
+    func transactionsEndEarly() throws {
+        let dir = TempDir()
+        let rows = Self.file(bad: nil, rows: 3_000).split(separator: "\n")
+        // The same rows with ids in order, e00001 on.
+        let withIDs = rows.enumerated().map { i, row in
+            "{\"id\":\"e\(String(format: "%05d", i + 1))\"," + row.dropFirst()
+        }.joined(separator: "\n")
+        let ordered = try ImportFormatTests.write(dir, "ordered.ndjson", withIDs)
+        let unordered = try ImportFormatTests.write(dir, "unordered.ndjson", rows.joined(separator: "\n"))
+        func imported(_ name: String, _ file: String, target: Int?) throws -> (Database, commits: Int) {
+            let db = try Database(path: dir.path(name))
+            try db.importFile(try ImportFormatTests.write(dir, "base-\(name).ndjson", Self.base))
+            var o = Self.options(segment: 1_000, batch: 100)
+            o.minimumSegment = 300
+            o.memoryTarget = target
+            let before = try Self.lastCommit(db)
+            let report = try db.importFile(file, options: o)
+            #expect(report.appended == 3_000)
+            #expect(try !Self.hasJournalOrSavedStates(db))
+            #expect(try db.verify().isOK)
+            return (db, try Self.lastCommit(db) - before)
+        }
+        // Without a target: transactions of 1,000 events, and one that finds the end.
+        let (plain, plainCommits) = try imported("plain", ordered, target: nil)
+        #expect(plainCommits == 4)
+        // A target any process is over: each ends at the minimum, 300 events (three batches).
+        let (tight, tightCommits) = try imported("tight", ordered, target: 1)
+        #expect(tightCommits == 11)
+        // A target no process reaches: as without one.
+        let (_, looseCommits) = try imported("loose", ordered, target: Int.max)
+        #expect(looseCommits == 4)
+        #expect(try ImportFormatTests.snapshot(tight) == ImportFormatTests.snapshot(plain))
+        // Rows without ids get content-derived ones, in no order: each transaction ends at the minimum.
+        let (_, derivedCommits) = try imported("derived", unordered, target: nil)
+        #expect(derivedCommits == 11)
+    }
+
+    @Test("A transaction that runs out of map without its batches kept undoes the import and reads the file again, keeping them")
+    func aTransactionOutOfMapReadsTheFileAgain() throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"), options: .init(initialMapSize: 256 << 10))
+        try db.importFile(try ImportFormatTests.write(dir, "base.ndjson", Self.base))
+        db.store.importSkipsMapReserve.withLock { $0 = true }
+        let mapBefore = try db.stats().mapSize
+        let file = try ImportFormatTests.write(dir, "more.ndjson", Self.file(bad: nil, rows: 4_000))
+        let report = try db.importFile(file, options: Self.options(segment: 1_500, batch: 500))
+        #expect(db.store.importReadAgain.withLock { $0 } == 1)
+        #expect(try db.stats().mapSize > mapBefore)
+        #expect(report.appended == 4_000 && report.read == 4_000)
+        #expect(try db.lastPosition == 6 + 4_000)
+        #expect(try !Self.hasJournalOrSavedStates(db))
+        #expect(try db.verify().isOK)
+        let whole = try Database(path: dir.path("whole"))
+        try whole.importFile(try ImportFormatTests.write(dir, "base2.ndjson", Self.base))
+        try whole.importFile(file, options: Self.options(segment: 100_000))
+        #expect(try ImportFormatTests.snapshot(db) == ImportFormatTests.snapshot(whole))
+    }
+
     /// What a killed importer leaves: two transactions (positions 7–9, a new client and
     /// a merge of base clients) committed under a journal naming a process that no longer runs.
     static func leaveOrphanedImport(_ db: Database) throws {

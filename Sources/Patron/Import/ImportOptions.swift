@@ -35,12 +35,28 @@ public struct ImportOptions: Sendable {
     public var batchSize = 10_000
     /// How many bad rows are reported one by one before only counting them.
     public var reportLimit = 20
-    /// Without ``skipInvalid``: about how many events one write transaction of the
-    /// import holds (whole batches: it ends with the batch that reaches this). A longer
-    /// file commits several, under a journal that undoes them all if the import fails
-    /// (or, if the process dies, the next writer does), so memory stays bounded.
-    /// Values below 1 count as 1.
-    public var segmentSize = 50_000
+    /// Without ``skipInvalid``: at most about how many events one write transaction of
+    /// the import holds (whole batches: it ends with the batch that reaches this, or
+    /// earlier: see ``minimumSegment``). A longer file commits several, under a journal
+    /// that undoes them all if the import fails (or, if the process dies, the next
+    /// writer does), so memory stays bounded. Values below 1 count as 1.
+    public var segmentSize = 100_000
+    /// Without ``skipInvalid``: the resident memory of the process, in bytes, at which
+    /// a transaction of the import ends early (after the batch that reached it), once it
+    /// holds ``minimumSegment`` events or ``segmentSize``, whichever is fewer. A larger
+    /// transaction rewrites each client's state and LMDB's pages less often, so it is
+    /// faster; how much memory it takes depends on the file (how many clients it
+    /// touches, whether its ids arrive in order), hence a target in bytes rather than
+    /// only a count of events. Nil, or a system that does not report resident memory:
+    /// only ``segmentSize`` ends a transaction.
+    public var memoryTarget: Int? = 224 << 20
+    /// The fewest events a transaction of the import holds (unless ``segmentSize`` is
+    /// smaller) before it may end early: once resident memory reaches ``memoryTarget``,
+    /// or when more than a tenth of its ids land behind the id index's right edge (ids
+    /// in no order, such as content-derived ones: each rewrites a page of the index,
+    /// held in memory until the commit). So an import whose memory stays high between
+    /// its transactions still moves in large steps.
+    public var minimumSegment = 50_000
 
     /// Options with every default.
     public init() {}

@@ -1,3 +1,4 @@
+import CSupport
 import Foundation
 import Synchronization
 
@@ -120,29 +121,51 @@ extension Database {
         let isStored: @Sendable (String) throws -> Bool = { id in
             try store.env.read { txn in try txn.get(store.schema.ids, key: id) != nil }
         }
-        let feed = ImportFeed(file: file, rejectedPath: rejectedPath, started: started, progress: progress) { pipe in
-            Self.produce(source: input, reader: reader, options: options, zone: zone, scheme: scheme, rejectedPath: rejectedPath,
-                         spillDirectory: spillDirectory, isStored: isStored, pipe: pipe)
+        func startFeed() -> ImportFeed {
+            ImportFeed(file: file, rejectedPath: rejectedPath, started: started, progress: progress) { pipe in
+                Self.produce(source: input, reader: reader, options: options, zone: zone, scheme: scheme, rejectedPath: rejectedPath,
+                             spillDirectory: spillDirectory, isStored: isStored, pipe: pipe)
+            }
         }
+        var feed = startFeed()
         var report: ImportReport
         do {
             if options.skipInvalid {
                 // Each batch commits on its own: a kill leaves whole batches. (In a session:
                 // no client states are carried from one to the next, which would hold up
                 // to 150,000 of them in memory.)
+                let current = feed
                 try writer.session { session in
                     session.defersErasure = false
-                    while let batch = try feed.next() {
+                    while let batch = try current.next() {
                         let r = try session.transaction { context in try Self.append(batch, in: context) }
-                        feed.stored(appended: r.appended, duplicates: r.duplicates, throughLine: batch.lastLine)
+                        current.stored(appended: r.appended, duplicates: r.duplicates, throughLine: batch.lastLine)
                     }
                 }
             } else {
                 if store.readOnly { throw PatronError.readOnly("import") }
                 // Grown ahead, so the map seldom has to grow (and a transaction be run again) half-way.
-                if let mapEstimate { try store.env.reserve(mapEstimate) }
-                try writer.session { session in
-                    try Self.appendJournaled(feed, session: session, file: file, segment: max(1, options.segmentSize))
+                if let mapEstimate, Self.reservesMap(store) { try store.reserve(mapEstimate) }
+                var keepBatches = false
+                while true {
+                    let current = feed, keep = keepBatches
+                    do {
+                        try writer.session { session in
+                            try Self.appendJournaled(current, session: session, file: file, options: options, fileRoom: mapEstimate,
+                                                     keepBatches: keep)
+                        }
+                        break
+                    } catch is SegmentRunAgain where !keepBatches {
+                        // A transaction ran out of map after all, and its batches were not kept
+                        // to run it again: the import is undone; read the file once more,
+                        // keeping each transaction's batches this time.
+                        current.cancel()
+                        keepBatches = true
+                        #if DEBUG
+                        store.importReadAgain.withLock { $0 += 1 }
+                        #endif
+                        feed = startFeed()
+                    }
                 }
             }
             report = try feed.finish()
@@ -155,27 +178,49 @@ extension Database {
         return report
     }
 
-    /// Appends a whole file all-or-nothing, in transactions of about `segment` events
-    /// so that memory stays bounded: a file that fits in one is one transaction; a
-    /// longer one runs under an ``ImportJournal`` begun in its first transaction and
-    /// ended in its last, and is undone (``WriterSession/rollBack()``) if anything fails
-    /// half-way — or, if the process dies, by the next writer.
-    private static func appendJournaled(_ feed: ImportFeed, session: WriterSession, file: String, segment: Int) throws {
+    /// Appends a whole file all-or-nothing, in transactions of up to about
+    /// ``ImportOptions/segmentSize`` events, ended earlier once the process's resident
+    /// memory reaches ``ImportOptions/memoryTarget``, so that memory stays bounded: a
+    /// file that fits in one is one transaction; a longer one runs under an
+    /// ``ImportJournal`` begun in its first transaction and ended in its last, and is
+    /// undone (``WriterSession/rollBack()``) if anything fails half-way — or, if the
+    /// process dies, by the next writer.
+    ///
+    /// Before each transaction the map is grown to hold it (``Store/reserve(_:)``), so
+    /// that it does not run out half-way: a transaction that did would have to run
+    /// again, from batches that are kept only with `keepBatches` (they would be much of
+    /// a large transaction's memory). Without them such a transaction throws
+    /// ``SegmentRunAgain`` after the import is undone.
+    ///
+    /// `fileRoom` is the room the whole file's events may take, when known.
+    private static func appendJournaled(_ feed: ImportFeed, session: WriterSession, file: String, options: ImportOptions,
+                                        fileRoom: Int?, keepBatches: Bool) throws {
+        let segment = max(1, options.segmentSize)
+        let floor = min(segment, max(1, options.minimumSegment))
+        // Room for what one transaction adds: more than its events take, at most the file's.
+        let added = min(segment * Self.roomPerEvent, fileRoom ?? Int.max)
         var first = true, ended = false
         do {
             while !ended {
-                // This transaction's batches, kept so that a run again (the map grew) replays them.
+                // Room to rewrite every page in use once, and for the events it adds.
+                let store = session.store
+                if Self.reservesMap(store) { try store.reserve(store.usedSize + added) }
+                // This transaction's batches, when kept, so that a run again (the map grew) replays them.
                 var batches: [ImportFeed.Batch] = []
-                var appended = 0, duplicates = 0
+                var appended = 0, duplicates = 0, runs = 0, unordered = 0
                 try session.transaction { context in
+                    runs += 1
+                    if runs > 1 && !keepBatches { throw SegmentRunAgain() }
                     appended = 0
                     duplicates = 0
+                    unordered = 0
                     var events = 0
                     func apply(_ b: ImportFeed.Batch) throws {
                         let r = try Self.append(b, in: context)
                         appended += r.appended
                         duplicates += r.duplicates
                         events += b.events.count
+                        unordered += b.unordered
                     }
                     for b in batches { try apply(b) }
                     while events < segment {
@@ -183,8 +228,9 @@ extension Database {
                             ended = true
                             break
                         }
-                        batches.append(b)
+                        if keepBatches { batches.append(b) }
                         try apply(b)
+                        if events >= floor && Self.endsEarly(events: events, unordered: unordered, target: options.memoryTarget) { break }
                     }
                     if first && !ended {
                         try context.beginJournal(file: file)
@@ -193,6 +239,10 @@ extension Database {
                     }
                 }
                 feed.stored(appended: appended, duplicates: duplicates, throughLine: nil)
+                // What the transaction freed (states, events, pages) goes back to the system:
+                // else it stays resident, spread over the threads' arenas, and the next
+                // transaction's memory check finds it there.
+                patron_return_free_memory()
                 first = false
             }
         } catch {
@@ -201,6 +251,32 @@ extension Database {
             }
             throw error
         }
+    }
+
+    /// Whether a transaction of an import that holds its minimum of events ends now:
+    /// when more than a tenth of its ids land behind the id index's right edge (ids in
+    /// no order, content-derived ones say: each such event rewrites a page of the
+    /// index, held in memory to the commit), or once the process's resident memory
+    /// reached `target`.
+    static func endsEarly(events: Int, unordered: Int, target: Int?) -> Bool {
+        if unordered * 10 > events { return true }
+        guard let target, let resident = ResidentMemory.bytes() else { return false }
+        return resident >= target
+    }
+
+    /// Map room set aside per event of an import's transaction, on top of room to
+    /// rewrite every page in use: far more than an event takes (about 170 bytes, with
+    /// its index entries), since the room is only address space until used.
+    static let roomPerEvent = 2_048
+
+    /// Whether imports grow the map ahead of their transactions (always, but in tests
+    /// that make a transaction run out of map).
+    private static func reservesMap(_ store: Store) -> Bool {
+        #if DEBUG
+        !store.importSkipsMapReserve.withLock { $0 }
+        #else
+        true
+        #endif
     }
 
     /// Appends one batch of an import, letting go of the pages it read through the map
@@ -223,6 +299,11 @@ extension Database {
             let occurrences = OccurrenceCounter(spillDirectory: spillDirectory.isEmpty ? "." : spillDirectory)
             var batch: [Event] = []
             batch.reserveCapacity(min(options.batchSize, 1_000_000))
+            // Ids that land behind the id index's right edge: lower than the highest id
+            // of all before the last 256 or so (ids in order but jittered, such as
+            // time-ordered ones of events at the same moment, do not count).
+            var maxID: String?, edge: String?
+            var sinceEdge = 0, unordered = 0
             var lastLine = 0
             var errors: [ImportError] = []
             var fixedDuplicates: [ImportError] = [], fixedDuplicateCount = 0
@@ -253,13 +334,24 @@ extension Database {
                     }
                     // After a problem (default mode) nothing more is sent: the transaction will be dropped.
                     guard errors.isEmpty else { break }
+                    if let id = event.id {
+                        if let edge, id < edge { unordered += 1 }
+                        if maxID.map({ id > $0 }) ?? true { maxID = id }
+                        sinceEdge += 1
+                        if sinceEdge == 256 {
+                            edge = maxID
+                            sinceEdge = 0
+                        }
+                    }
                     batch.append(event)
                     lastLine = line
                     if batch.count >= options.batchSize {
-                        guard pipe.send(.batch(batch, rows: rows, lastLine: lastLine, bytes: input.bytesRead, total: input.totalBytes)) else {
+                        guard pipe.send(.batch(batch, unordered: unordered, rows: rows, lastLine: lastLine,
+                                               bytes: input.bytesRead, total: input.totalBytes)) else {
                             throw CancellationError()
                         }
                         batch.removeAll(keepingCapacity: true)
+                        unordered = 0
                     }
                 case .invalid(let error, let raw):
                     rejected += 1
@@ -272,6 +364,7 @@ extension Database {
                         // The file will not be stored: only read on, to report every problem.
                         if errors.count < options.reportLimit { errors.append(error) }
                         batch.removeAll()
+                        unordered = 0
                     }
                 }
             }
@@ -281,7 +374,8 @@ extension Database {
             if !errors.isEmpty {
                 _ = pipe.send(.failed(ImportFailure(file: reader.file, errors: errors, total: rejected)))
             } else {
-                _ = pipe.send(.batch(batch, rows: rows, lastLine: lastLine, bytes: input.bytesRead, total: input.totalBytes))
+                _ = pipe.send(.batch(batch, unordered: unordered, rows: rows, lastLine: lastLine, bytes: input.bytesRead,
+                                     total: input.totalBytes))
                 _ = pipe.send(.done(rows: rows, rejected: rejected, wroteRejected: wrote,
                                     fixedDuplicates: fixedDuplicates, fixedDuplicateCount: fixedDuplicateCount))
             }
@@ -361,9 +455,12 @@ extension Database {
 /// an import's session, which the caller waits for); its state sits behind a lock
 /// all the same.
 final class ImportFeed: Sendable {
-    /// One batch of events and the line of its last row.
+    /// One batch of events, how many of their ids land behind the id index's right
+    /// edge (lower than an id a few hundred events earlier in the file), and the line
+    /// of its last row.
     struct Batch: Sendable {
         var events: [Event]
+        var unordered: Int
         var lastLine: Int
     }
 
@@ -399,7 +496,7 @@ final class ImportFeed: Sendable {
     func next() throws -> Batch? {
         while let item = pipe.receive() {
             switch item {
-            case .batch(let events, let rows, let lastLine, let bytes, let total):
+            case .batch(let events, let unordered, let rows, let lastLine, let bytes, let total):
                 let tick = state.withLock { s -> ImportProgress? in
                     s.report.read = rows
                     guard progress != nil, -s.lastTick.timeIntervalSinceNow > 0.1 else { return nil }
@@ -408,7 +505,7 @@ final class ImportFeed: Sendable {
                                           seconds: -started.timeIntervalSinceNow)
                 }
                 if let tick { progress?(tick) }
-                if !events.isEmpty { return Batch(events: events, lastLine: lastLine) }
+                if !events.isEmpty { return Batch(events: events, unordered: unordered, lastLine: lastLine) }
             case .done(let rows, let rejected, let wroteRejected, let fixedDuplicates, let fixedDuplicateCount):
                 state.withLock { s in
                     s.report.read = rows
@@ -483,11 +580,17 @@ public struct ImportUndoFailed: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// A transaction of an all-or-nothing import ran out of map and would have to run
+/// again from batches that were not kept (see ``Database/importFile(_:options:progress:)``).
+struct SegmentRunAgain: Error {}
+
 /// Batches travelling from the reading thread to the appending one; at most two wait.
 final class ImportPipe: Sendable {
     enum Item: Sendable {
-        /// Events to append; the rows read so far and the line of the last event's row.
-        case batch([Event], rows: Int, lastLine: Int, bytes: Int, total: Int?)
+        /// Events to append, how many of their ids land behind the id index's right edge
+        /// (lower than an id a few hundred events earlier); the rows read so far and the
+        /// line of the last event's row.
+        case batch([Event], unordered: Int, rows: Int, lastLine: Int, bytes: Int, total: Int?)
         case done(rows: Int, rejected: Int, wroteRejected: Bool, fixedDuplicates: [ImportError], fixedDuplicateCount: Int)
         case failed(any Error)
     }

@@ -33,6 +33,12 @@ final class Store: Sendable {
     /// (counted from 1 over the states it encodes itself, then cleared), as a full
     /// disk would make it fail (``AppendContext``).
     let failStateWrite = Mutex<Int?>(nil)
+    /// Tests only: imports into this store do not grow the map ahead of their
+    /// transactions, so that one runs out of map half-way.
+    let importSkipsMapReserve = Mutex(false)
+    /// Tests only: how often an import read its file again because a transaction ran
+    /// out of map with its batches not kept.
+    let importReadAgain = Mutex(0)
     #endif
 
     struct Options {
@@ -212,6 +218,13 @@ final class Store: Sendable {
         stringCache.withLock { $0[s] = id }
         return id
     }
+
+    /// Bytes of the database file in use (up to its last page in use).
+    var usedSize: Int { env.usedSize }
+
+    /// Grows the map, if needed, so that `bytes` more than what is in use fit with room
+    /// to spare: address space only (the file grows as pages are written).
+    func reserve(_ bytes: Int) throws { try env.reserve(bytes) }
 
     func state(_ number: UInt32, txn: Transaction) throws -> ClientState? {
         guard let d = try txn.get(schema.details, key: number) else { return nil }

@@ -258,6 +258,9 @@ final class WriterSession {
 
     fileprivate init(writer: Writer) { self.writer = writer }
 
+    /// The store the session writes to.
+    var store: Store { writer.store }
+
     /// Runs one write transaction (run again from the start if the map has to grow).
     func transaction<R>(_ body: (AppendContext) throws -> R) throws -> R {
         try writer.transaction(session: self, body).get()
