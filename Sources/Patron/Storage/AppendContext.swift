@@ -30,7 +30,9 @@ final class AppendContext {
     let store: Store
     let txn: Transaction
     let recorded: Int64
-    private var schema: Schema { store.schema }
+    /// The store's tables, held here: a computed copy would retain each table's name at
+    /// every use, several times per event.
+    private let schema: Schema
     private var nextPosition: UInt64
     private var nextClient: UInt32
     /// The first client number this transaction hands out.
@@ -114,6 +116,7 @@ final class AppendContext {
     init(store: Store, txn: Transaction, recorded: Int64, carried: Carried? = nil,
          journal: ImportJournal? = nil, erased: Set<UInt32> = []) throws {
         self.store = store
+        self.schema = store.schema
         self.txn = txn
         self.recorded = recorded
         self.journal = journal
