@@ -6,6 +6,20 @@ import Testing
     @Test func crc32cCheckValue() {
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
         #expect(CRC32C.checksum(Array(repeating: 0, count: 32)) == 0x8A91_36AA)
+        // The CPU's instruction (when used) and the software give the same value at
+        // every length and alignment.
+        #if arch(x86_64)
+        #expect(CRC32C.inHardware, "every x86-64 CPU this runs on has SSE 4.2")
+        #endif
+        let bytes = (0..<300).map { (i: Int) in UInt8(truncatingIfNeeded: (i &* 2_654_435_761) >> 11) }
+        bytes.withUnsafeBytes { all in
+            for start in 0..<9 {
+                for end in stride(from: start, through: all.count, by: 7) {
+                    let slice = UnsafeRawBufferPointer(rebasing: all[start..<end])
+                    #expect(CRC32C.checksum(slice) == CRC32C.software(slice), "bytes \(start)..<\(end)")
+                }
+            }
+        }
     }
 
     @Test func sipHashReferenceVector() {

@@ -1,3 +1,4 @@
+import CSupport
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -83,15 +84,20 @@ final class KeyStore: @unchecked Sendable {
 
     /// A fresh random key for `client`; written to the file by ``sync()``.
     func createKey(_ client: UInt32) -> [UInt8] {
-        var rng = SystemRandomNumberGenerator()
-        var k = [UInt8]()
-        k.reserveCapacity(Self.keySize)
-        repeat {
-            k.removeAll(keepingCapacity: true)
-            for _ in 0..<(Self.keySize / 8) { withUnsafeBytes(of: rng.next() as UInt64) { k.append(contentsOf: $0) } }
-        } while !k.contains(where: { $0 != 0 })
+        var k = [UInt8](repeating: 0, count: Self.keySize)
+        repeat { Self.fillRandom(&k) } while !k.contains(where: { $0 != 0 })
         pending.withLock { $0[client] = k }
         return k
+    }
+
+    /// Fills `bytes` from the system's secure random source: one `getrandom` call for
+    /// a key on Linux (an import creates a key per new client; the standard generator
+    /// would make one call per 8 bytes), else the standard generator.
+    private static func fillRandom(_ bytes: inout [UInt8]) {
+        let filled = bytes.withUnsafeMutableBytes { b in patron_random_bytes(b.baseAddress, b.count) }
+        if filled == bytes.count { return }
+        var rng = SystemRandomNumberGenerator()
+        for i in bytes.indices { bytes[i] = rng.next() }
     }
 
     /// Overwrites `client`'s key with zeros: its personal data can never be read again.
