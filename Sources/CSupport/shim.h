@@ -2,14 +2,9 @@
 #define PATRON_CSUPPORT_SHIM_H
 // Small helpers Swift has no spelling for.
 
-// A C library header first: on glibc it defines __GLIBC__, which the tests below read.
-#include <stdlib.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 #if defined(__linux__)
 #include <sys/random.h>
 #endif
@@ -18,14 +13,6 @@
 /// never faults, whatever `p` is).
 static inline void patron_prefetch(const void *p) { __builtin_prefetch(p, 1, 3); }
 
-/// Gives the C heap's free memory back to the system (glibc's `malloc_trim`: whole
-/// free pages inside every arena, not only at the top), so that memory freed by one
-/// large step does not stay resident; does nothing elsewhere.
-static inline void patron_return_free_memory(void) {
-#if defined(__GLIBC__)
-    malloc_trim(0);
-#endif
-}
 /// Whether this CPU computes CRC-32C in hardware (x86-64 with SSE 4.2; arm64 with
 /// the CRC extension), so that ``patron_crc32c_update`` may be called.
 static inline int patron_has_crc32c(void) {

@@ -1,4 +1,3 @@
-import CSupport
 import Foundation
 import Synchronization
 
@@ -239,10 +238,6 @@ extension Database {
                     }
                 }
                 feed.stored(appended: appended, duplicates: duplicates, throughLine: nil)
-                // What the transaction freed (states, events, pages) goes back to the system:
-                // else it stays resident, spread over the threads' arenas, and the next
-                // transaction's memory check finds it there.
-                patron_return_free_memory()
                 first = false
             }
         } catch {
