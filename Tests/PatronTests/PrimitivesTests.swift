@@ -22,6 +22,38 @@ import Testing
         }
     }
 
+    @Test("StringIDMap answers as a Dictionary does over many keys: short and long, non-ASCII, empty, replaced, absent")
+    func stringIDMapMatchesDictionary() {
+        var rng = SeededRandom(seed: 7)
+        var map = StringIDMap()
+        var reference: [String: UInt32] = [:]
+        #expect(map["x"] == nil && map.isEmpty)
+        func key(_ i: Int) -> String {
+            switch i % 5 {
+            case 0: return "C\(i)"                                  // short (inline)
+            case 1: return "client-with-a-long-key-\(i)-of-the-clinic"  // on the heap
+            case 2: return "café \(i) ☕︎"                           // not ASCII
+            case 3: return String(repeating: "a", count: i % 40)     // every length, "" too
+            default: return "01HZX\(i)ABCDEFGHJKMNPQRSTV"            // an id's length
+            }
+        }
+        for round in 0..<3 {
+            for _ in 0..<4_000 {
+                let i = Int.random(in: 0..<3_000, using: &rng)
+                let v = UInt32.random(in: 0...UInt32.max, using: &rng)
+                map[key(i)] = v
+                reference[key(i)] = v
+            }
+            #expect(map.count == reference.count, "round \(round)")
+            for i in 0..<3_500 { #expect(map[key(i)] == reference[key(i)], "\(key(i))") }
+        }
+        var seen: [String: UInt32] = [:]
+        map.forEach { k, v in seen[k] = v }
+        #expect(seen == reference)
+        map.removeAll()
+        #expect(map.isEmpty && map[key(1)] == nil)
+    }
+
     @Test func sipHashReferenceVector() {
         // SipHash-2-4 paper, appendix A: key 00..0f, message 00..0e.
         let message = (0..<15).map { UInt8($0) }

@@ -42,12 +42,12 @@ final class AppendContext {
     /// Client numbers this writer has looked up or handed out, carried from commit to
     /// commit with the states (``Carried``): one dictionary lookup per event instead of
     /// the shared cache's locks.
-    private var numbers: [String: UInt32] = [:]
+    private var numbers = StringIDMap()
     /// The buffer each event is encoded into (``EventCodec/encode(_:id:clientNumber:recorded:sealed:into:)``).
     private var record = ByteWriter(capacity: 256)
     private(set) var newStrings: [String: UInt32] = [:]
     /// Every string id this transaction has used, so repeats skip the shared cache's lock.
-    private var interned: [String: UInt32] = [:]
+    private var interned = StringIDMap()
     private var idsInTxn: [String: UInt64] = [:]
     private var folding: ProjectionFolding
     /// Stream links (``StreamChain``) of the positions from `linksFrom` on, not yet written.
@@ -154,7 +154,7 @@ final class AppendContext {
     /// numbers it looked up or handed out.
     struct Carried: @unchecked Sendable {
         var states: ProjectionFolding.Carried
-        var numbers: [String: UInt32]
+        var numbers: StringIDMap
     }
 
     /// Ends the transaction's hold on its states and lookup tables (call last, after
@@ -171,17 +171,17 @@ final class AppendContext {
         if let limit, appendedAny, folding.heldCount <= limit, numbers.count <= 4 * limit {
             carried = Carried(states: folding.carry(), numbers: numbers)
             folding = ProjectionFolding(load: load)
-            numbers = [:]
+            numbers = StringIDMap()
         }
         // The states alone (their table, not the folding, whose `load` holds the store),
         // with the lookup tables; a few are freed here rather than wake a thread.
         var rest = (folding.carry(), numbers, idsInTxn, interned)
         folding = ProjectionFolding(load: load)
-        numbers = [:]
+        numbers = StringIDMap()
         idsInTxn = [:]
-        interned = [:]
+        interned = StringIDMap()
         if rest.0.count + rest.1.count + rest.2.count >= Self.encodeAsideFrom {
-            Release.aside(&rest, leaving: (.none, [:], [:], [:]))
+            Release.aside(&rest, leaving: (.none, StringIDMap(), [:], StringIDMap()))
         }
         return carried
     }

@@ -1,0 +1,128 @@
+/// A map from strings to 32-bit numbers, for the writer's lookups that run several
+/// times per appended event (client key → client number, string → dictionary id).
+///
+/// Open addressing with linear probing over a hash of the string's UTF-8 bytes taken
+/// eight at a time, seeded once per process so that a file's keys cannot be chosen to
+/// collide. On the short keys it holds this is a few times cheaper than `Dictionary`,
+/// whose SipHash costs a seeding and a finalisation per lookup. No removal of single
+/// keys: the writer only adds, and starts over with ``removeAll()``.
+struct StringIDMap: Sendable {
+    /// A slot's tag: 0 when empty, else the high half of the key's hash with its lowest bit set.
+    private var tags: [UInt32] = []
+    private var keys: [String] = []
+    private var values: [UInt32] = []
+    /// Keys held.
+    private(set) var count = 0
+
+    private static let seed = UInt64.random(in: 1...UInt64.max)
+
+    /// An empty map.
+    init() {}
+
+    /// Whether no key is held.
+    var isEmpty: Bool { count == 0 }
+
+    /// The number for `key`, or nil; setting adds the key or replaces its number
+    /// (setting nil is not supported: the writer never removes a single key).
+    subscript(key: String) -> UInt32? {
+        get {
+            guard count > 0 else { return nil }
+            let h = Self.hash(key)
+            let tag = UInt32(truncatingIfNeeded: h >> 32) | 1
+            let mask = tags.count - 1
+            var i = Int(truncatingIfNeeded: h) & mask
+            while true {
+                let t = tags[i]
+                if t == 0 { return nil }
+                if t == tag && keys[i] == key { return values[i] }
+                i = (i + 1) & mask
+            }
+        }
+        set {
+            guard let newValue else { return }
+            if (count + 1) * 8 > tags.count * 5 { grow() }
+            let h = Self.hash(key)
+            let tag = UInt32(truncatingIfNeeded: h >> 32) | 1
+            let mask = tags.count - 1
+            var i = Int(truncatingIfNeeded: h) & mask
+            while true {
+                let t = tags[i]
+                if t == 0 {
+                    tags[i] = tag
+                    keys[i] = key
+                    values[i] = newValue
+                    count += 1
+                    return
+                }
+                if t == tag && keys[i] == key {
+                    values[i] = newValue
+                    return
+                }
+                i = (i + 1) & mask
+            }
+        }
+    }
+
+    /// Calls `body` with every key and its number, in no particular order.
+    func forEach(_ body: (String, UInt32) throws -> Void) rethrows {
+        for i in tags.indices where tags[i] != 0 { try body(keys[i], values[i]) }
+    }
+
+    /// Lets go of every key.
+    mutating func removeAll() {
+        tags = []
+        keys = []
+        values = []
+        count = 0
+    }
+
+    /// Doubles the slots (64 at first) and places every key again.
+    private mutating func grow() {
+        let oldTags = tags, oldKeys = keys, oldValues = values
+        let size = max(64, tags.count * 2)
+        tags = [UInt32](repeating: 0, count: size)
+        keys = [String](repeating: "", count: size)
+        values = [UInt32](repeating: 0, count: size)
+        let mask = size - 1
+        for j in oldTags.indices where oldTags[j] != 0 {
+            var i = Int(truncatingIfNeeded: Self.hash(oldKeys[j])) & mask
+            while tags[i] != 0 { i = (i + 1) & mask }
+            tags[i] = oldTags[j]
+            keys[i] = oldKeys[j]
+            values[i] = oldValues[j]
+        }
+    }
+
+    /// The key's hash: its UTF-8 bytes eight at a time, each word mixed in.
+    static func hash(_ key: String) -> UInt64 {
+        if let h = key.utf8.withContiguousStorageIfAvailable({ hash(bytes: UnsafeRawBufferPointer($0)) }) { return h }
+        return Array(key.utf8).withUnsafeBytes { hash(bytes: $0) }
+    }
+
+    private static func hash(bytes: UnsafeRawBufferPointer) -> UInt64 {
+        let n = bytes.count
+        var h = seed ^ (UInt64(n) &* 0x9E37_79B9_7F4A_7C15)
+        var i = 0
+        while i + 8 <= n {
+            h = mix(h ^ bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            i += 8
+        }
+        if i < n {
+            var tail: UInt64 = 0, shift: UInt64 = 0
+            while i < n {
+                tail |= UInt64(bytes[i]) << shift
+                shift += 8
+                i += 1
+            }
+            h = mix(h ^ tail)
+        }
+        return mix(h)
+    }
+
+    /// A 64-bit finaliser (multiply and xor-shift): every input bit moves every output bit.
+    @inline(__always) private static func mix(_ x: UInt64) -> UInt64 {
+        var z = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
