@@ -46,7 +46,7 @@ extension PatronCommand {
         @Flag(name: .long, help: "Import the valid rows; write the invalid ones to FILE.rejected.") var skipInvalid = false
         @Option(help: "Events per batch (per transaction with --skip-invalid).") var batchSize = 10_000
         @Option(help: "Most events per transaction of an all-or-nothing import (without --skip-invalid).") var segmentSize = 100_000
-        @Option(help: ArgumentHelp("Resident memory (MB) at which a transaction of an all-or-nothing import ends early, once it holds 50,000 events; 0: only --segment-size ends it.", valueName: "MB"))
+        @Option(help: ArgumentHelp("Resident memory (MB) at which a transaction of an all-or-nothing import ends early, once it holds 50,000 events (Linux); 0: no memory check.", valueName: "MB"))
         var memoryTarget = 224
 
         func validate() throws {

@@ -162,13 +162,15 @@ import Testing
         // Without a target: transactions of 1,000 events, and one that finds the end.
         let (plain, plainCommits) = try imported("plain", ordered, target: nil)
         #expect(plainCommits == 4)
+        #if os(Linux)  // where resident memory is read
         // A target any process is over: each ends at the minimum, 300 events (three batches).
         let (tight, tightCommits) = try imported("tight", ordered, target: 1)
         #expect(tightCommits == 11)
+        #expect(try ImportFormatTests.snapshot(tight) == ImportFormatTests.snapshot(plain))
+        #endif
         // A target no process reaches: as without one.
         let (_, looseCommits) = try imported("loose", ordered, target: Int.max)
         #expect(looseCommits == 4)
-        #expect(try ImportFormatTests.snapshot(tight) == ImportFormatTests.snapshot(plain))
         // Rows without ids get content-derived ones, in no order: each transaction ends at the minimum.
         let (_, derivedCommits) = try imported("derived", unordered, target: nil)
         #expect(derivedCommits == 11)
@@ -187,6 +189,26 @@ import Testing
         #expect(try db.stats().mapSize > mapBefore)
         #expect(report.appended == 4_000 && report.read == 4_000)
         #expect(try db.lastPosition == 6 + 4_000)
+        #expect(try !Self.hasJournalOrSavedStates(db))
+        #expect(try db.verify().isOK)
+        let whole = try Database(path: dir.path("whole"))
+        try whole.importFile(try ImportFormatTests.write(dir, "base2.ndjson", Self.base))
+        try whole.importFile(file, options: Self.options(segment: 100_000))
+        #expect(try ImportFormatTests.snapshot(db) == ImportFormatTests.snapshot(whole))
+    }
+
+    @Test("A later transaction that runs out of map in each reading of the file: the committed ones are undone, the file read again, and the transaction run again from its kept rows")
+    func aLaterTransactionOutOfMapIsRunAgainFromItsRows() throws {
+        let dir = TempDir()
+        let db = try Self.baseDatabase(dir)
+        // The third transaction (of four: 1,500 events each) fails on its first run in
+        // both readings, as if the map were full.
+        db.store.importMapFullInSegment.withLock { $0 = 3 }
+        let file = try ImportFormatTests.write(dir, "more.ndjson", Self.file(bad: nil, rows: 6_000))
+        let report = try db.importFile(file, options: Self.options(segment: 1_500, batch: 500))
+        #expect(db.store.importReadAgain.withLock { $0 } == 1)
+        #expect(report.appended == 6_000 && report.read == 6_000 && report.duplicates == 0)
+        #expect(try db.lastPosition == 6 + 6_000)
         #expect(try !Self.hasJournalOrSavedStates(db))
         #expect(try db.verify().isOK)
         let whole = try Database(path: dir.path("whole"))

@@ -52,6 +52,12 @@ import Testing
         #expect(seen == reference)
         map.removeAll()
         #expect(map.isEmpty && map[key(1)] == nil)
+        // Keys are bytes, as in LMDB: two spellings of "é" are two keys (`==` would say one).
+        let composed = "caf\u{E9}", decomposed = "cafe\u{301}"
+        #expect(composed == decomposed)
+        map[composed] = 1
+        map[decomposed] = 2
+        #expect(map[composed] == 1 && map[decomposed] == 2 && map.count == 2)
     }
 
     @Test func sipHashReferenceVector() {

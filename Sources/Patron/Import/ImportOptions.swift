@@ -47,15 +47,17 @@ public struct ImportOptions: Sendable {
     /// transaction rewrites each client's state and LMDB's pages less often, so it is
     /// faster; how much memory it takes depends on the file (how many clients it
     /// touches, whether its ids arrive in order), hence a target in bytes rather than
-    /// only a count of events. Nil, or a system that does not report resident memory:
-    /// only ``segmentSize`` ends a transaction.
+    /// only a count of events. Nil, or a system that does not report resident memory
+    /// (only Linux's is read): no memory check (ids in no order still end a
+    /// transaction early, see ``minimumSegment``).
     public var memoryTarget: Int? = 224 << 20
     /// The fewest events a transaction of the import holds (unless ``segmentSize`` is
     /// smaller) before it may end early: once resident memory reaches ``memoryTarget``,
-    /// or when more than a tenth of its ids land behind the id index's right edge (ids
-    /// in no order, such as content-derived ones: each rewrites a page of the index,
-    /// held in memory until the commit). So an import whose memory stays high between
-    /// its transactions still moves in large steps.
+    /// or when more than a tenth of its ids are lower than ids a few hundred rows
+    /// earlier in the file (ids in no order, such as content-derived ones: each lands
+    /// in the middle of the id index and rewrites a page of it, held in memory until
+    /// the commit). So an import whose memory stays high between its transactions
+    /// still moves in large steps.
     public var minimumSegment = 50_000
 
     /// Options with every default.

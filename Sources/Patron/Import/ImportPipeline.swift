@@ -1,4 +1,5 @@
 import Foundation
+import LMDB
 import Synchronization
 
 /// A file that was not imported because some of its rows are invalid: the first
@@ -74,12 +75,14 @@ extension Database {
     /// Imports one file of events, CSV or NDJSON, plain or gzipped, or stdin (`-`),
     /// in bounded memory.
     ///
-    /// By default the file is all or nothing, read once: a file with any invalid row
+    /// By default the file is all or nothing, read once (twice if a transaction runs
+    /// out of map after all): a file with any invalid row
     /// imports nothing (``ImportFailure`` lists the problems), and neither does a
-    /// process killed half-way. A file of up to ``ImportOptions/segmentSize`` events is
-    /// one write transaction; a longer one commits in transactions of that size under
-    /// an import journal, undone as a whole if the import fails (or, if the process
-    /// dies, by the next writer), so memory stays bounded; other writers get
+    /// process killed half-way. The file commits in write transactions of up to
+    /// ``ImportOptions/segmentSize`` events, some ended earlier
+    /// (``ImportOptions/minimumSegment``); more than one run under an import journal,
+    /// undone as a whole if the import fails (or, if the process dies, by the next
+    /// writer), so memory stays bounded; other writers get
     /// ``PatronError/busy(_:)`` meanwhile. With ``ImportOptions/skipInvalid`` the valid
     /// rows are stored and each invalid one is written, with its reason in a
     /// `rejected_reason` column, to `FILE.rejected` (re-importable once fixed). Events
@@ -178,8 +181,9 @@ extension Database {
     }
 
     /// Appends a whole file all-or-nothing, in transactions of up to about
-    /// ``ImportOptions/segmentSize`` events, ended earlier once the process's resident
-    /// memory reaches ``ImportOptions/memoryTarget``, so that memory stays bounded: a
+    /// ``ImportOptions/segmentSize`` events, ended earlier (``endsEarly(events:unordered:target:)``)
+    /// when their ids come in no order or the process's resident memory reaches
+    /// ``ImportOptions/memoryTarget``, so that memory stays bounded: a
     /// file that fits in one is one transaction; a longer one runs under an
     /// ``ImportJournal`` begun in its first transaction and ended in its last, and is
     /// undone (``WriterSession/rollBack()``) if anything fails half-way — or, if the
@@ -197,13 +201,16 @@ extension Database {
         let segment = max(1, options.segmentSize)
         let floor = min(segment, max(1, options.minimumSegment))
         // Room for what one transaction adds: more than its events take, at most the file's.
-        let added = min(segment * Self.roomPerEvent, fileRoom ?? Int.max)
+        // (At most 1 TiB: a segment size meant as "one transaction" must not overflow.)
+        let added = min(min(segment, Self.maxRoom / Self.roomPerEvent) * Self.roomPerEvent, fileRoom ?? Self.maxRoom)
+        var segmentNumber = 0
         var first = true, ended = false
         do {
             while !ended {
                 // Room to rewrite every page in use once, and for the events it adds.
                 let store = session.store
                 if Self.reservesMap(store) { try store.reserve(store.usedSize + added) }
+                segmentNumber += 1
                 // This transaction's batches, when kept, so that a run again (the map grew) replays them.
                 var batches: [ImportFeed.Batch] = []
                 var appended = 0, duplicates = 0, runs = 0, unordered = 0
@@ -231,6 +238,11 @@ extension Database {
                         try apply(b)
                         if events >= floor && Self.endsEarly(events: events, unordered: unordered, target: options.memoryTarget) { break }
                     }
+                    #if DEBUG
+                    if runs == 1, store.importMapFullInSegment.withLock({ $0 == segmentNumber }) {
+                        throw LMDBError(code: LMDBError.mapFull, operation: "a map made full by a test")
+                    }
+                    #endif
                     if first && !ended {
                         try context.beginJournal(file: file)
                     } else if ended && !first {
@@ -249,10 +261,10 @@ extension Database {
     }
 
     /// Whether a transaction of an import that holds its minimum of events ends now:
-    /// when more than a tenth of its ids land behind the id index's right edge (ids in
-    /// no order, content-derived ones say: each such event rewrites a page of the
-    /// index, held in memory to the commit), or once the process's resident memory
-    /// reached `target`.
+    /// when more than a tenth of its ids are lower than ids a few hundred rows earlier
+    /// in the file (ids in no order, content-derived ones say: each such event lands
+    /// in the middle of the id index and rewrites a page of it, held in memory until
+    /// the commit), or once the process's resident memory reached `target`.
     static func endsEarly(events: Int, unordered: Int, target: Int?) -> Bool {
         if unordered * 10 > events { return true }
         guard let target, let resident = ResidentMemory.bytes() else { return false }
@@ -263,6 +275,8 @@ extension Database {
     /// rewrite every page in use: far more than an event takes (about 170 bytes, with
     /// its index entries), since the room is only address space until used.
     static let roomPerEvent = 2_048
+    /// The most map room set aside for one transaction's additions (1 TiB).
+    static let maxRoom = 1 << 40
 
     /// Whether imports grow the map ahead of their transactions (always, but in tests
     /// that make a transaction run out of map).
@@ -294,9 +308,9 @@ extension Database {
             let occurrences = OccurrenceCounter(spillDirectory: spillDirectory.isEmpty ? "." : spillDirectory)
             var batch: [Event] = []
             batch.reserveCapacity(min(options.batchSize, 1_000_000))
-            // Ids that land behind the id index's right edge: lower than the highest id
-            // of all before the last 256 or so (ids in order but jittered, such as
-            // time-ordered ones of events at the same moment, do not count).
+            // Ids in no order: lower than the highest id of all before the last 256 or so
+            // (ids in order but jittered, such as time-ordered ones of events at the
+            // same moment, do not count).
             var maxID: String?, edge: String?
             var sinceEdge = 0, unordered = 0
             var lastLine = 0
@@ -450,9 +464,8 @@ extension Database {
 /// an import's session, which the caller waits for); its state sits behind a lock
 /// all the same.
 final class ImportFeed: Sendable {
-    /// One batch of events, how many of their ids land behind the id index's right
-    /// edge (lower than an id a few hundred events earlier in the file), and the line
-    /// of its last row.
+    /// One batch of events, how many of their ids are lower than ids a few hundred rows
+    /// earlier in the file, and the line of its last row.
     struct Batch: Sendable {
         var events: [Event]
         var unordered: Int
@@ -577,14 +590,18 @@ public struct ImportUndoFailed: Error, Sendable, CustomStringConvertible {
 
 /// A transaction of an all-or-nothing import ran out of map and would have to run
 /// again from batches that were not kept (see ``Database/importFile(_:options:progress:)``).
-struct SegmentRunAgain: Error {}
+struct SegmentRunAgain: Error, CustomStringConvertible {
+    var description: String {
+        "a transaction of the import ran out of map space and could not be run again from its rows"
+    }
+}
 
 /// Batches travelling from the reading thread to the appending one; at most two wait.
 final class ImportPipe: Sendable {
     enum Item: Sendable {
-        /// Events to append, how many of their ids land behind the id index's right edge
-        /// (lower than an id a few hundred events earlier); the rows read so far and the
-        /// line of the last event's row.
+        /// Events to append, how many of their ids are lower than ids a few hundred rows
+        /// earlier (``Database/endsEarly(events:unordered:target:)``); the rows read so
+        /// far and the line of the last event's row.
         case batch([Event], unordered: Int, rows: Int, lastLine: Int, bytes: Int, total: Int?)
         case done(rows: Int, rejected: Int, wroteRejected: Bool, fixedDuplicates: [ImportError], fixedDuplicateCount: Int)
         case failed(any Error)

@@ -39,6 +39,9 @@ final class Store: Sendable {
     /// Tests only: how often an import read its file again because a transaction ran
     /// out of map with its batches not kept.
     let importReadAgain = Mutex(0)
+    /// Tests only: the first run of this transaction of an import (counted from 1, in
+    /// each reading of the file) fails as if the map were full, once it has read its rows.
+    let importMapFullInSegment = Mutex<Int?>(nil)
     #endif
 
     struct Options {

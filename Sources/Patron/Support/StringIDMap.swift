@@ -1,5 +1,8 @@
-/// A map from strings to 32-bit numbers, for the writer's lookups that run several
-/// times per appended event (client key → client number, string → dictionary id).
+import Foundation
+
+/// A map from strings (compared as UTF-8 bytes) to 32-bit numbers, for the writer's
+/// lookups that run several times per appended event (client key → client number,
+/// string → dictionary id).
 ///
 /// Open addressing with linear probing over a hash of the string's UTF-8 bytes taken
 /// eight at a time, seeded once per process so that a file's keys cannot be chosen to
@@ -34,7 +37,7 @@ struct StringIDMap: Sendable {
             while true {
                 let t = tags[i]
                 if t == 0 { return nil }
-                if t == tag && keys[i] == key { return values[i] }
+                if t == tag && Self.sameBytes(keys[i], key) { return values[i] }
                 i = (i + 1) & mask
             }
         }
@@ -54,7 +57,7 @@ struct StringIDMap: Sendable {
                     count += 1
                     return
                 }
-                if t == tag && keys[i] == key {
+                if t == tag && Self.sameBytes(keys[i], key) {
                     values[i] = newValue
                     return
                 }
@@ -91,6 +94,21 @@ struct StringIDMap: Sendable {
             keys[i] = oldKeys[j]
             values[i] = oldValues[j]
         }
+    }
+
+    /// Whether two keys have the same UTF-8 bytes. Keys are bytes here, as in LMDB:
+    /// two spellings of one text (a precomposed "é" and "e" with a combining accent),
+    /// which `==` takes as equal, are two keys.
+    @inline(__always) private static func sameBytes(_ a: String, _ b: String) -> Bool {
+        let fast = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y in
+                guard x.count == y.count else { return false }
+                guard let p = x.baseAddress, let q = y.baseAddress else { return true }  // both empty
+                return memcmp(p, q, x.count) == 0
+            }
+        }
+        if let same = fast ?? nil { return same }
+        return a.utf8.elementsEqual(b.utf8)
     }
 
     /// The key's hash: its UTF-8 bytes eight at a time, each word mixed in.
