@@ -13,8 +13,9 @@
 /// never faults, whatever `p` is).
 static inline void patron_prefetch(const void *p) { __builtin_prefetch(p, 1, 3); }
 
-/// Whether this CPU computes CRC-32C in hardware (x86-64 with SSE 4.2; arm64 with
-/// the CRC extension), so that ``patron_crc32c_update`` may be called.
+/// Whether this CPU computes CRC-32C in hardware (x86-64 with SSE 4.2, asked at run
+/// time; arm64 when compiled for the CRC extension), so that ``patron_crc32c_update``
+/// may be called.
 static inline int patron_has_crc32c(void) {
 #if defined(__x86_64__)
     __builtin_cpu_init();

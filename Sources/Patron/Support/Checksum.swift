@@ -1,8 +1,9 @@
 import CSupport
 
 /// CRC-32C (Castagnoli): the checksum stored with every event. Computed with the
-/// CPU's CRC-32C instruction where there is one (x86-64 with SSE 4.2, arm64 with the
-/// CRC extension), else slicing-by-8 in software; both give the same value.
+/// CPU's CRC-32C instruction where there is one (x86-64 with SSE 4.2, checked at run
+/// time; arm64 only in builds for CPUs with the CRC extension, such as Apple's), else
+/// slicing-by-8 in software; both give the same value.
 enum CRC32C {
     /// Whether the CPU's instruction is used.
     static let inHardware = patron_has_crc32c() != 0
