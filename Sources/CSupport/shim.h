@@ -29,39 +29,29 @@ static inline int patron_has_crc32c(void) {
 
 /// Runs CRC-32C (Castagnoli, reflected) over `n` bytes at `p` from the running value
 /// `crc` (no inversion in or out), with the CPU's instruction: call only when
-/// ``patron_has_crc32c`` says it exists.
+/// ``patron_has_crc32c`` says it exists (elsewhere it returns `crc` unchanged).
 #if defined(__x86_64__)
-__attribute__((target("sse4.2")))
-static inline uint32_t patron_crc32c_update(uint32_t crc, const void *p, size_t n) {
-    const unsigned char *b = (const unsigned char *)p;
-    uint64_t c = crc;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, b, 8);
-        c = __builtin_ia32_crc32di(c, w);
-        b += 8;
-        n -= 8;
-    }
-    uint32_t c32 = (uint32_t)c;
-    while (n > 0) {
-        c32 = __builtin_ia32_crc32qi(c32, *b);
-        b += 1;
-        n -= 1;
-    }
-    return c32;
-}
+#define PATRON_CRC32C_TARGET __attribute__((target("sse4.2")))
+#define PATRON_CRC32C_8(c, w) ((uint32_t)__builtin_ia32_crc32di((c), (w)))
+#define PATRON_CRC32C_1(c, b) __builtin_ia32_crc32qi((c), (b))
 #elif defined(__aarch64__) && defined(__ARM_FEATURE_CRC32)
+#define PATRON_CRC32C_TARGET
+#define PATRON_CRC32C_8(c, w) __builtin_arm_crc32cd((c), (w))
+#define PATRON_CRC32C_1(c, b) __builtin_arm_crc32cb((c), (b))
+#endif
+#if defined(PATRON_CRC32C_8)
+PATRON_CRC32C_TARGET
 static inline uint32_t patron_crc32c_update(uint32_t crc, const void *p, size_t n) {
     const unsigned char *b = (const unsigned char *)p;
     while (n >= 8) {
         uint64_t w;
         memcpy(&w, b, 8);
-        crc = __builtin_arm_crc32cd(crc, w);
+        crc = PATRON_CRC32C_8(crc, w);
         b += 8;
         n -= 8;
     }
     while (n > 0) {
-        crc = __builtin_arm_crc32cb(crc, *b);
+        crc = PATRON_CRC32C_1(crc, *b);
         b += 1;
         n -= 1;
     }
@@ -74,6 +64,7 @@ static inline uint32_t patron_crc32c_update(uint32_t crc, const void *p, size_t 
     return crc;
 }
 #endif
+
 /// Fills `n` bytes at `p` from the kernel's secure random source in one call
 /// (`getrandom`, Linux); returns the bytes filled, or -1 where there is no such call
 /// (or it failed).

@@ -121,13 +121,7 @@ import Testing
         // Fixed, it imports, and equals the same file imported in one transaction.
         let good = try ImportFormatTests.write(dir, "fixed.ndjson", Self.file(bad: nil, rows: shape.rows))
         let report = try db.importFile(good, options: options)
-        #expect(report.appended == shape.rows)
-        #expect(try !Self.hasJournalOrSavedStates(db))
-        #expect(try db.verify().isOK)
-        let whole = try Database(path: dir.path("whole"))
-        try whole.importFile(try ImportFormatTests.write(dir, "base2.ndjson", Self.base))
-        try whole.importFile(good, options: Self.options(segment: 100_000))
-        #expect(try ImportFormatTests.snapshot(db) == ImportFormatTests.snapshot(whole))
+        try Self.expectWhole(db, report: report, rows: shape.rows, file: good, dir: dir)
         #expect(try db.client("P")?.name == nil, "the forget, now committed, erased P's name")
     }
 
@@ -187,14 +181,7 @@ import Testing
         let report = try db.importFile(file, options: Self.options(segment: 1_500, batch: 500))
         #expect(db.store.importReadAgain.withLock { $0 } == 1)
         #expect(try db.stats().mapSize > mapBefore)
-        #expect(report.appended == 4_000 && report.read == 4_000)
-        #expect(try db.lastPosition == 6 + 4_000)
-        #expect(try !Self.hasJournalOrSavedStates(db))
-        #expect(try db.verify().isOK)
-        let whole = try Database(path: dir.path("whole"))
-        try whole.importFile(try ImportFormatTests.write(dir, "base2.ndjson", Self.base))
-        try whole.importFile(file, options: Self.options(segment: 100_000))
-        #expect(try ImportFormatTests.snapshot(db) == ImportFormatTests.snapshot(whole))
+        try Self.expectWhole(db, report: report, rows: 4_000, file: file, dir: dir)
     }
 
     @Test("A later transaction that runs out of map in each reading of the file: the committed ones are undone, the file read again, and the transaction run again from its kept rows")
@@ -207,8 +194,15 @@ import Testing
         let file = try ImportFormatTests.write(dir, "more.ndjson", Self.file(bad: nil, rows: 6_000))
         let report = try db.importFile(file, options: Self.options(segment: 1_500, batch: 500))
         #expect(db.store.importReadAgain.withLock { $0 } == 1)
-        #expect(report.appended == 6_000 && report.read == 6_000 && report.duplicates == 0)
-        #expect(try db.lastPosition == 6 + 6_000)
+        try Self.expectWhole(db, report: report, rows: 6_000, file: file, dir: dir)
+    }
+
+    /// That the base database `db`, after importing `file` of `rows` rows, holds each
+    /// row once, no journal, passes verify, and equals a database that imported the
+    /// file in one transaction.
+    static func expectWhole(_ db: Database, report: ImportReport, rows: Int, file: String, dir: TempDir) throws {
+        #expect(report.appended == rows && report.read == rows && report.duplicates == 0)
+        #expect(try db.lastPosition == UInt64(6 + rows))
         #expect(try !Self.hasJournalOrSavedStates(db))
         #expect(try db.verify().isOK)
         let whole = try Database(path: dir.path("whole"))

@@ -30,39 +30,34 @@ struct StringIDMap: Sendable {
     subscript(key: String) -> UInt32? {
         get {
             guard count > 0 else { return nil }
-            let h = Self.hash(key)
-            let tag = UInt32(truncatingIfNeeded: h >> 32) | 1
-            let mask = tags.count - 1
-            var i = Int(truncatingIfNeeded: h) & mask
-            while true {
-                let t = tags[i]
-                if t == 0 { return nil }
-                if t == tag && Self.sameBytes(keys[i], key) { return values[i] }
-                i = (i + 1) & mask
-            }
+            let (i, found, _) = slot(of: key)
+            return found ? values[i] : nil
         }
         set {
             guard let newValue else { return }
             if (count + 1) * 8 > tags.count * 5 { grow() }
-            let h = Self.hash(key)
-            let tag = UInt32(truncatingIfNeeded: h >> 32) | 1
-            let mask = tags.count - 1
-            var i = Int(truncatingIfNeeded: h) & mask
-            while true {
-                let t = tags[i]
-                if t == 0 {
-                    tags[i] = tag
-                    keys[i] = key
-                    values[i] = newValue
-                    count += 1
-                    return
-                }
-                if t == tag && Self.sameBytes(keys[i], key) {
-                    values[i] = newValue
-                    return
-                }
-                i = (i + 1) & mask
+            let (i, found, tag) = slot(of: key)
+            if !found {
+                tags[i] = tag
+                keys[i] = key
+                count += 1
             }
+            values[i] = newValue
+        }
+    }
+
+    /// The slot holding `key`, or the empty one where it would go, and the key's tag.
+    /// There is always an empty slot (the table is at most five-eighths full).
+    private func slot(of key: String) -> (index: Int, found: Bool, tag: UInt32) {
+        let h = Self.hash(key)
+        let tag = UInt32(truncatingIfNeeded: h >> 32) | 1
+        let mask = tags.count - 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let t = tags[i]
+            if t == 0 { return (i, false, tag) }
+            if t == tag && Self.sameBytes(keys[i], key) { return (i, true, tag) }
+            i = (i + 1) & mask
         }
     }
 
