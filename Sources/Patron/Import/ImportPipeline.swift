@@ -146,8 +146,6 @@ extension Database {
                 }
             } else {
                 if store.readOnly { throw PatronError.readOnly("import") }
-                // Grown ahead, so the map seldom has to grow (and a transaction be run again) half-way.
-                if let mapEstimate, Self.reservesMap(store) { try store.reserve(mapEstimate) }
                 var keepBatches = false
                 while true {
                     let current = feed, keep = keepBatches
@@ -344,8 +342,12 @@ extension Database {
                     // After a problem (default mode) nothing more is sent: the transaction will be dropped.
                     guard errors.isEmpty else { break }
                     if let id = event.id {
-                        if let edge, id < edge { unordered += 1 }
-                        if maxID.map({ id > $0 }) ?? true { maxID = id }
+                        // (An id above the highest so far is above the edge too.)
+                        if maxID.map({ id > $0 }) ?? true {
+                            maxID = id
+                        } else if let edge, id < edge {
+                            unordered += 1
+                        }
                         sinceEdge += 1
                         if sinceEdge == 256 {
                             edge = maxID
