@@ -52,10 +52,12 @@ extension Event {
         if let extra { try Self.checkText(extra, field: "extra fields", limit: Limits.longText) }
         switch payload {
         case .client(let c):
-            for (name, value) in [("name", c.name), ("email", c.email), ("phone", c.phone),
-                                  ("location", c.location), ("source", c.source)] {
-                if let value { try Self.checkText(value, field: name) }
-            }
+            // One check per field, not a loop over a list: no array built per event.
+            if let v = c.name { try Self.checkText(v, field: "name") }
+            if let v = c.email { try Self.checkText(v, field: "email") }
+            if let v = c.phone { try Self.checkText(v, field: "phone") }
+            if let v = c.location { try Self.checkText(v, field: "location") }
+            if let v = c.source { try Self.checkText(v, field: "source") }
             if let cost = c.acquisitionCost { try Self.checkMoney(cost, field: "acquisition_cost", allowNegative: false) }
         case .visit(let v):
             if let l = v.location { try Self.checkText(l, field: "location") }
@@ -75,9 +77,9 @@ extension Event {
                 }
                 if let a = item.amount { try Self.checkMoney(a, field: "items[\(i)].amount", allowNegative: true) }
             }
-            for (name, value) in [("location", p.location), ("provider", p.provider), ("channel", p.channel)] {
-                if let value { try Self.checkText(value, field: name) }
-            }
+            if let v = p.location { try Self.checkText(v, field: "location") }
+            if let v = p.provider { try Self.checkText(v, field: "provider") }
+            if let v = p.channel { try Self.checkText(v, field: "channel") }
         case .refund(let r):
             try Self.checkMoney(r.amount, field: "amount", allowNegative: false)
             if let p = r.purchase { try Self.checkKey(p, field: "purchase") }
@@ -85,7 +87,7 @@ extension Event {
             guard r.points.magnitude <= UInt64(Limits.points) else {
                 throw EventValidationError(field: "points", value: String(r.points), problem: "is too large")
             }
-            if let k = r.kind, !["earned", "redeemed", "expired", "adjusted"].contains(k) {
+            if let k = r.kind, k != "earned", k != "redeemed", k != "expired", k != "adjusted" {
                 throw EventValidationError(field: "kind", value: k, problem: "must be earned, redeemed, expired or adjusted")
             }
             if let reason = r.reason { try Self.checkText(reason, field: "reason", limit: Limits.longText) }

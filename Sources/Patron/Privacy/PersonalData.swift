@@ -13,6 +13,9 @@ struct PersonalData: Equatable {
 
     var isEmpty: Bool { name == nil && email == nil && phone == nil && comment == nil && extra == nil }
 
+    /// Whether events of `type` have personal fields besides `extra`.
+    static func mayHold(_ type: EventType) -> Bool { type == .client || type == .feedback }
+
     /// The personal fields of `event`.
     init(of event: Event) {
         extra = event.extra

@@ -154,7 +154,9 @@ struct ClientState: Equatable {
     /// in place: to call a non-mutating method on a class's stored struct, Swift copies
     /// the struct first, retaining each of its lists.
     mutating func prefetchLists() {
-        func hint<T>(_ list: [T], last: Bool) {
+        // Inlined, so that each list is read in place: a call taking the list as an
+        // argument would retain it first (the state could change during the call).
+        @inline(__always) func hint<T>(_ list: [T], last: Bool) {
             list.withUnsafeBufferPointer { b in
                 guard let base = b.baseAddress, !b.isEmpty else { return }
                 // The array's header (count, capacity) sits just before its first element.

@@ -114,6 +114,10 @@ struct ProjectionFolding {
     mutating func update(_ client: UInt32, _ change: (inout ClientState) throws -> Void) throws {
         let b = try box(client)
         try change(&b.state)
+        markChanged(b, client)
+    }
+
+    private mutating func markChanged(_ b: Box, _ client: UInt32) {
         if b.changedIn != generation {
             b.changedIn = generation
             dirty.append(client)
@@ -147,6 +151,21 @@ struct ProjectionFolding {
     mutating func apply(_ event: Event, position: UInt64, day: Day, owner: UInt32, into: UInt32?,
                         personal: PersonalData?, intern: (String) throws -> UInt32,
                         identityOnly: Bool = false) throws -> [UInt32] {
+        let type = event.type
+        if type != .merge && type != .forget {
+            // Most events: a client that is its own root takes the whole fold in one
+            // lookup of its state (the general steps below look it up four times).
+            let b = try box(owner)
+            if b.state.mergedInto == 0 {
+                let forgotten = b.state.forgotten
+                b.state.streamVersion += 1
+                b.state.streamHead = max(b.state.streamHead, position)
+                try b.state.apply(event, position: position, day: day, owner: owner,
+                                  hasPersonal: forgotten ? nil : personal, intern: intern)
+                markChanged(b, owner)
+                return []
+            }
+        }
         try update(owner) { s in
             s.streamVersion += 1
             s.streamHead = max(s.streamHead, position)

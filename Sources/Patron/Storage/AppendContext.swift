@@ -295,7 +295,7 @@ final class AppendContext {
                                 chunk: FoldPipeline.Chunk(events: events))
     }
 
-    /// Sends the request's last chunk; the pipeline goes on.
+    /// Sends the chunk being filled (a full one, or the request's last); the pipeline goes on.
     private func sendChunk() {
         guard var feed = pipeline, !feed.chunk.items.isEmpty else { return }
         feed.fold.send(feed.chunk)
@@ -316,17 +316,16 @@ final class AppendContext {
     /// the ids of its strings.
     private func queueFold(_ event: Event, index: Int, owner: UInt32, day: Day, position: UInt64,
                            personal: PersonalData?) throws {
-        guard var feed = pipeline else { return }
-        pipeline = nil  // so that `feed` is the only reference while it changes
-        defer { pipeline = feed }
-        let ids = feed.chunk.ids.count
-        try ClientState.forEachInterned(in: event) { s in feed.chunk.ids.append(try intern(s)) }
-        feed.chunk.items.append(FoldPipeline.Item(index: index, owner: owner, day: day, position: position,
-                                                  personal: personal, ids: ids))
-        if feed.chunk.items.count >= FoldPipeline.chunkSize {
-            feed.fold.send(feed.chunk)
-            feed.chunk = FoldPipeline.Chunk(events: feed.chunk.events)
+        // The chunk changes in place, through the optional: taking the feed out and
+        // putting it back would retain and release its lists for every event.
+        guard let ids = pipeline?.chunk.ids.count else { return }
+        try ClientState.forEachInterned(in: event) { s in
+            let id = try intern(s)
+            pipeline?.chunk.ids.append(id)
         }
+        pipeline?.chunk.items.append(FoldPipeline.Item(index: index, owner: owner, day: day, position: position,
+                                                       personal: personal, ids: ids))
+        if let n = pipeline?.chunk.items.count, n >= FoldPipeline.chunkSize { sendChunk() }
     }
 
     /// Waits for the fold of the requests sent and takes the folding back with the
@@ -403,10 +402,13 @@ final class AppendContext {
         let position = nextPosition
         nextPosition += 1
         guard let owner = try number(event.client, create: true) else { throw PatronError.io("client number not assigned") }
+        // The type is asked first: matching the payload itself copies it, which retains
+        // each of its strings and lists, for every event.
+        let type = event.type
         let into: UInt32?
-        if case .merge(let m) = event.payload { into = try number(m.into, create: true) } else { into = nil }
+        if type == .merge, case .merge(let m) = event.payload { into = try number(m.into, create: true) } else { into = nil }
 
-        var personal: PersonalData? = PersonalData(of: event)
+        var personal: PersonalData? = PersonalData.mayHold(type) || event.extra != nil ? PersonalData(of: event) : nil
         var sealed: [UInt8] = []
         let hasPersonal = !(personal?.isEmpty ?? true)
         if let p = personal, hasPersonal, !erased.contains(owner), let key = store.keys.key(owner) {
