@@ -155,3 +155,18 @@ let everyType: [Event] = [
     let codes = Set(EventType.allCases.map(\.code))
     for b in 0...255 where !codes.contains(UInt8(b)) { #expect(EventType(code: UInt8(b)) == nil) }
 }
+
+@Test func eventTypesAreNamedInAnyLetterCase() {
+    for t in EventType.allCases {
+        #expect(EventType(named: t.rawValue) == t)
+        #expect(EventType(named: t.rawValue.uppercased()) == t)
+        #expect(EventType(named: t.rawValue.prefix(1).uppercased() + t.rawValue.dropFirst()) == t)
+        #expect(EventType(named: t.rawValue + "s") == nil)
+        #expect(EventType(named: String(t.rawValue.dropLast())) == nil)
+    }
+    #expect(EventType(named: "vi sit") == nil)
+    #expect(EventType(named: "") == nil)
+    // Beyond ASCII, Unicode lower-casing decides: the Kelvin sign lower-cases to "k".
+    #expect(EventType(named: "FEEDBAC\u{212A}") == .feedback)
+    #expect(EventType(named: "vísit") == nil)
+}

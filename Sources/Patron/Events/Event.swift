@@ -18,6 +18,19 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
         }
     }
 
+    /// The type named `text` in any letter case (`Visit`, `VISIT`): compared byte by
+    /// byte, without a lower-cased copy of the text for every row read.
+    init?(named text: String) {
+        var t = text
+        let ascii: EventType?? = t.withUTF8 { b in
+            guard b.allSatisfy({ $0 < 0x80 }) else { return .none }
+            // A letter's byte with 0x20 set is its lower case; the names are letters only.
+            return .some(EventType.allCases.first { $0.rawValue.utf8.elementsEqual(b, by: { $0 == $1 | 0x20 }) })
+        }
+        guard let found = ascii ?? EventType(rawValue: text.lowercased()) else { return nil }
+        self = found
+    }
+
     init?(code: UInt8) {
         switch code {
         case 1: self = .client

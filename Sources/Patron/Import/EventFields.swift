@@ -68,7 +68,7 @@ extension Event {
         guard let typeName = try f.string(.type) else {
             throw EventValidationError(field: "type", value: nil, problem: "is missing")
         }
-        guard let type = EventType(rawValue: typeName.lowercased()) else {
+        guard let type = EventType(named: typeName) else {
             throw EventValidationError(field: "type", value: typeName,
                                        problem: "is not a known type (\(EventType.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
