@@ -284,6 +284,47 @@ import Testing
         #expect(try db.verify().isOK)
     }
 
+    @Test("A commit that changes a quarter or more of the clients rewrites the details table with full pages, and the projections are those of writing in place")
+    func detailsRewrittenByALargeCommitFillTheirPages() async throws {
+        let dir = TempDir()
+        let rewritten = try Database(path: dir.path("a"), options: .init(durable: false))
+        let inPlace = try Database(path: dir.path("b"), options: .init(durable: false))
+        inPlace.store.detailsRewriteOff.withLock { $0 = true }
+        let clients = 12_000
+        var rng = SeededRandom(seed: 11)
+        func visit(_ c: Int, _ t: Int64) -> Event {
+            // A later day and another service each time: the detail grows.
+            Event(client: "R\(c)", at: 1_700_000_000_000 + t * 86_400_000 * 3, payload: .visit(Visit(services: ["s\((c + Int(t)) % 7)"])))
+        }
+        // Every client; then four commits of 3,000 (in place in both: under
+        // `DetailsWriter.rewriteFrom`), whose details grow and split their pages; then
+        // (rewritten in one database only) half of the clients but the last hundred, and
+        // half of them with new ones after them; then a few hundred (in place in both).
+        func some(_ n: Int, _ t: Int64) -> [Event] { (0..<n).map { _ in visit(Int(rng.next() % UInt64(clients)) + 1, t) } }
+        func half(of range: ClosedRange<Int>, _ t: Int64) -> [Event] { range.filter { _ in rng.next() % 2 == 0 }.map { visit($0, t) } }
+        var batches: [[Event]] = [(1...clients).map { visit($0, 0) }]
+        for t in 1...4 { batches.append(some(3_000, Int64(t))) }
+        batches.append(half(of: 1...(clients - 100), 5))
+        batches.append(half(of: 1...clients, 6) + (clients + 1...clients + 50).map { visit($0, 6) })
+        batches.append(some(300, 7))
+        func detailPages(_ db: Database) throws -> Int { try #require(try db.stats().tables.first { $0.name == "details" }).pages }
+        for (k, batch) in batches.enumerated() {
+            try await rewritten.append(batch)
+            try await inPlace.append(batch)
+            if k == 5 {
+                let full = try detailPages(rewritten), split = try detailPages(inPlace)
+                #expect(full * 10 <= split * 8, "details: \(full) pages rewritten, \(split) in place")
+            }
+        }
+        #expect(try rewritten.verify().isOK)
+        #expect(try inPlace.verify().isOK)
+        for c in 1...(clients + 50) {
+            let a = try rewritten.client("R\(c)"), b = try inPlace.client("R\(c)")
+            #expect(a != nil && a == b, "client R\(c)")
+            if a == nil || a != b { break }
+        }
+    }
+
     @Test func backupIsACompactedConsistentCopy() async throws {
         let dir = TempDir()
         let db = try Database(path: dir.path("db"))

@@ -65,8 +65,10 @@ final class AppendContext {
         /// The chunk being filled, of the request being written.
         var chunk: FoldPipeline.Chunk
     }
-    /// Whether this transaction may fold on a second thread: not after it undid an
-    /// unfinished import (see ``FoldPipeline``).
+    /// Whether the states this transaction holds in LMDB are still those of the snapshot
+    /// it started from, so that it may fold on a second thread (``FoldPipeline``) and
+    /// rewrite the details from that snapshot (``DetailsWriter``): not after it undid an
+    /// unfinished import, which wrote states.
     private var mayFoldAside = true
     private var linksFrom: UInt64
     /// Clients whose keys a `forget` (or a merge with a forgotten person) destroys: the
@@ -492,47 +494,55 @@ final class AppendContext {
         //
         // Many states: encoded from both ends, the far end on a fold thread.
         let sorted = folding.dirty.sorted()
+        // The table is rewritten from the snapshot the transaction started from only if
+        // it still holds what that snapshot does (no undo of an import wrote states).
+        let stored = try txn.count(schema.details)
+        var rewrite = mayFoldAside && DetailsWriter.rewrites(changed: sorted.count, stored: stored)
+        #if DEBUG
+        if store.detailsRewriteOff.withLock({ $0 }) { rewrite = false }
+        #endif
         let aside = sorted.count >= Self.encodeAsideFrom ? StatesEncodedAside(folding: folding, clients: sorted) : nil
         var numbers: [UInt32] = []
         numbers.reserveCapacity(sorted.count)
         var rows: [UInt8] = []
         rows.reserveCapacity(sorted.count * ProjectionRow.size)
         var detail = ByteWriter(capacity: 512)
-        func encodeAndPut(_ clients: ArraySlice<UInt32>) throws {
+        func encodeAndPut(_ clients: ArraySlice<UInt32>, _ details: inout DetailsWriter) throws {
             for n in clients {
                 guard folding.encode(n, row: &rows, detail: &detail) else { continue }
                 numbers.append(n)
                 #if DEBUG
                 try injectedStateWriteFailure()
                 #endif
-                try txn.put(schema.details, key: n, value: detail.bytes)
-                readStep()
+                try detail.bytes.withUnsafeBytes { try details.put(n, $0) }
             }
         }
-        if let aside {
-            do {
-                while let run = aside.claimFront() { try encodeAndPut(run) }
-            } catch {
-                // The fold thread stops at its next run and lets go of its folding: the
-                // transaction is dropped, maybe to run again (the map grew).
-                aside.cancel()
-                _ = aside.wait()
-                throw error
-            }
-            for encoded in aside.wait() {
-                try encoded.details.withUnsafeBytes { all in
-                    var start = 0
-                    for (n, end) in zip(encoded.numbers, encoded.detailEnds) {
-                        try txn.put(schema.details, key: n, value: UnsafeRawBufferPointer(rebasing: all[start..<end]))
-                        start = end
-                        readStep()
-                    }
+        try DetailsWriter.write(table: schema.details, txn: txn, rewritingFrom: rewrite ? store.env : nil,
+                                step: { [unowned self] in readStep() }) { details in
+            if let aside {
+                do {
+                    while let run = aside.claimFront() { try encodeAndPut(run, &details) }
+                } catch {
+                    // The fold thread stops at its next run and lets go of its folding: the
+                    // transaction is dropped, maybe to run again (the map grew).
+                    aside.cancel()
+                    _ = aside.wait()
+                    throw error
                 }
-                numbers.append(contentsOf: encoded.numbers)
-                rows.append(contentsOf: encoded.rows)
+                for encoded in aside.wait() {
+                    try encoded.details.withUnsafeBytes { all in
+                        var start = 0
+                        for (n, end) in zip(encoded.numbers, encoded.detailEnds) {
+                            try details.put(n, UnsafeRawBufferPointer(rebasing: all[start..<end]))
+                            start = end
+                        }
+                    }
+                    numbers.append(contentsOf: encoded.numbers)
+                    rows.append(contentsOf: encoded.rows)
+                }
+            } else {
+                try encodeAndPut(sorted[...], &details)
             }
-        } else {
-            try encodeAndPut(sorted[...])
         }
         try RowChunks.write(numbers: numbers, rows: rows, table: schema.rows, txn: txn, afterEachChunk: readStep)
     }

@@ -42,6 +42,9 @@ final class Store: Sendable {
     /// Tests only: the first run of this transaction of an import (counted from 1, in
     /// each reading of the file) fails as if the map were full, once it has read its rows.
     let importMapFullInSegment = Mutex<Int?>(nil)
+    /// Tests only: commits write their changed details in place, never by rewriting
+    /// the table (``DetailsWriter``).
+    let detailsRewriteOff = Mutex(false)
     #endif
 
     struct Options {

@@ -1,0 +1,87 @@
+import LMDB
+
+/// Writes a commit's changed client details (the `details` table), in ascending
+/// client order, one of two ways.
+///
+/// - In place: each changed client's detail is put under its number.
+/// - Rewritten: when a commit changes a large share of the clients, the table is
+///   emptied and every client's detail appended at its right edge (`MDB_APPEND`) in
+///   key order: the changed ones from the commit, the others copied from the snapshot
+///   the write transaction started from (a read transaction beside it).
+///
+/// A rewrite leaves full pages. Details put in place grow and split their pages in the
+/// middle, which left the table about 55 % full after an import, and a page holds only
+/// a dozen clients, so a commit that changes a quarter of them rewrites nearly every
+/// page anyway: the rewrite writes fewer pages for the same commit, and the commits
+/// after it start from a smaller table.
+struct DetailsWriter: ~Copyable {
+    private let txn: Transaction
+    private let table: Table
+    private let old: Cursor?
+    /// The next entry of the snapshot not copied or replaced yet (rewrite only).
+    private var pending: Cursor.Entry?
+    private let step: () -> Void
+
+    /// Rewrite when a commit changes at least one in this many of the stored details.
+    static let rewriteShare = 4
+    /// and at least this many (a small table is cheap to update in place).
+    static let rewriteFrom = 4_096
+
+    /// Whether a commit changing `changed` of the `stored` details rewrites the table.
+    static func rewrites(changed: Int, stored: Int) -> Bool {
+        changed >= rewriteFrom && changed * rewriteShare >= stored
+    }
+
+    /// Runs `body` with a writer that puts details in place, or, with `snapshotOf`,
+    /// rewrites the table from the snapshot of that environment's last commit — which
+    /// must be what `txn` holds in `table` so far (no detail written in it yet).
+    /// `step` is called after each detail written or copied.
+    static func write<R>(table: Table, txn: Transaction, rewritingFrom env: Environment?, step: @escaping () -> Void,
+                         _ body: (inout DetailsWriter) throws -> R) throws -> R {
+        guard let env else {
+            var w = DetailsWriter(txn: txn, table: table, old: nil, step: step)
+            return try body(&w)
+        }
+        return try env.readBesideWrite { snapshot in
+            try snapshot.withCursor(table) { cursor in
+                var w = DetailsWriter(txn: txn, table: table, old: cursor, step: step)
+                w.pending = try cursor.first()
+                try txn.empty(table)
+                let result = try body(&w)
+                try w.copyOld(below: nil)
+                return result
+            }
+        }
+    }
+
+    private init(txn: Transaction, table: Table, old: Cursor?, step: @escaping () -> Void) {
+        self.txn = txn
+        self.table = table
+        self.old = old
+        self.step = step
+    }
+
+    /// Writes the detail of `client`; clients come in ascending order.
+    mutating func put(_ client: UInt32, _ detail: UnsafeRawBufferPointer) throws {
+        guard old != nil else {
+            try txn.put(table, key: client, value: detail)
+            step()
+            return
+        }
+        try copyOld(below: client)
+        if let (k, _) = pending, k.load(at: 0) as UInt32 == client { pending = try old?.next() }
+        try txn.put(table, key: client, value: detail, flags: .append)
+        step()
+    }
+
+    /// Copies the snapshot's entries of clients below `limit` (all when nil).
+    private mutating func copyOld(below limit: UInt32?) throws {
+        while let (k, v) = pending {
+            let client: UInt32 = k.load(at: 0)
+            if let limit, client >= limit { return }
+            try txn.put(table, key: client, value: v, flags: .append)
+            step()
+            pending = try old?.next()
+        }
+    }
+}
