@@ -50,6 +50,61 @@ import Testing
         #expect(try db.client("c3", today: day("2025-02-01"))?.visits == 28)
     }
 
+    /// Ids past every stored one are put in key order after their request
+    /// (``DeferredIDs``), the others as they come: ids that tie and come out of order,
+    /// repeats within a request, ids stored by earlier requests, new ids sorting before
+    /// stored ones, and generated ids between them, sorting before or after them. Each
+    /// is stored once and found again, as a plain model says.
+    @Test func givenIDsInAnyOrderAreStoredOnceAndFoundAgain() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"), options: .init(durable: false))
+        var rng = SeededRandom(seed: 5)
+        func pick(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
+        func padded(_ n: Int, _ width: Int) -> String { String(repeating: "0", count: max(0, width - String(n).count)) + String(n) }
+        // Ids of a round sort after those of earlier rounds; those of the first three
+        // sort before generated ids ("01…"), the later ones after them.
+        func given(round: Int) -> String { (round < 3 ? "0" : "9") + padded(round, 3) + "-" + padded(pick(1_000), 3) }
+        var stored: [String: UInt64] = [:]
+        var next: UInt64 = 1
+        // First, into the empty table: ids out of order, one repeated, and a generated
+        // id that sorts after the ones before it (which no longer go at the edge).
+        let first = ["0000-500", "0000-100", "0000-300", nil, "0000-200", "0000-100", "0000-900"].map { visit("c1", $0) }
+        for round in -1..<40 {
+            var events: [Event] = round < 0 ? first : []
+            for _ in 0..<(round < 0 ? 0 : 50 + pick(150)) {
+                let id: String?
+                switch pick(20) {
+                case 0: id = nil
+                case 1, 2: id = stored.isEmpty ? nil : stored.keys.sorted()[pick(stored.count)]
+                case 3, 4: id = events.isEmpty ? nil : events[pick(events.count)].id
+                case 5, 6: id = given(round: pick(round + 1))
+                default: id = given(round: round)
+                }
+                events.append(visit("c\(pick(9))", id))
+            }
+            let result = try await db.append(events)
+            var expected: [UInt64] = []
+            var added: [String: UInt64] = [:]
+            for e in events {
+                if let id = e.id, let p = stored[id] ?? added[id] {
+                    expected.append(p)
+                    continue
+                }
+                if let id = e.id { added[id] = next }
+                expected.append(next)
+                next += 1
+            }
+            stored.merge(added) { a, _ in a }
+            #expect(result.positions == expected, "round \(round)")
+            if result.positions != expected { break }
+        }
+        let ids = stored.keys.sorted()
+        let again = try await db.append(ids.reversed().map { visit("c0", $0) })
+        #expect(again.appended == 0 && again.positions == ids.reversed().map { stored[$0] })
+        #expect(try db.lastPosition == next - 1)
+        #expect(try db.verify().isOK)
+    }
+
     @Test func expectedVersionConflictNamesExpectedAndActual() async throws {
         let dir = TempDir()
         let db = try Database(path: dir.path("db"))

@@ -55,6 +55,8 @@ final class AppendContext {
     /// The fold of the current run of large requests on a second thread, while one
     /// runs (``applyInOrder(_:)``), and what the writer's side keeps for it.
     private var pipeline: PipelineFeed?
+    /// No stored event id sorts after it (``DeferredIDs``).
+    private var idEdge = IDEdge()
     /// A fold that failed: every later use of the states throws it, so the
     /// transaction cannot commit.
     private var foldFailure: (any Error)?
@@ -256,27 +258,58 @@ final class AppendContext {
         // other requests, or end); otherwise it goes on into the next large request.
         var written = false
         defer { if !written { settle() } }
-        for (i, e) in events.enumerated() {
-            readStep()
-            if let id = e.id {
-                ids[i] = id
-                // The id is stored with the position the event will take, or found stored.
-                if let stored = try schema.putNewID(id, position: nextPosition, txn: txn) {
-                    positions[i] = stored
-                    continue
+        // Ids past every one stored before the request go into the index in key order
+        // after the loop; the others are put (or found stored) as they come. The edge
+        // is the one the request started with: an id generated during it raises the
+        // transaction's, and a later id below that may repeat one set aside here.
+        var deferred = DeferredIDs()
+        try idEdge.load(table: schema.ids, txn: txn)
+        let requestEdge = idEdge
+        let firstOfRequest = nextPosition
+        do {
+            for (i, e) in events.enumerated() {
+                readStep()
+                if var id = e.id {
+                    ids[i] = id
+                    let stored: UInt64? = try id.withUTF8 { b in
+                        let key = UnsafeRawBufferPointer(b)
+                        if requestEdge.isPast(key) {
+                            return deferred.insert(key, position: nextPosition)
+                        }
+                        // Stored with the position the event will take, or found stored.
+                        return try schema.putNewID(key, position: nextPosition, txn: txn)
+                    }
+                    if let stored {
+                        positions[i] = stored
+                        continue
+                    }
+                    positions[i] = try append(e, idStored: true, deferFold: deferring ? i : nil)
+                } else {
+                    // The id goes beside the event: no copy of it.
+                    let id = store.idGenerator.next(now: recorded)
+                    ids[i] = id
+                    positions[i] = try append(e, id: id, deferFold: deferring ? i : nil)
                 }
-                positions[i] = try append(e, idStored: true, deferFold: deferring ? i : nil)
-            } else {
-                // The id goes beside the event: no copy of it.
-                let id = store.idGenerator.next(now: recorded)
-                ids[i] = id
-                positions[i] = try append(e, id: id, deferFold: deferring ? i : nil)
+                appended += 1
             }
-            appended += 1
+        } catch let error as PatronError where nextPosition != firstOfRequest {
+            // Some events of the request are written (and their ids not all put): the
+            // whole transaction must go, not only this request.
+            throw RequestFailedPartway(error)
         }
+        try deferred.put(into: schema.ids, txn: txn, edge: &idEdge)
         if deferring { sendChunk() }
         written = true
         return AppendResult(positions: positions, ids: ids, appended: appended)
+    }
+
+    /// A request that failed after some of its events were written: not a
+    /// ``PatronError``, so the writer drops the whole transaction instead of failing
+    /// only this request and committing the others.
+    struct RequestFailedPartway: Error, CustomStringConvertible {
+        var underlying: PatronError
+        init(_ underlying: PatronError) { self.underlying = underlying }
+        var description: String { "nothing stored: \(underlying)" }
     }
 
     /// Requests of at least this many events fold on a second thread while they are
@@ -428,9 +461,9 @@ final class AppendContext {
         }
         try record.bytes.withUnsafeBytes { try txn.put(schema.log, key: position, value: $0, flags: .append) }
         if let generated {
-            try schema.putID(generated, position: position, generated: true, txn: txn)
+            try schema.putID(generated, position: position, generated: true, txn: txn, edge: &idEdge)
         } else if !idStored {
-            try schema.putID(event.id ?? "", position: position, txn: txn)
+            try schema.putID(event.id ?? "", position: position, txn: txn, edge: &idEdge)
         }
         let day = store.zone.day(of: event.at)
         if let index = deferFold {

@@ -3,27 +3,34 @@ import LMDB
 /// The index writes shared by append and rebuild, so both lay out entries the same way.
 extension Schema {
     /// Stores `id → position` unless the id is stored; returns the stored position if it is.
-    func putNewID(_ id: String, position: UInt64, txn: Transaction) throws -> UInt64? {
-        var p = position, key = id
+    func putNewID(_ id: UnsafeRawBufferPointer, position: UInt64, txn: Transaction) throws -> UInt64? {
+        var p = position
         return try withUnsafeBytes(of: &p) { pb in
-            try key.withUTF8 { ib in
-                try txn.insertOrExisting(ids, key: UnsafeRawBufferPointer(ib), value: pb).map { $0.loadUnaligned(as: UInt64.self) }
-            }
+            try txn.insertOrExisting(ids, key: id, value: pb).map { $0.loadUnaligned(as: UInt64.self) }
         }
     }
 
     /// Stores `id → position`. A `generated` id (``EventIDGenerator``: time-ordered)
     /// is tried at the table's right edge first (`MDB_APPEND`, no descent from the root),
     /// and put in its place when some stored id sorts after it.
-    func putID(_ id: String, position: UInt64, generated: Bool = false, txn: Transaction) throws {
+    ///
+    /// `edge` is raised to the id (``IDEdge``).
+    func putID(_ id: String, position: UInt64, generated: Bool = false, txn: Transaction, edge: inout IDEdge) throws {
         var p = position, key = id
         try withUnsafeBytes(of: &p) { pb in
             try key.withUTF8 { ib in
                 let k = UnsafeRawBufferPointer(ib)
+                defer { edge.raise(to: k) }
                 if generated, try txn.append(ids, key: k, value: pb) { return }
                 try txn.put(ids, key: k, value: pb)
             }
         }
+    }
+
+    /// ``putID(_:position:generated:txn:edge:)`` outside an append (rebuild).
+    func putID(_ id: String, position: UInt64, txn: Transaction) throws {
+        var none = IDEdge()
+        try putID(id, position: position, txn: txn, edge: &none)
     }
 
     /// Both directions of client key ↔ client number. `number` must be greater than
