@@ -128,7 +128,8 @@ public final class Environment: @unchecked Sendable {
     }
 
     /// Runs `body` in a read-only snapshot transaction on behalf of a write transaction
-    /// of this environment that is running on another thread, which must outlast it:
+    /// of this environment that is running (on this thread or another: `MDB_NOTLS`
+    /// lets a thread hold read-only transactions beside its write), which must outlast it:
     /// the map cannot be resized meanwhile (the writer holds that off), so unlike
     /// ``read(_:)`` this takes no lock, and so never waits behind a thread that wants to
     /// resize the map while the writer waits for `body`. The snapshot is the last

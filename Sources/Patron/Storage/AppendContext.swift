@@ -274,7 +274,15 @@ final class AppendContext {
                     let stored: UInt64? = try id.withUTF8 { b in
                         let key = UnsafeRawBufferPointer(b)
                         if requestEdge.isPast(key) {
-                            return deferred.insert(key, position: nextPosition)
+                            switch deferred.insert(key, position: nextPosition) {
+                            case .kept: return nil
+                            case .repeats(let first): return first
+                            case .outOfReach:
+                                // Far back among those set aside, and not one of them:
+                                // put in its place (or found there, put so earlier in
+                                // the request) like the ids below the edge.
+                                break
+                            }
                         }
                         // Stored with the position the event will take, or found stored.
                         return try schema.putNewID(key, position: nextPosition, txn: txn)

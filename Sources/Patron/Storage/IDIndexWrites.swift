@@ -50,7 +50,9 @@ func keyOrder(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
 /// full; each put also searches the tree from its root. Put in key order at the right
 /// edge, they fill whole pages with no key comparisons on the way down. Such an id
 /// cannot be stored already; one that repeats an earlier id of the request is found
-/// here (``insert(_:position:)``).
+/// here (``insert(_:position:)``). An id whose place is far back among those kept
+/// (ids in no order) is not kept: the caller puts it in its place at once, like an id
+/// below the edge, and finds it there if it comes again.
 struct DeferredIDs {
     private var bytes: [UInt8] = []
     /// In key order: each id's bytes in `bytes`, and the position of its event.
@@ -62,9 +64,23 @@ struct DeferredIDs {
         UnsafeRawBufferPointer(rebasing: all[entries[k].start..<entries[k].end])
     }
 
-    /// Records `id` for the event to be written at `position`, or, when an earlier event
-    /// of the request has the same id, returns that event's position (recording nothing).
-    mutating func insert(_ id: UnsafeRawBufferPointer, position: UInt64) -> UInt64? {
+    /// What ``insert(_:position:)`` did with an id.
+    enum Insertion: Equatable {
+        /// Kept, in its place.
+        case kept
+        /// An earlier event of the request has it: the position of that event.
+        case repeats(UInt64)
+        /// Not kept: its place is more than ``reach`` ids back from the greatest (ids in
+        /// no order would make keeping them in order cost a move of every id after it).
+        case outOfReach
+    }
+
+    /// How far back from the greatest id kept an id may go in its place.
+    static let reach = 64
+
+    /// Keeps `id` for the event to be written at `position`, unless it repeats an id kept
+    /// or belongs too far back (see ``Insertion``).
+    mutating func insert(_ id: UnsafeRawBufferPointer, position: UInt64) -> Insertion {
         let place: Int = bytes.withUnsafeBytes { all in
             // Usually after the last one; otherwise a binary search for its place.
             guard let lastIndex = entries.indices.last else { return 0 }
@@ -78,11 +94,12 @@ struct DeferredIDs {
             }
             return keyOrder(key(lo, in: all), id) == 0 ? -1 - lo : lo
         }
-        if place < 0 { return entries[-1 - place].position }
+        if place < 0 { return .repeats(entries[-1 - place].position) }
+        if entries.count - place > Self.reach { return .outOfReach }
         let start = bytes.count
         bytes.append(contentsOf: id)
         entries.insert((start, bytes.count, position), at: place)
-        return nil
+        return .kept
     }
 
     /// Puts the ids and their positions into `table` in key order and raises `edge` to
