@@ -105,6 +105,123 @@ import Testing
         #expect(try db.verify().isOK)
     }
 
+    /// What the several-requests test expects, carried from one transaction to the next.
+    final class IDModel: @unchecked Sendable {
+        var stored: [String: UInt64] = [:]
+        var next: UInt64 = 1
+        var versions: [String: UInt32] = [:]
+        var rng = SeededRandom(seed: 17)
+        var problems: [String] = []
+        var requests = 0, failedVersion = 0, outOfReachish = 0, seq = 0
+        func copy() -> IDModel {
+            let m = IDModel()
+            m.stored = stored; m.next = next; m.versions = versions; m.rng = rng
+            m.problems = problems; m.requests = requests; m.failedVersion = failedVersion; m.seq = seq
+            return m
+        }
+        func pick(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
+    }
+
+    static func sameDayVisit(_ c: String, _ id: String?) -> Event {
+        Event(id: id, client: c, at: 1_735_689_600_000, payload: .visit(Visit(services: ["facial"])))
+    }
+
+    /// Several requests per transaction (as a group commit runs them), in order and with
+    /// expected versions (right and wrong), with ids below and past the edge, in order and
+    /// not, repeats within and across requests, generated ids, and stored ids: positions
+    /// as a model says, every id found again, one id per position. (Written by a review.)
+    @Test func severalRequestsPerTransactionKeepOnePositionPerID() throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"), options: .init(durable: false))
+        var committed = IDModel()
+        for round in 0..<60 {
+            let start = committed
+            let result: IDModel = try db.writer.session { session in
+                try session.transaction { ctx -> IDModel in
+                    let m = start.copy()
+                    var txnIDs: [String] = []
+                    for r in 0..<(1 + m.pick(5)) {
+                        m.requests += 1
+                        let withVersions = m.pick(10) < 3
+                        let n = m.pick(4) == 0 ? 64 + m.pick(400) : 1 + m.pick(40)
+                        var events: [Event] = []
+                        var asc = 0
+                        for _ in 0..<n {
+                            let id: String?
+                            switch m.pick(20) {
+                            case 0, 1: id = nil
+                            case 2, 3: id = m.stored.isEmpty ? nil : Array(m.stored.keys)[m.pick(m.stored.count)]
+                            case 4, 5: id = events.isEmpty ? nil : events[m.pick(events.count)].id
+                            case 6: id = txnIDs.isEmpty ? nil : txnIDs[m.pick(txnIDs.count)]
+                            case 7: id = "00-\(m.pick(100_000))"            // before generated ids
+                            case 8: id = "m-\(m.pick(100_000))"             // after generated ids
+                            case 9, 10: id = String(format: "zz-%03d-%d-a%06d", round, r, m.pick(m.seq + 50))  // past the edge, no order
+                            default:
+                                asc += 1
+                                m.seq += 1
+                                id = String(format: "zz-%03d-%d-a%06d", round, r, m.seq)  // past the edge, in order
+                            }
+                            events.append(Self.sameDayVisit("c\(m.pick(5))", id))
+                        }
+                        var expectedVersions: [String: UInt32] = [:]
+                        var wrong = false
+                        if withVersions {
+                            let c = "c\(m.pick(5))"
+                            wrong = m.pick(4) == 0
+                            expectedVersions[c] = (m.versions[c] ?? 0) + (wrong ? 7 : 0)
+                        }
+                        // The model.
+                        var expected: [UInt64] = []
+                        var added: [String: UInt64] = [:]
+                        var next = m.next
+                        var versions = m.versions
+                        var fresh = 0
+                        for e in events {
+                            if let id = e.id, let p = m.stored[id] ?? added[id] { expected.append(p); continue }
+                            if let id = e.id { added[id] = next }
+                            expected.append(next)
+                            next += 1
+                            fresh += 1
+                            versions[e.client, default: 0] += 1
+                        }
+                        let shouldFail = wrong && fresh > 0
+                        do {
+                            let res = try ctx.apply(AppendRequest(events: events, expectedVersions: expectedVersions))
+                            if shouldFail { m.problems.append("round \(round) req \(r): should have failed") }
+                            if res.positions != expected {
+                                let k = zip(res.positions, expected).enumerated().first { $0.element.0 != $0.element.1 }
+                                m.problems.append("round \(round) req \(r) (versions: \(withVersions)): positions differ at \(String(describing: k)), event id \(String(describing: k.map { events[$0.offset].id }))")
+                            }
+                            m.next = next
+                            m.versions = versions
+                            for (id, p) in added { m.stored[id] = p }
+                            for (i, e) in events.enumerated() where e.id == nil {
+                                m.stored[res.ids[i]] = res.positions[i]
+                            }
+                            txnIDs.append(contentsOf: res.ids)
+                        } catch let e as PatronError {
+                            if !shouldFail { m.problems.append("round \(round) req \(r): failed \(e)") } else { m.failedVersion += 1 }
+                        }
+                    }
+                    return m
+                }
+            }
+            committed = result
+            if !committed.problems.isEmpty { break }
+        }
+        #expect(committed.problems.isEmpty, "\(committed.problems.prefix(5))")
+        // Every id found again.
+        let ids = committed.stored.keys.sorted()
+        let again = try db.appendAndWait(ids.reversed().map { Self.sameDayVisit("c0", $0) })
+        #expect(again.appended == 0)
+        #expect(again.positions == ids.reversed().map { committed.stored[$0]! })
+        #expect(try db.lastPosition == committed.next - 1)
+        let count = try db.store.env.read { try $0.count(db.store.schema.ids) }
+        #expect(count == Int(committed.next - 1))
+        let report = try db.verify()
+        #expect(report.isOK, "\(report.problems)")
+    }
+
     @Test func expectedVersionConflictNamesExpectedAndActual() async throws {
         let dir = TempDir()
         let db = try Database(path: dir.path("db"))

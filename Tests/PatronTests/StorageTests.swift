@@ -1,5 +1,6 @@
 import Foundation
 import LMDB
+import Synchronization
 import Testing
 @testable import Patron
 
@@ -323,6 +324,82 @@ import Testing
             #expect(a != nil && a == b, "client R\(c)")
             if a == nil || a != b { break }
         }
+    }
+
+    /// With every reader slot taken (by long reads, e.g. other processes' queries), a
+    /// commit large enough to rewrite the details, which needs a slot for its snapshot,
+    /// writes them in place instead. (Written by a review.)
+    @Test(arguments: [false, true]) func aLargeCommitWithEveryReaderSlotTakenWritesInPlace(rewriteOff: Bool) throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"), options: .init(durable: false))
+        db.store.detailsRewriteOff.withLock { $0 = rewriteOff }
+        let clients = 5_000
+        func batch(_ d: Int64) -> [Event] {
+            (0..<clients).map { Event(client: "k\($0)", at: 1_735_689_600_000 + d * 86_400_000, payload: .visit(Visit(services: ["a"]))) }
+        }
+        _ = try db.appendAndWait(batch(0))
+        let release = DispatchSemaphore(value: 0)
+        let entered = DispatchSemaphore(value: 0)
+        let failures = Mutex(0)
+        let group = DispatchGroup()
+        for _ in 0..<260 {
+            Thread.detachNewThread {
+                group.enter()
+                defer { group.leave() }
+                do { try db.store.env.read { _ in entered.signal(); release.wait() } } catch {
+                    failures.withLock { $0 += 1 }
+                    entered.signal()
+                }
+            }
+        }
+        for _ in 0..<260 { entered.wait() }
+        #expect(failures.withLock { $0 } > 0, "every slot taken")
+        var outcome: String = "ok"
+        // Requests of 50 (no fold on a second thread), 100 of them in one transaction.
+        let events = batch(1)
+        do {
+            try db.writer.session { session in
+                try session.transaction { ctx in
+                    for k in stride(from: 0, to: events.count, by: 50) {
+                        _ = try ctx.apply(AppendRequest(events: Array(events[k..<k + 50]), expectedVersions: [:]))
+                    }
+                }
+            }
+        } catch { outcome = "\(error)" }
+        for _ in 0..<260 { release.signal() }
+        group.wait()
+        #expect(outcome == "ok")
+        #expect(try db.client("k7")?.visits == 2)
+        #expect(try db.verify().isOK)
+    }
+
+    /// An import left unfinished (its session gone) is undone by the next writer, whose
+    /// transaction then changes every client: the details must be the restored ones
+    /// plus that change, not the snapshot's (which holds the undone import's states), so
+    /// the table is not rewritten from it. (Written by a review.)
+    @Test func aLargeCommitAfterAnUndoInTheSameTransactionKeepsTheRestoredDetails() throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"), options: .init(durable: false))
+        let clients = 5_000
+        func batch(_ d: Int64) -> [Event] {
+            (0..<clients).map { Event(client: "k\($0)", at: 1_735_689_600_000 + d * 86_400_000, payload: .visit(Visit(services: ["s\(d)"]))) }
+        }
+        _ = try db.appendAndWait(batch(0))
+        let lost = batch(1) + batch(2)
+        // An import's first transaction, committed with its journal; the session ends
+        // without ending or undoing it (as a killed importer would).
+        try db.writer.session { session in
+            try session.transaction { ctx in
+                try ctx.beginJournal(file: "lost.ndjson")
+                _ = try ctx.apply(AppendRequest(events: lost, expectedVersions: [:]))
+            }
+        }
+        #expect(try db.client("k7")?.visits == 3)
+        // The next writer undoes it, then changes every client in the same transaction.
+        _ = try db.appendAndWait(Array(batch(3).prefix(4_500)))
+        #expect(try db.client("k7")?.visits == 2)
+        #expect(try db.client("k4999")?.visits == 1, "a client the undone import changed and the commit did not")
+        #expect(try db.verify().isOK)
     }
 
     @Test func backupIsACompactedConsistentCopy() async throws {

@@ -222,13 +222,18 @@ final class AppendContext {
             }
         }
         // 3. Write.
-        for i in fresh {
-            let event = request.events[i]
-            let given = event.id != nil
-            let p = try append(event, id: given ? nil : ids[i])
-            positions[i] = p
-            // Generated ids are unique by construction; only given ids can repeat.
-            if given { idsInTxn[ids[i]] = p }
+        let firstOfRequest = nextPosition
+        do {
+            for i in fresh {
+                let event = request.events[i]
+                let given = event.id != nil
+                let p = try append(event, id: given ? nil : ids[i])
+                positions[i] = p
+                // Generated ids are unique by construction; only given ids can repeat.
+                if given { idsInTxn[ids[i]] = p }
+            }
+        } catch let error as PatronError where nextPosition != firstOfRequest {
+            throw RequestFailedPartway(error)
         }
         for i in positions.indices where positions[i] & (1 << 63) != 0 {
             positions[i] = positions[Int(positions[i] & ~(1 << 63))]
@@ -542,7 +547,6 @@ final class AppendContext {
         #if DEBUG
         if store.detailsRewriteOff.withLock({ $0 }) { rewrite = false }
         #endif
-        let aside = sorted.count >= Self.encodeAsideFrom ? StatesEncodedAside(folding: folding, clients: sorted) : nil
         var numbers: [UInt32] = []
         numbers.reserveCapacity(sorted.count)
         var rows: [UInt8] = []
@@ -560,6 +564,8 @@ final class AppendContext {
         }
         try DetailsWriter.write(table: schema.details, txn: txn, rewritingFrom: rewrite ? store.env : nil,
                                 step: { [unowned self] in readStep() }) { details in
+            // Started here, once the details can be written: every path below waits for it.
+            let aside = sorted.count >= Self.encodeAsideFrom ? StatesEncodedAside(folding: folding, clients: sorted) : nil
             if let aside {
                 do {
                     while let run = aside.claimFront() { try encodeAndPut(run, &details) }

@@ -32,25 +32,34 @@ struct DetailsWriter: ~Copyable {
         changed >= rewriteFrom && changed * rewriteShare >= stored
     }
 
-    /// Runs `body` with a writer that puts details in place, or, with `snapshotOf`,
+    /// Runs `body` once with a writer that puts details in place, or, with `env`,
     /// rewrites the table from the snapshot of that environment's last commit — which
-    /// must be what `txn` holds in `table` so far (no detail written in it yet).
+    /// must be what `txn` holds in `table` so far (no detail written in it yet). When
+    /// every reader slot is taken (the snapshot needs one), the details go in place.
     /// `step` is called after each detail written or copied.
     static func write<R>(table: Table, txn: Transaction, rewritingFrom env: Environment?, step: @escaping () -> Void,
                          _ body: (inout DetailsWriter) throws -> R) throws -> R {
-        guard let env else {
+        func inPlace() throws -> R {
             var w = DetailsWriter(txn: txn, table: table, old: nil, step: step)
             return try body(&w)
         }
-        return try env.readBesideWrite { snapshot in
-            try snapshot.withCursor(table) { cursor in
-                var w = DetailsWriter(txn: txn, table: table, old: cursor, step: step)
-                w.pending = try cursor.first()
-                try txn.empty(table)
-                let result = try body(&w)
-                try w.copyOld(below: nil)
-                return result
+        guard let env else { return try inPlace() }
+        var began = false
+        do {
+            return try env.readBesideWrite { snapshot in
+                began = true
+                return try snapshot.withCursor(table) { cursor in
+                    var w = DetailsWriter(txn: txn, table: table, old: cursor, step: step)
+                    w.pending = try cursor.first()
+                    try txn.empty(table)
+                    let result = try body(&w)
+                    try w.copyOld(below: nil)
+                    return result
+                }
             }
+        } catch let error as LMDBError where !began && error.code == LMDBError.readersFull {
+            // Nothing is emptied yet.
+            return try inPlace()
         }
     }
 
