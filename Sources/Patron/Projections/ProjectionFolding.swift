@@ -158,18 +158,14 @@ struct ProjectionFolding {
             let b = try box(owner)
             if b.state.mergedInto == 0 {
                 let forgotten = b.state.forgotten
-                b.state.streamVersion += 1
-                b.state.streamHead = max(b.state.streamHead, position)
+                b.state.countInStream(position)
                 try b.state.apply(event, position: position, day: day, owner: owner,
                                   hasPersonal: forgotten ? nil : personal, intern: intern)
                 markChanged(b, owner)
                 return []
             }
         }
-        try update(owner) { s in
-            s.streamVersion += 1
-            s.streamHead = max(s.streamHead, position)
-        }
+        try update(owner) { s in s.countInStream(position) }
         let target = try root(owner)
         switch event.payload {
         case .merge:
@@ -214,6 +210,12 @@ struct ProjectionFolding {
 }
 
 extension ClientState {
+    /// Counts the event at `position` in the stream of the state's own key.
+    mutating func countInStream(_ position: UInt64) {
+        streamVersion += 1
+        streamHead = max(streamHead, position)
+    }
+
     init(streamVersion: UInt32, streamHead: UInt64, mergedInto: UInt32) {
         self.init()
         self.streamVersion = streamVersion

@@ -58,14 +58,12 @@ struct DeferredIDs {
     /// In key order: each id's bytes in `bytes`, and the position of its event.
     private var entries: [(start: Int, end: Int, position: UInt64)] = []
 
-    var isEmpty: Bool { entries.isEmpty }
-
     private func key(_ k: Int, in all: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: all[entries[k].start..<entries[k].end])
     }
 
     /// What ``insert(_:position:)`` did with an id.
-    enum Insertion: Equatable {
+    enum Insertion {
         /// Kept, in its place.
         case kept
         /// An earlier event of the request has it: the position of that event.
@@ -103,8 +101,8 @@ struct DeferredIDs {
     }
 
     /// Puts the ids and their positions into `table` in key order and raises `edge` to
-    /// the last. An id that does not sort after the table's last key after all (an id
-    /// generated during the request sorts after it) is put in its place; one found
+    /// the greatest. An id that does not sort after the table's last key after all (an
+    /// id generated during the request sorts after it) is put in its place; one found
     /// stored there was given to two events, and the transaction fails.
     func put(into table: Table, txn: Transaction, edge: inout IDEdge) throws {
         try bytes.withUnsafeBytes { all in
@@ -117,8 +115,8 @@ struct DeferredIDs {
                         throw DuplicateID(id: String(decoding: id, as: UTF8.self))
                     }
                 }
-                edge.raise(to: id)
             }
+            if let last = entries.indices.last { edge.raise(to: key(last, in: all)) }
         }
     }
 
