@@ -63,6 +63,38 @@ import Testing
         #expect(try db.client("c0")?.purchases == all.filter { $0.event.client == "c0" && $0.event.type == .purchase }.count)
     }
 
+    /// An import whose transactions hold at most a few client states, letting go of
+    /// unchanged ones as they load others and carrying the rest from one transaction to
+    /// the next, ends with the projections of the same file imported in one
+    /// transaction: with merges and a forget among its rows, folded on the writer's
+    /// thread (batches of 10) or on the fold thread (batches of 70).
+    @Test(arguments: [10, 70])
+    func anImportHoldingFewStatesEndsWithTheSameProjections(batch: Int) throws {
+        var rng = SeededRandom(seed: UInt64(batch))
+        var lines = RandomHistory.events(count: 3_000, clients: 150, rng: &rng).map { $0.jsonLine(zone: .utc) }
+        for k in 0..<4 {
+            lines.insert(#"{"type":"merge","client":"c\#(2 * k + 1)","into":"c\#(2 * k + 20)","at":"2024-03-0\#(k + 1)"}"#,
+                         at: 500 + 600 * k)
+        }
+        lines.insert(#"{"type":"forget","client":"c41","at":"2024-05-01"}"#, at: 1_700)
+        let dir = TempDir()
+        let file = try write(dir, "history.ndjson", lines.joined(separator: "\n"))
+        let bounded = try Database(path: dir.path("bounded"), options: .init(durable: false))
+        bounded.store.importHoldLimit.withLock { $0 = 10 }
+        var options = ImportOptions()
+        options.batchSize = batch
+        options.segmentSize = 140
+        let report = try bounded.importFile(file, options: options)
+        #expect(report.appended + report.duplicates == lines.count && report.appended > 2_900)
+        let whole = try Database(path: dir.path("whole"), options: .init(durable: false))
+        options.segmentSize = 100_000
+        try whole.importFile(file, options: options)
+        for today in ["2024-01-01", "2024-06-01", "2026-01-01"] {
+            #expect(try ImportFormatTests.snapshot(bounded, today: today) == ImportFormatTests.snapshot(whole, today: today))
+        }
+        #expect(try bounded.verify().isOK)
+    }
+
     /// Counts calls of a progress hook, from whichever thread.
     final class Calls: @unchecked Sendable {
         private let lock = NSLock()

@@ -166,4 +166,51 @@ import Testing
         #expect(try db.client("pms-1", today: day("2025-03-01"))?.spend == Money(dollars: 100))
         #expect(try db.verify().isOK)
     }
+
+    /// Transactions that carry their states to the next and hold at most a few while
+    /// they can let go of unchanged ones fold to the same states as one unbounded
+    /// folding, and never hold more than the bound or their changed states and one.
+    @Test(arguments: [1 as UInt64, 2])
+    func aBoundedFoldingLetsGoOfUnchangedStatesOnly(seed: UInt64) throws {
+        var rng = SeededRandom(seed: seed)
+        let events = RandomHistory.events(count: 2_000, clients: 120, rng: &rng)
+        var numbers: [String: UInt32] = [:]
+        for e in events where numbers[e.client] == nil { numbers[e.client] = UInt32(numbers.count + 1) }
+        var strings: [String: UInt32] = [:]
+        let intern: (String) -> UInt32 = { s in
+            if let id = strings[s] { return id }
+            strings[s] = UInt32(strings.count + 1)
+            return UInt32(strings.count)
+        }
+        func fold(_ f: inout ProjectionFolding, _ k: Int) throws {
+            let e = events[k]
+            let owner = try #require(numbers[e.client])
+            try f.apply(e, position: UInt64(k + 1), day: Zone.utc.day(of: e.at), owner: owner, into: nil,
+                        personal: nil, intern: intern)
+        }
+        var whole = ProjectionFolding(load: { _ in nil })
+        for k in events.indices { try fold(&whole, k) }
+
+        // "Committed" states, written at the end of each transaction of 100 events.
+        final class Stored { var states: [UInt32: ClientState] = [:] }
+        let stored = Stored()
+        let bound = 12
+        var carried = ProjectionFolding.Carried.none
+        var letGo = 0
+        for start in stride(from: 0, to: events.count, by: 100) {
+            var f = ProjectionFolding(load: { stored.states[$0] }, carried: carried, holdAtMost: bound)
+            for k in start..<min(start + 100, events.count) {
+                try fold(&f, k)
+                #expect(f.heldCount <= max(bound, f.dirty.count + 1))
+            }
+            for n in f.dirty { stored.states[n] = f[n] }
+            letGo += f.trim(to: bound).count
+            #expect(f.heldCount <= bound)
+            carried = f.carry()
+        }
+        #expect(letGo > 0, "the transactions let go of states at their ends (else this shows little)")
+        for n in numbers.values {
+            #expect(stored.states[n] == whole[n], "client \(n)")
+        }
+    }
 }

@@ -34,6 +34,14 @@ struct ProjectionFolding {
     private static let generations = Atomic<UInt64>(0)
     init(load: @escaping (UInt32) throws -> ClientState?) { self.load = load }
 
+    /// When set, loading a state while this many are held first lets go of one this
+    /// folding has not changed (see ``letGoOfOne()``), so that states carried from
+    /// transaction to transaction stay within bounds: a folding holds at most this many,
+    /// or its changed states and one more. Nil: no bound.
+    var holdAtMost: Int?
+    /// Where ``letGoOfOne()`` looks next.
+    private var sweep = 0
+
     /// The states of a folding whose changes were all written and committed, carried
     /// into the next transaction so that it need not load and decode them again. Valid
     /// only for the transaction that directly follows that commit (no other writer in
@@ -47,15 +55,38 @@ struct ProjectionFolding {
     }
 
     /// A folding that starts from carried states (see ``Carried``).
-    init(load: @escaping (UInt32) throws -> ClientState?, carried: Carried) {
+    init(load: @escaping (UInt32) throws -> ClientState?, carried: Carried, holdAtMost: Int? = nil) {
         self.load = load
         boxes = carried.boxes
         held = carried.count
+        self.holdAtMost = holdAtMost
     }
 
     /// The states loaded or changed so far, to carry into the next transaction once
     /// the changes are written and committed.
     func carry() -> Carried { Carried(boxes: boxes, count: held) }
+
+    /// Lets go of held states until at most `limit` are held: first those this folding
+    /// has not changed, then others, in client order. Call only once its changes are
+    /// committed (every state then equals the stored one). Returns what it let go of,
+    /// to be freed where that costs the writer nothing.
+    mutating func trim(to limit: Int) -> Carried {
+        guard held > limit else { return .none }
+        var gone: [Box?] = []
+        gone.reserveCapacity(held - limit)
+        for anyState in [false, true] {
+            var i = 0
+            while held > limit && i < boxes.count {
+                if let b = boxes[i], anyState || b.changedIn != generation {
+                    gone.append(b)
+                    boxes[i] = nil
+                    held -= 1
+                }
+                i += 1
+            }
+        }
+        return Carried(boxes: gone, count: gone.count)
+    }
 
     /// Encodes the state of `client` (``ClientState/encodeRow(appendingTo:)``,
     /// ``ClientState/encodeDetail(into:)``) where it lies, without copying it (a copy
@@ -75,6 +106,7 @@ struct ProjectionFolding {
     private mutating func box(_ client: UInt32) throws -> Box {
         let i = Int(client)
         if i < boxes.count, let found = boxes[i] { return found }
+        if let bound = holdAtMost, held >= bound, held > dirty.count { letGoOfOne() }
         let b = Box(try load(client) ?? ClientState())
         if i >= boxes.count {
             boxes.append(contentsOf: repeatElement(nil, count: i + 1 - boxes.count))
@@ -85,6 +117,26 @@ struct ProjectionFolding {
     }
 
     mutating func state(_ client: UInt32) throws -> ClientState { try box(client).state }
+
+    /// Lets go of one held state that this folding has not changed (carried in, or
+    /// loaded and only read): the next one from where the last was let go of, in client
+    /// order, like a clock hand. Such a state equals the stored one, so a later use
+    /// loads it again. Call only while one is held (`held > dirty.count`: every changed
+    /// state is held and listed once in `dirty`). A caller holding a ``Box`` across a
+    /// call that may load another would lose its changes: none does (``apply`` and
+    /// ``update(_:_:)`` change a box before they load the next).
+    private mutating func letGoOfOne() {
+        while true {
+            if sweep >= boxes.count { sweep = 0 }
+            if let b = boxes[sweep], b.changedIn != generation {
+                boxes[sweep] = nil
+                held -= 1
+                sweep += 1
+                return
+            }
+            sweep += 1
+        }
+    }
 
     /// Asks the CPU to bring in the memory of `client`'s state, if it is held, ahead of
     /// its fold: a fold of events of many clients otherwise waits on memory for nearly

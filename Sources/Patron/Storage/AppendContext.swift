@@ -117,7 +117,7 @@ final class AppendContext {
     ///     destroyed yet: no personal data is sealed for them.
     /// - Throws: ``PatronError/busy(_:)`` while another process's import is unfinished;
     ///   ``PatronError/importUndone(file:)`` when `journal` is no longer stored.
-    init(store: Store, txn: Transaction, recorded: Int64, carried: Carried? = nil,
+    init(store: Store, txn: Transaction, recorded: Int64, carried: Carried? = nil, holdAtMost: Int? = nil,
          journal: ImportJournal? = nil, erased: Set<UInt32> = []) throws {
         self.store = store
         self.schema = store.schema
@@ -145,10 +145,11 @@ final class AppendContext {
         nextString = try store.schema.nextNumber(in: store.schema.stringValues, txn: txn)
         let load: (UInt32) throws -> ClientState? = { [store, txn] n in try store.state(n, txn: txn) }
         if let carried {
-            folding = ProjectionFolding(load: load, carried: carried.states)
+            folding = ProjectionFolding(load: load, carried: carried.states, holdAtMost: holdAtMost)
             numbers = carried.numbers
         } else {
             folding = ProjectionFolding(load: load)
+            folding.holdAtMost = holdAtMost
         }
     }
 
@@ -163,24 +164,29 @@ final class AppendContext {
 
     /// Ends the transaction's hold on its states and lookup tables (call last, after
     /// ``finish()``) and returns what to carry into the next transaction once this one
-    /// has committed (see ``Carried``): nil when there is no `limit`, nothing was
-    /// appended, or there are more than `limit` states or four times as many client
-    /// numbers. What is not carried is let go of on a fold thread (``Release``):
-    /// freeing an import transaction's states takes time the writer's next
-    /// transaction can use.
+    /// has committed (see ``Carried``): at most `limit` states
+    /// (``ProjectionFolding/trim(to:)``), with the client numbers unless there are
+    /// more than four times `limit` of them; nil when there is no `limit`, nothing was
+    /// appended, or an undo wrote states. What is not carried is let go of on a fold
+    /// thread (``Release``): freeing an import transaction's states takes time the
+    /// writer's next transaction can use.
     func handOver(limit: Int?) -> Carried? {
         settle()
         let load = folding.load
         var carried: Carried?
-        if let limit, appendedAny, folding.heldCount <= limit, numbers.count <= 4 * limit {
-            carried = Carried(states: folding.carry(), numbers: numbers)
-            folding = ProjectionFolding(load: load)
-            numbers = StringIDMap()
+        let left: ProjectionFolding.Carried
+        if let limit, appendedAny, mayFoldAside {
+            left = folding.trim(to: limit)
+            var carriedNumbers = StringIDMap()
+            if numbers.count <= 4 * limit { swap(&carriedNumbers, &numbers) }
+            carried = Carried(states: folding.carry(), numbers: carriedNumbers)
+        } else {
+            left = folding.carry()
         }
+        folding = ProjectionFolding(load: load)
         // The states alone (their table, not the folding, whose `load` holds the store),
         // with the lookup tables; a few are freed here rather than wake a thread.
-        var rest = (folding.carry(), numbers, idsInTxn, interned)
-        folding = ProjectionFolding(load: load)
+        var rest = (left, numbers, idsInTxn, interned)
         numbers = StringIDMap()
         idsInTxn = [:]
         interned = StringIDMap()
@@ -520,6 +526,8 @@ final class AppendContext {
         try finishPipeline()
         discarded.formUnion(try store.rollBack(j, txn: txn))
         mayFoldAside = false
+        // States held from before the undo are those it replaced.
+        folding = ProjectionFolding(load: folding.load)
         journal = nil
     }
 

@@ -45,6 +45,9 @@ final class Store: Sendable {
     /// Tests only: commits write their changed details in place, never by rewriting
     /// the table (``DetailsWriter``).
     let detailsRewriteOff = Mutex(false)
+    /// Tests only: the most client states an import's transactions hold while they can
+    /// let go of some, in place of ``Writer/sessionHoldLimit``.
+    let importHoldLimit = Mutex<Int?>(nil)
     #endif
 
     struct Options {

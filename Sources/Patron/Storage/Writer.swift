@@ -30,11 +30,25 @@ final class Writer: Sendable {
     /// carry last started over (all written and committed), and the id of the last of
     /// those transactions: the next transaction starts from them when no other writer
     /// (another process, a rebuild) has committed in between, instead of loading and
-    /// decoding them again. Past ``carriedLimit`` states the carry starts over empty.
+    /// decoding them again: at most ``carriedLimit`` of them.
     private let carried = Mutex<(txnID: Int, states: AppendContext.Carried)?>(nil)
     /// The most client states carried from one transaction to the next (about 1 KB each:
     /// at most some 150 MB, dropped whenever another writer commits).
     static let carriedLimit = 150_000
+    /// The most client states a session's transactions hold while they can let go of
+    /// some (``ProjectionFolding/holdAtMost``), and carry from one to the next: an
+    /// import's memory stays bounded whatever the number of its clients.
+    /// 40,000 states take about 40 MB; more did not make the demo import faster
+    /// (BENCHMARKS.md).
+    static let sessionHoldLimit = 40_000
+
+    /// ``sessionHoldLimit``, or the store's test setting.
+    private var sessionHold: Int {
+        #if DEBUG
+        if let n = store.importHoldLimit.withLock({ $0 }) { return n }
+        #endif
+        return Self.sessionHoldLimit
+    }
 
     init(store: Store, onCommit: @escaping @Sendable (UInt64) -> Void) {
         self.store = store
@@ -111,8 +125,7 @@ final class Writer: Sendable {
         let done = DispatchSemaphore(value: 0)
         let box = Mutex<Result<R, any Error>?>(nil)
         let job: @Sendable () -> Void = { [self] in
-            // Carried states would add to an import's memory (measured: 60,000-100,000
-            // of them took a 2.45 GB import from 240-247 MB to 296-370 MB at its peak).
+            // The session carries its own, within ``sessionHoldLimit``.
             carried.withLock { $0 = nil }
             let session = WriterSession(writer: self)
             var outcome = Result { try body(session) }
@@ -149,7 +162,8 @@ final class Writer: Sendable {
     /// One write transaction through an ``AppendContext``: commits, then (only then)
     /// caches the new string and client numbers and reports the last position; on
     /// failure drops the keys it created. Runs on the writer's thread. In a `session`,
-    /// no states are carried and the keys of forgotten clients are left to the session.
+    /// states are carried within the session's bound and the keys of forgotten clients
+    /// are left to the session.
     fileprivate func transaction<R>(session: WriterSession? = nil, _ body: (AppendContext) throws -> R) -> Result<R, any Error> {
         let recorded = Int64((Date().timeIntervalSince1970 * 1000).rounded())
         var newStrings: [String: UInt32] = [:]
@@ -161,12 +175,17 @@ final class Writer: Sendable {
         var appendedAny = false
         // Taken out for this transaction alone: a body run again (the map grew) or a
         // failed transaction must not see states this attempt has changed.
-        var previous = session == nil ? carried.withLock { c in
-            defer { c = nil }
-            return c
-        } : nil
-        // A session carries none (see `session(_:)`).
-        let limit = session == nil ? Self.carriedLimit : nil
+        var previous = if let session {
+            session.takeCarried()
+        } else {
+            carried.withLock { c in
+                defer { c = nil }
+                return c
+            }
+        }
+        // A session's transactions let go of states past its limit as they load others.
+        let limit = session == nil ? Self.carriedLimit : sessionHold
+        let holdAtMost = session == nil ? nil : limit
         var next: (txnID: Int, states: AppendContext.Carried)?
         let outcome: Result<(R, UInt64), any Error> = Result {
             try store.env.write { txn in
@@ -176,7 +195,7 @@ final class Writer: Sendable {
                 // Consumed, so the folding holds the only reference to the carried table
                 // and adds to it in place (a second reference would make it copy).
                 let context = try AppendContext(store: store, txn: txn, recorded: recorded, carried: consume usable,
-                                                journal: session?.journal,
+                                                holdAtMost: holdAtMost, journal: session?.journal,
                                                 erased: session.map { $0.defersErasure ? $0.erased : [] } ?? [])
                 // However the body ends, the fold thread is done before the transaction.
                 defer { context.settle() }
@@ -197,7 +216,9 @@ final class Writer: Sendable {
         }
         switch outcome {
         case .success(let (value, last)):
-            if let next { carried.withLock { $0 = next } }
+            if let next {
+                if let session { session.carried = next } else { carried.withLock { $0 = next } }
+            }
             // A transaction that wrote nothing did not commit under its id, which the next
             // writer (maybe another process, bumping the epoch) takes: forget its epoch.
             if !appendedAny { store.forgetEpochMemo() }
@@ -255,8 +276,18 @@ final class WriterSession {
     /// that may be undone), or go after each commit (transactions that stay, whatever
     /// comes after them).
     var defersErasure = true
+    /// What the session's last transaction carries into its next (see
+    /// ``Writer/sessionHoldLimit``), and that transaction's id.
+    fileprivate var carried: (txnID: Int, states: AppendContext.Carried)?
 
     fileprivate init(writer: Writer) { self.writer = writer }
+
+    /// The carried states, taken: a transaction run again, or one that fails, must not
+    /// see states an attempt changed.
+    fileprivate func takeCarried() -> (txnID: Int, states: AppendContext.Carried)? {
+        defer { carried = nil }
+        return carried
+    }
 
     /// The store the session writes to.
     var store: Store { writer.store }
