@@ -18,8 +18,11 @@ final class Store: Sendable {
     let stringValueCache = Mutex<[UInt32: String]>([:])
     /// Committed client numbers, valid under one projection epoch: a rebuild or an
     /// undone import (in this process or another) bumps the epoch and may give the
-    /// numbers to other keys.
+    /// numbers to other keys. It starts over past ``clientCacheLimit`` entries.
     let clientCache = Mutex(ClientCache())
+    /// The most client numbers cached: some 40 MB with keys of up to 15 bytes (an
+    /// import of a file with millions of clients must stay within its memory bound).
+    static let clientCacheLimit = 1_000_000
     /// The projection epoch of the last snapshot (transaction id) looked at.
     private let snapshotEpoch = Mutex<(txn: Int, epoch: UInt64)>((-1, 0))
 
@@ -177,7 +180,7 @@ final class Store: Sendable {
     /// cache, which starts over when the epoch is another.
     func cacheClients(_ numbers: [String: UInt32], epoch: UInt64) {
         clientCache.withLock { cache in
-            if cache.epoch != epoch || cache.numbers.count > 4_000_000 {
+            if cache.epoch != epoch || cache.numbers.count > Self.clientCacheLimit {
                 cache.numbers.removeAll(keepingCapacity: cache.epoch == epoch)
                 cache.epoch = epoch
             }
