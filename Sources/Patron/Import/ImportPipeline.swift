@@ -133,9 +133,9 @@ extension Database {
         var report: ImportReport
         do {
             if options.skipInvalid {
-                // Each batch commits on its own: a kill leaves whole batches. (In a session:
-                // no client states are carried from one to the next, which would hold up
-                // to 150,000 of them in memory.)
+                // Each batch commits on its own: a kill leaves whole batches. (In a session,
+                // at most Writer.sessionHoldLimit client states are carried from one to the
+                // next.)
                 let current = feed
                 try writer.session { session in
                     session.defersErasure = false
