@@ -146,7 +146,7 @@ import Testing
         [Event(client: "c\(k)", at: at("2024-01-0\(k % 9 + 1)"), payload: .visit(Visit(location: k % 2 == 0 ? "North" : "South", provider: "Kim"))),
          Event(client: "c\(k)", at: at("2024-09-0\(k % 9 + 1)"), payload: .visit(Visit(location: "East", provider: "Maya")))]
     })
-    let asOf = day("2024-06-30"), today = day("2025-01-01")
+    let today = day("2025-01-01")
     let taken = FastPaths.Tally()
     func both(_ q: String) throws -> QueryResult {
         let fast = try FastPaths.$recomputeAbove.withValue(0) { try FastPaths.$taken.withValue(taken) { try db.query(q, today: today) } }

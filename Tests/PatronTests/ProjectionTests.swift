@@ -169,13 +169,24 @@ import Testing
 
     /// Transactions that carry their states to the next and hold at most a few while
     /// they can let go of unchanged ones fold to the same states as one unbounded
-    /// folding, and never hold more than the bound or their changed states and one.
+    /// folding, and never hold more than the bound or their changed states and one:
+    /// with merges into merged clients, whose events read the states between them and
+    /// their survivor without changing them.
     @Test(arguments: [1 as UInt64, 2])
     func aBoundedFoldingLetsGoOfUnchangedStatesOnly(seed: UInt64) throws {
         var rng = SeededRandom(seed: seed)
-        let events = RandomHistory.events(count: 2_000, clients: 120, rng: &rng)
+        var events = RandomHistory.events(count: 2_000, clients: 120, rng: &rng)
+        // Chains: c1 → c2 → c3 → c4 (merged in that order), c10 → c11, c12 → c11.
+        for (k, (from, into)) in [(1, 2), (10, 11), (2, 3), (12, 11), (3, 4)].enumerated() {
+            events.insert(Event(client: "c\(from)", at: ms("2024-01-01"), payload: .merge(Merge(into: "c\(into)"))),
+                          at: 150 + 250 * k)
+        }
         var numbers: [String: UInt32] = [:]
-        for e in events where numbers[e.client] == nil { numbers[e.client] = UInt32(numbers.count + 1) }
+        for e in events {
+            var keys = [e.client]
+            if case .merge(let m) = e.payload { keys.append(m.into) }
+            for key in keys where numbers[key] == nil { numbers[key] = UInt32(numbers.count + 1) }
+        }
         var strings: [String: UInt32] = [:]
         let intern: (String) -> UInt32 = { s in
             if let id = strings[s] { return id }
@@ -185,7 +196,9 @@ import Testing
         func fold(_ f: inout ProjectionFolding, _ k: Int) throws {
             let e = events[k]
             let owner = try #require(numbers[e.client])
-            try f.apply(e, position: UInt64(k + 1), day: Zone.utc.day(of: e.at), owner: owner, into: nil,
+            var into: UInt32?
+            if case .merge(let m) = e.payload { into = numbers[m.into] }
+            try f.apply(e, position: UInt64(k + 1), day: Zone.utc.day(of: e.at), owner: owner, into: into,
                         personal: nil, intern: intern)
         }
         var whole = ProjectionFolding(load: { _ in nil })

@@ -37,10 +37,17 @@ struct ProjectionFolding {
     /// When set, loading a state while this many are held first lets go of one this
     /// folding has not changed (see ``letGoOfOne()``), so that states carried from
     /// transaction to transaction stay within bounds: a folding holds at most this many,
-    /// or its changed states and one more. Nil: no bound.
-    var holdAtMost: Int?
-    /// Where ``letGoOfOne()`` looks next.
-    private var sweep = 0
+    /// or its changed states and one more. Nil: no bound. Set it before the first load.
+    var holdAtMost: Int? {
+        didSet { if holdAtMost != nil && unchanged.isEmpty { unchanged = heldClients() } }
+    }
+    /// With a bound, the clients whose states may be let go of, in the order they came:
+    /// those carried in (in client order), then each as it is loaded. An entry whose
+    /// state has changed since, or is no longer held, is passed over when its turn
+    /// comes; every held state this folding has not changed has an entry from
+    /// `nextUnchanged` on.
+    private var unchanged: [UInt32] = []
+    private var nextUnchanged = 0
 
     /// The states of a folding whose changes were all written and committed, carried
     /// into the next transaction so that it need not load and decode them again. Valid
@@ -60,6 +67,15 @@ struct ProjectionFolding {
         boxes = carried.boxes
         held = carried.count
         self.holdAtMost = holdAtMost
+        if holdAtMost != nil { unchanged = heldClients() }
+    }
+
+    /// The clients whose states are held, in client order.
+    private func heldClients() -> [UInt32] {
+        var clients: [UInt32] = []
+        clients.reserveCapacity(held)
+        for (i, b) in boxes.enumerated() where b != nil { clients.append(UInt32(i)) }
+        return clients
     }
 
     /// The states loaded or changed so far, to carry into the next transaction once
@@ -113,28 +129,28 @@ struct ProjectionFolding {
         }
         boxes[i] = b
         held += 1
+        if holdAtMost != nil { unchanged.append(client) }
         return b
     }
 
     mutating func state(_ client: UInt32) throws -> ClientState { try box(client).state }
 
     /// Lets go of one held state that this folding has not changed (carried in, or
-    /// loaded and only read): the next one from where the last was let go of, in client
-    /// order, like a clock hand. Such a state equals the stored one, so a later use
-    /// loads it again. Call only while one is held (`held > dirty.count`: every changed
-    /// state is held and listed once in `dirty`). A caller holding a ``Box`` across a
-    /// call that may load another would lose its changes: none does (``apply`` and
-    /// ``update(_:_:)`` change a box before they load the next).
+    /// loaded and only read), the one that came first (``unchanged``). Such a state
+    /// equals the stored one, so a later use loads it again. Call only while one is
+    /// held (`held > dirty.count`: every changed state is held and listed once in
+    /// `dirty`). A caller holding a ``Box`` across a call that may load another would
+    /// lose its changes: none does (``apply`` and ``update(_:_:)`` change a box before
+    /// they load the next).
     private mutating func letGoOfOne() {
-        while true {
-            if sweep >= boxes.count { sweep = 0 }
-            if let b = boxes[sweep], b.changedIn != generation {
-                boxes[sweep] = nil
+        while nextUnchanged < unchanged.count {
+            let i = Int(unchanged[nextUnchanged])
+            nextUnchanged += 1
+            if let b = boxes[i], b.changedIn != generation {
+                boxes[i] = nil
                 held -= 1
-                sweep += 1
                 return
             }
-            sweep += 1
         }
     }
 
