@@ -106,8 +106,11 @@ struct ProjectionFolding {
 
     /// Encodes the state of `client` (``ClientState/encodeRow(appendingTo:)``,
     /// ``ClientState/encodeDetail(into:)``) where it lies, without copying it (a copy
-    /// retains each of its lists); false if never loaded or changed.
-    func encode(_ client: UInt32, row: inout [UInt8], detail: inout ByteWriter) -> Bool {
+    /// retains each of its lists); false if never loaded or changed. `mutating` (it
+    /// changes nothing) so that a folding held in a class is used in place: to call a
+    /// non-mutating method on a class's stored struct, Swift copies the struct first,
+    /// retaining each of its tables (see ``prefetch(_:)``).
+    mutating func encode(_ client: UInt32, row: inout [UInt8], detail: inout ByteWriter) -> Bool {
         let i = Int(client)
         guard i < boxes.count, let b = boxes[i] else { return false }
         b.state.encode(row: &row, detail: &detail)
@@ -157,7 +160,11 @@ struct ProjectionFolding {
     /// Asks the CPU to bring in the memory of `client`'s state, if it is held, ahead of
     /// its fold: a fold of events of many clients otherwise waits on memory for nearly
     /// every one (``AppendContext`` folds a request's events a few behind this hint).
-    func prefetch(_ client: UInt32) {
+    ///
+    /// `mutating` (it changes nothing): the fold thread calls it for every event on the
+    /// folding its ``FoldPipeline`` holds, and a non-mutating call on a class's stored
+    /// struct copies the struct first, retaining and releasing each of its tables.
+    mutating func prefetch(_ client: UInt32) {
         let i = Int(client)
         guard i < boxes.count, let b = boxes[i] else { return }
         let p = UnsafeRawPointer(Unmanaged.passUnretained(b).toOpaque())
@@ -165,8 +172,9 @@ struct ProjectionFolding {
     }
 
     /// The second step of ``prefetch(_:)``, once the state itself is in the cache: the
-    /// lists an event adds to (activity days, tallies, services).
-    func prefetchLists(_ client: UInt32) {
+    /// lists an event adds to (activity days, tallies, services). `mutating` for the
+    /// reason ``prefetch(_:)`` is.
+    mutating func prefetchLists(_ client: UInt32) {
         let i = Int(client)
         guard i < boxes.count, let b = boxes[i] else { return }
         b.state.prefetchLists()

@@ -56,7 +56,7 @@ final class StatesEncodedAside: @unchecked Sendable {
     }
 
     private func encodeFromTheBack() {
-        if let folding {
+        if var folding {
             var detail = ByteWriter(capacity: 512)
             while let r = claims.withLock({ c -> Int? in
                 guard c.front < c.back else { return nil }
