@@ -278,9 +278,11 @@ final class AppendContext {
         let requestEdge = idEdge
         let firstOfRequest = nextPosition
         do {
-            for (i, e) in events.enumerated() {
+            // Each event read in place (`all[i]`): a copy would retain each of its
+            // strings and lists, for every event.
+            try events.withUnsafeBufferPointer { all in for i in all.indices {
                 readStep()
-                if var id = e.id {
+                if var id = all[i].id {
                     ids[i] = id
                     let stored: UInt64? = try id.withUTF8 { b in
                         let key = UnsafeRawBufferPointer(b)
@@ -302,15 +304,15 @@ final class AppendContext {
                         positions[i] = stored
                         continue
                     }
-                    positions[i] = try append(e, idStored: true, deferFold: deferring ? i : nil)
+                    positions[i] = try append(all[i], idStored: true, deferFold: deferring ? i : nil)
                 } else {
                     // The id goes beside the event: no copy of it.
                     let id = store.idGenerator.next(now: recorded)
                     ids[i] = id
-                    positions[i] = try append(e, id: id, deferFold: deferring ? i : nil)
+                    positions[i] = try append(all[i], id: id, deferFold: deferring ? i : nil)
                 }
                 appended += 1
-            }
+            } }
         } catch let error as PatronError where nextPosition != firstOfRequest {
             // Some events of the request are written (and their ids not all put): the
             // whole transaction must go, not only this request.

@@ -151,19 +151,22 @@ final class FoldPipeline: @unchecked Sendable {
             return ids[next - 1]
         }
         let items = chunk.items
-        let events = chunk.events
         let ahead = 8
-        for k in items.indices {
-            if k + ahead < items.count { folding.prefetch(items[k + ahead].owner) }
-            if k + ahead / 2 < items.count { folding.prefetchLists(items[k + ahead / 2].owner) }
-            let item = items[k]
-            guard Int(item.position - firstPosition) == links.count else {
-                throw Failure("the fold was handed event \(item.position) out of step")
+        // The events read in place (`events[i]` of a buffer): passing an array's element
+        // copies it, retaining each of its strings and lists.
+        try chunk.events.withUnsafeBufferPointer { events in
+            for k in items.indices {
+                if k + ahead < items.count { folding.prefetch(items[k + ahead].owner) }
+                if k + ahead / 2 < items.count { folding.prefetchLists(items[k + ahead / 2].owner) }
+                let item = items[k]
+                guard Int(item.position - firstPosition) == links.count, item.index < events.count else {
+                    throw Failure("the fold was handed event \(item.position) out of step")
+                }
+                guard next == item.ids else { throw Failure("the fold's string ids are out of step at event \(item.position)") }
+                links.append(try folding.streamHead(item.owner))
+                try folding.apply(events[item.index], position: item.position, day: item.day, owner: item.owner,
+                                  into: nil, personal: item.personal, intern: intern)
             }
-            guard next == item.ids else { throw Failure("the fold's string ids are out of step at event \(item.position)") }
-            links.append(try folding.streamHead(item.owner))
-            try folding.apply(events[item.index], position: item.position, day: item.day, owner: item.owner,
-                              into: nil, personal: item.personal, intern: intern)
         }
     }
 }
