@@ -141,6 +141,7 @@ extension Database {
                     session.defersErasure = false
                     while let batch = try current.next() {
                         let r = try session.transaction { context in try Self.append(batch, in: context) }
+                        current.giveBack(batch.events)
                         current.stored(appended: r.appended, duplicates: r.duplicates, throughLine: batch.lastLine)
                     }
                 }
@@ -225,6 +226,7 @@ extension Database {
                         duplicates += r.duplicates
                         events += b.events.count
                         unordered += b.unordered
+                        if !keepBatches { feed.giveBack(b.events) }
                     }
                     for b in batches { try apply(b) }
                     while events < segment {
@@ -357,6 +359,7 @@ extension Database {
                     batch.append(event)
                     lastLine = line
                     if batch.count >= options.batchSize {
+                        pipe.dropSpent()
                         guard pipe.send(.batch(batch, unordered: unordered, rows: rows, lastLine: lastLine,
                                                bytes: input.bytesRead, total: input.totalBytes)) else {
                             throw CancellationError()
@@ -503,6 +506,10 @@ final class ImportFeed: Sendable {
 
     /// The next batch, or nil once the file is read to its end; throws the reading
     /// side's error (``ImportFailure`` for invalid rows in the default mode).
+    /// Hands a batch's events back to the producer's thread to be freed there
+    /// (``ImportPipe/giveBack(_:)``).
+    func giveBack(_ events: [Event]) { pipe.giveBack(events) }
+
     func next() throws -> Batch? {
         while let item = pipe.receive() {
             switch item {
@@ -637,6 +644,26 @@ final class ImportPipe: Sendable {
         }
         filled.signal()
         return accepted
+    }
+
+    /// Events the receiver is done with, handed back so that the producer's thread,
+    /// which made them, frees them (``dropSpent()``): freed on the writer's thread they
+    /// took its time, and each string and list went back to another thread's arena.
+    private let spent = Mutex<[[Event]]>([])
+
+    /// Hands back a batch's events once they are appended (receiver).
+    func giveBack(_ events: [Event]) {
+        spent.withLock { $0.append(events) }
+    }
+
+    /// Lets go of the events handed back (producer): freed here when nothing else
+    /// holds them any more (else by whichever thread lets go of them last).
+    func dropSpent() {
+        let done = spent.withLock { s -> [[Event]] in
+            defer { s = [] }
+            return s
+        }
+        _ = done
     }
 
     /// No more items will come; `tally` says what the producer read.

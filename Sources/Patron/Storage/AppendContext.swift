@@ -319,7 +319,12 @@ final class AppendContext {
             throw RequestFailedPartway(error)
         }
         try deferred.put(into: schema.ids, txn: txn, edge: &idEdge)
-        if deferring { sendChunk() }
+        if deferring {
+            sendChunk()
+            // The fold thread holds the events now: the writer lets go of them here, so
+            // that it is not the one that frees them (see ``ImportPipe/giveBack(_:)``).
+            pipeline?.chunk.events = []
+        }
         written = true
         return AppendResult(positions: positions, ids: ids, appended: appended)
     }
