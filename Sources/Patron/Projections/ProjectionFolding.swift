@@ -74,7 +74,8 @@ struct ProjectionFolding {
     private func heldClients() -> [UInt32] {
         var clients: [UInt32] = []
         clients.reserveCapacity(held)
-        for (i, b) in boxes.enumerated() where b != nil { clients.append(UInt32(i)) }
+        // By index: enumerating the boxes would retain and release each one.
+        for i in boxes.indices where boxes[i] != nil { clients.append(UInt32(i)) }
         return clients
     }
 
