@@ -139,9 +139,9 @@ extension Database {
                 let current = feed
                 try writer.session { session in
                     session.defersErasure = false
-                    while let batch = try current.next() {
+                    while var batch = try current.next() {
                         let r = try session.transaction { context in try Self.append(batch, in: context) }
-                        current.giveBack(batch.events)
+                        current.giveBack(&batch.events)
                         current.stored(appended: r.appended, duplicates: r.duplicates, throughLine: batch.lastLine)
                     }
                 }
@@ -226,16 +226,16 @@ extension Database {
                         duplicates += r.duplicates
                         events += b.events.count
                         unordered += b.unordered
-                        if !keepBatches { feed.giveBack(b.events) }
                     }
                     for b in batches { try apply(b) }
                     while events < segment {
-                        guard let b = try feed.next() else {
+                        guard var b = try feed.next() else {
                             ended = true
                             break
                         }
                         if keepBatches { batches.append(b) }
                         try apply(b)
+                        if !keepBatches { feed.giveBack(&b.events) }
                         if events >= floor && Self.endsEarly(events: events, unordered: unordered, target: options.memoryTarget) { break }
                     }
                     #if DEBUG
@@ -507,8 +507,13 @@ final class ImportFeed: Sendable {
     /// The next batch, or nil once the file is read to its end; throws the reading
     /// side's error (``ImportFailure`` for invalid rows in the default mode).
     /// Hands a batch's events back to the producer's thread to be freed there
-    /// (``ImportPipe/giveBack(_:)``).
-    func giveBack(_ events: [Event]) { pipe.giveBack(events) }
+    /// (``ImportPipe/giveBack(_:)``), leaving `events` empty: moved, so that the
+    /// caller's copy is not the last one, freed on its thread after all.
+    func giveBack(_ events: inout [Event]) {
+        var moved: [Event] = []
+        swap(&moved, &events)
+        pipe.giveBack(moved)
+    }
 
     func next() throws -> Batch? {
         while let item = pipe.receive() {
