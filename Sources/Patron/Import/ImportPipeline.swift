@@ -399,6 +399,7 @@ extension Database {
         }
         // Stopped early: the rejected rows read so far are kept (the message counts them).
         if var open = rejects { try? open.close() }
+        pipe.dropSpent()
         pipe.finish(ImportPipe.Tally(rows: rows, rejected: rejected, wroteRejected: options.skipInvalid && rejected > 0))
     }
 
@@ -504,8 +505,6 @@ final class ImportFeed: Sendable {
         producer.start()
     }
 
-    /// The next batch, or nil once the file is read to its end; throws the reading
-    /// side's error (``ImportFailure`` for invalid rows in the default mode).
     /// Hands a batch's events back to the producer's thread to be freed there
     /// (``ImportPipe/giveBack(_:)``), leaving `events` empty: moved, so that the
     /// caller's copy is not the last one, freed on its thread after all.
@@ -515,6 +514,8 @@ final class ImportFeed: Sendable {
         pipe.giveBack(moved)
     }
 
+    /// The next batch, or nil once the file is read to its end; throws the reading
+    /// side's error (``ImportFailure`` for invalid rows in the default mode).
     func next() throws -> Batch? {
         while let item = pipe.receive() {
             switch item {

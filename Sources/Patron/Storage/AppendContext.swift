@@ -321,8 +321,9 @@ final class AppendContext {
         try deferred.put(into: schema.ids, txn: txn, edge: &idEdge)
         if deferring {
             sendChunk()
-            // The fold thread holds the events now: the writer lets go of them here, so
-            // that it is not the one that frees them (see ``ImportPipe/giveBack(_:)``).
+            // The writer lets go of its reference to the events here (the fold thread
+            // holds its own while it has some of them to fold), so that it is not the one
+            // that frees them (see ``ImportPipe/giveBack(_:)``).
             pipeline?.chunk.events = []
         }
         written = true
