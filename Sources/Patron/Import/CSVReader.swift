@@ -86,6 +86,11 @@ public struct CSVReader {
     private var finished = false
     /// Where the fields of the record being read are (reused, to save allocations).
     private var spans: [Span] = []
+    /// The lists of the record returned last, kept to be filled again for the next
+    /// one: a reader whose caller let go of that record reuses their storage instead of
+    /// allocating four lists per record (a caller that kept it keeps them whole: the
+    /// lists are copied on write).
+    private var reused = CSVRecord(fields: [], columns: [], lines: [], line: 0, raw: [])
     private var scratch: [UInt8] = []
 
     private struct Span {
@@ -359,17 +364,27 @@ public struct CSVReader {
                              message: "invalid UTF-8 (byte 0x\(hex.count == 1 ? "0" : "")\(hex))", raw: Array(raw))
         }
 
-        var fields: [String] = [], columns: [Int] = [], lines: [Int] = []
-        fields.reserveCapacity(spans.count)
-        columns.reserveCapacity(spans.count)
-        lines.reserveCapacity(spans.count)
+        // Taken out of `reused` first, so that each list is referenced once if the
+        // caller let go of the last record, and emptied in place.
+        var record = CSVRecord(fields: [], columns: [], lines: [], line: recordLine, raw: [])
+        swap(&record, &reused)
+        record.line = recordLine
+        record.fields.removeAll(keepingCapacity: true)
+        record.columns.removeAll(keepingCapacity: true)
+        record.lines.removeAll(keepingCapacity: true)
+        record.raw.removeAll(keepingCapacity: true)
+        record.fields.reserveCapacity(spans.count)
+        record.columns.reserveCapacity(spans.count)
+        record.lines.reserveCapacity(spans.count)
         for s in spans {
             let content = UnsafeBufferPointer(start: bytes + s.from, count: s.to - s.from)
-            fields.append(s.escaped ? unescape(content) : String(decoding: content, as: UTF8.self))
-            columns.append(s.column)
-            lines.append(s.line)
+            record.fields.append(s.escaped ? unescape(content) : String(decoding: content, as: UTF8.self))
+            record.columns.append(s.column)
+            record.lines.append(s.line)
         }
-        return CSVRecord(fields: fields, columns: columns, lines: lines, line: recordLine, raw: Array(raw))
+        record.raw.append(contentsOf: raw)
+        reused = record
+        return record
     }
 
     /// The input ended inside the quoted field whose quote is at `quoteOffset` (in the
