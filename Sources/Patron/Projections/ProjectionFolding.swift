@@ -32,15 +32,16 @@ struct ProjectionFolding {
     /// from (a box is dirty here when its `changedIn` is this).
     private let generation = Self.generations.add(1, ordering: .relaxed).newValue
     private static let generations = Atomic<UInt64>(0)
-    init(load: @escaping (UInt32) throws -> ClientState?) { self.load = load }
+    init(load: @escaping (UInt32) throws -> ClientState?) {
+        self.load = load
+        holdAtMost = nil
+    }
 
     /// When set, loading a state while this many are held first lets go of one this
     /// folding has not changed (see ``letGoOfOne()``), so that states carried from
     /// transaction to transaction stay within bounds: a folding holds at most this many,
-    /// or its changed states and one more. Nil: no bound. Set it before the first load.
-    var holdAtMost: Int? {
-        didSet { if holdAtMost != nil && unchanged.isEmpty { unchanged = heldClients() } }
-    }
+    /// or its changed states and one more. Nil: no bound.
+    let holdAtMost: Int?
     /// With a bound, the clients whose states may be let go of, in the order they came:
     /// those carried in (in client order), then each as it is loaded. An entry whose
     /// state has changed since, or is no longer held, is passed over when its turn
@@ -61,7 +62,8 @@ struct ProjectionFolding {
         static let none = Carried(boxes: [], count: 0)
     }
 
-    /// A folding that starts from carried states (see ``Carried``).
+    /// A folding that starts from carried states (see ``Carried``; ``Carried/none`` for
+    /// none), holding at most `holdAtMost` while it can let go of some.
     init(load: @escaping (UInt32) throws -> ClientState?, carried: Carried, holdAtMost: Int? = nil) {
         self.load = load
         boxes = carried.boxes

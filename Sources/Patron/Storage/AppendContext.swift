@@ -144,13 +144,8 @@ final class AppendContext {
         firstClientNumber = nextClient
         nextString = try store.schema.nextNumber(in: store.schema.stringValues, txn: txn)
         let load: (UInt32) throws -> ClientState? = { [store, txn] n in try store.state(n, txn: txn) }
-        if let carried {
-            folding = ProjectionFolding(load: load, carried: carried.states, holdAtMost: holdAtMost)
-            numbers = carried.numbers
-        } else {
-            folding = ProjectionFolding(load: load)
-            folding.holdAtMost = holdAtMost
-        }
+        folding = ProjectionFolding(load: load, carried: carried?.states ?? .none, holdAtMost: holdAtMost)
+        if let carried { numbers = carried.numbers }
     }
 
     /// What a writer carries from one commit into its next transaction (valid only when
