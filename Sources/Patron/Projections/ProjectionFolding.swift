@@ -169,8 +169,11 @@ struct ProjectionFolding {
     /// struct copies the struct first, retaining and releasing each of its tables.
     mutating func prefetch(_ client: UInt32) {
         let i = Int(client)
-        guard i < boxes.count, let b = boxes[i] else { return }
-        let p = UnsafeRawPointer(Unmanaged.passUnretained(b).toOpaque())
+        guard i < boxes.count else { return }
+        // The box's address read as bits: `boxes[i]` would retain the box, an atomic
+        // write to the very line the hint is for, and so wait for it after all.
+        let bits = boxes.withUnsafeBytes { $0.load(fromByteOffset: i * MemoryLayout<Box?>.stride, as: UInt.self) }
+        guard let p = UnsafeRawPointer(bitPattern: bits) else { return }
         for offset in stride(from: 0, to: Self.boxBytes, by: 64) { patron_prefetch(p + offset) }
     }
 

@@ -277,6 +277,9 @@ final class AppendContext {
             // strings and lists, for every event.
             try events.withUnsafeBufferPointer { all in for i in all.indices {
                 readStep()
+                // The client number of an event a few ahead, hinted into the cache: the
+                // lookups otherwise wait on memory for nearly every event.
+                if i + Self.numberAhead < all.count { numbers.prefetch(all[i + Self.numberAhead].client) }
                 if var id = all[i].id {
                     ids[i] = id
                     let stored: UInt64? = try id.withUTF8 { b in
@@ -333,6 +336,9 @@ final class AppendContext {
         init(_ underlying: PatronError) { self.underlying = underlying }
         var description: String { "nothing stored: \(underlying)" }
     }
+
+    /// How many events ahead ``applyInOrder(_:)`` hints a client number into the cache.
+    private static let numberAhead = 8
 
     /// Requests of at least this many events fold on a second thread while they are
     /// written (``applyInOrder(_:)``, ``FoldPipeline``).

@@ -1,3 +1,4 @@
+import CSupport
 import Foundation
 
 /// A map from strings (compared as UTF-8 bytes) to 32-bit numbers, for the writer's
@@ -10,10 +11,14 @@ import Foundation
 /// whose SipHash costs a seeding and a finalisation per lookup. No removal of single
 /// keys: the writer only adds, and starts over with ``removeAll()``.
 struct StringIDMap: Sendable {
-    /// A slot's tag: 0 when empty, else the high half of the key's hash with its lowest bit set.
-    private var tags: [UInt32] = []
+    /// A slot's tag (0 when empty, else the high half of the key's hash with its lowest
+    /// bit set) beside its number: a lookup reads one line for both.
+    private struct Slot {
+        var tag: UInt32
+        var value: UInt32
+    }
+    private var slots: [Slot] = []
     private var keys: [String] = []
-    private var values: [UInt32] = []
     /// Keys held.
     private(set) var count = 0
 
@@ -31,18 +36,18 @@ struct StringIDMap: Sendable {
         get {
             guard count > 0 else { return nil }
             let (i, found, _) = slot(of: key)
-            return found ? values[i] : nil
+            return found ? slots[i].value : nil
         }
         set {
             guard let newValue else { return }
-            if (count + 1) * 8 > tags.count * 5 { grow() }
+            if (count + 1) * 8 > slots.count * 5 { grow() }
             let (i, found, tag) = slot(of: key)
             if !found {
-                tags[i] = tag
+                slots[i].tag = tag
                 keys[i] = key
                 count += 1
             }
-            values[i] = newValue
+            slots[i].value = newValue
         }
     }
 
@@ -51,43 +56,49 @@ struct StringIDMap: Sendable {
     private func slot(of key: String) -> (index: Int, found: Bool, tag: UInt32) {
         let h = Self.hash(key)
         let tag = UInt32(truncatingIfNeeded: h >> 32) | 1
-        let mask = tags.count - 1
+        let mask = slots.count - 1
         var i = Int(truncatingIfNeeded: h) & mask
         while true {
-            let t = tags[i]
+            let t = slots[i].tag
             if t == 0 { return (i, false, tag) }
             if t == tag && Self.sameBytes(keys[i], key) { return (i, true, tag) }
             i = (i + 1) & mask
         }
     }
 
+    /// A cache hint for a lookup of `key` soon: the lines of its first slot and key,
+    /// so that a lookup a few events later does not wait on memory.
+    func prefetch(_ key: String) {
+        guard count > 0 else { return }
+        let i = Int(truncatingIfNeeded: Self.hash(key)) & (slots.count - 1)
+        slots.withUnsafeBufferPointer { if let base = $0.baseAddress { patron_prefetch(base + i) } }
+        keys.withUnsafeBufferPointer { if let base = $0.baseAddress { patron_prefetch(base + i) } }
+    }
+
     /// Calls `body` with every key and its number, in no particular order.
     func forEach(_ body: (String, UInt32) throws -> Void) rethrows {
-        for i in tags.indices where tags[i] != 0 { try body(keys[i], values[i]) }
+        for i in slots.indices where slots[i].tag != 0 { try body(keys[i], slots[i].value) }
     }
 
     /// Lets go of every key.
     mutating func removeAll() {
-        tags = []
+        slots = []
         keys = []
-        values = []
         count = 0
     }
 
     /// Doubles the slots (64 at first) and places every key again.
     private mutating func grow() {
-        let oldTags = tags, oldKeys = keys, oldValues = values
-        let size = max(64, tags.count * 2)
-        tags = [UInt32](repeating: 0, count: size)
+        let oldSlots = slots, oldKeys = keys
+        let size = max(64, slots.count * 2)
+        slots = [Slot](repeating: Slot(tag: 0, value: 0), count: size)
         keys = [String](repeating: "", count: size)
-        values = [UInt32](repeating: 0, count: size)
         let mask = size - 1
-        for j in oldTags.indices where oldTags[j] != 0 {
+        for j in oldSlots.indices where oldSlots[j].tag != 0 {
             var i = Int(truncatingIfNeeded: Self.hash(oldKeys[j])) & mask
-            while tags[i] != 0 { i = (i + 1) & mask }
-            tags[i] = oldTags[j]
+            while slots[i].tag != 0 { i = (i + 1) & mask }
+            slots[i] = oldSlots[j]
             keys[i] = oldKeys[j]
-            values[i] = oldValues[j]
         }
     }
 
