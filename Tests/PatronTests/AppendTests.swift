@@ -20,6 +20,23 @@ import Testing
         #expect(try db.stream("a").map(\.position) == [1, 3])
     }
 
+    /// Assigned ids are kept as bits until the result is read: the text the result
+    /// gives is the one in the log and the id index, beside given ids in the same
+    /// request, with and without expected versions.
+    @Test func assignedIdsReadBackAsTheResultSpellsThem() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        let plain = try await db.append([visit("a", "given-1"), visit("a"), visit("b"), visit("a", "given-2")])
+        let checked = try await db.append([visit("a"), visit("a", "given-3")], expectedVersions: ["a": 3])
+        #expect(plain.ids[0] == "given-1" && plain.ids[3] == "given-2" && checked.ids[1] == "given-3")
+        #expect([plain.ids[1], plain.ids[2], checked.ids[0]].allSatisfy { $0.count == 26 })
+        #expect(try db.stream("a").map { $0.event.id } == [plain.ids[0], plain.ids[1], plain.ids[3], checked.ids[0], checked.ids[1]])
+        #expect(try db.stream("b").map { $0.event.id } == [plain.ids[2]])
+        let again = try await db.append((plain.ids + checked.ids).map { visit("c", $0) })
+        #expect(again.appended == 0 && again.positions == plain.positions + checked.positions)
+        #expect(again == again && again != plain)
+    }
+
     @Test func reAppendingAnIdIsANoOp() async throws {
         let dir = TempDir()
         let db = try Database(path: dir.path("db"))

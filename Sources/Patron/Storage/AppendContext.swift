@@ -13,11 +13,42 @@ public struct AppendResult: Sendable, Equatable {
     /// gets the position of the stored event.
     public var positions: [UInt64]
     /// The id of each event given, in order (assigned where none was given).
-    public var ids: [String]
+    ///
+    /// Assigned ids are spelled out when this is read, on the reader's thread: the
+    /// writer keeps them as two words each, not as a string per event.
+    public var ids: [String] {
+        get {
+            guard !assignedIDs.isEmpty else { return givenIDs }
+            var all = givenIDs
+            for i in all.indices where assignedIDs[i] != .none { all[i] = assignedIDs[i].text }
+            return all
+        }
+        set {
+            givenIDs = newValue
+            assignedIDs = []
+        }
+    }
     /// How many events were new.
     public var appended: Int
     /// How many were already stored (same id) and skipped.
     public var duplicates: Int { positions.count - appended }
+
+    /// Each event's given id, "" where one was assigned.
+    private var givenIDs: [String]
+    /// Each event's assigned id (``GeneratedID/none`` where one was given), or empty
+    /// when none was assigned.
+    private var assignedIDs: [GeneratedID]
+
+    init(positions: [UInt64], given: [String], assigned: [GeneratedID], appended: Int) {
+        self.positions = positions
+        givenIDs = given
+        assignedIDs = assigned
+        self.appended = appended
+    }
+
+    public static func == (a: AppendResult, b: AppendResult) -> Bool {
+        a.positions == b.positions && a.appended == b.appended && a.ids == b.ids
+    }
 }
 
 /// One write transaction's work: appends the requests of a group commit, keeping the
@@ -200,11 +231,13 @@ final class AppendContext {
         // 1. Ids: skip events already stored; assign ids to events without one.
         var positions = [UInt64](repeating: 0, count: request.events.count)
         var ids = [String](repeating: "", count: request.events.count)
+        var assigned: [GeneratedID] = []
         var fresh: [Int] = []
         var seen: [String: Int] = [:]
         for (i, e) in request.events.enumerated() {
             guard let id = e.id else {
-                ids[i] = store.idGenerator.next(now: recorded)
+                if assigned.isEmpty { assigned = [GeneratedID](repeating: .none, count: request.events.count) }
+                assigned[i] = store.idGenerator.next(now: recorded)
                 fresh.append(i)
                 continue
             }
@@ -228,7 +261,7 @@ final class AppendContext {
             for i in fresh {
                 let event = request.events[i]
                 let given = event.id != nil
-                let p = try append(event, id: given ? nil : ids[i])
+                let p = try append(event, id: given ? nil : assigned[i])
                 positions[i] = p
                 // Generated ids are unique by construction; only given ids can repeat.
                 if given { idsInTxn[ids[i]] = p }
@@ -239,7 +272,7 @@ final class AppendContext {
         for i in positions.indices where positions[i] & (1 << 63) != 0 {
             positions[i] = positions[Int(positions[i] & ~(1 << 63))]
         }
-        return AppendResult(positions: positions, ids: ids, appended: fresh.count)
+        return AppendResult(positions: positions, given: ids, assigned: assigned, appended: fresh.count)
     }
 
     /// Appends events one by one when no stream version is expected (nothing to check
@@ -252,6 +285,7 @@ final class AppendContext {
     private func applyInOrder(_ events: [Event]) throws -> AppendResult {
         var positions = [UInt64](repeating: 0, count: events.count)
         var ids = [String](repeating: "", count: events.count)
+        var assigned: [GeneratedID] = []
         var appended = 0
         let deferring = mayFoldAside && events.count >= Self.deferFoldsFrom && !events.contains { e in
             switch e.payload {
@@ -306,7 +340,8 @@ final class AppendContext {
                 } else {
                     // The id goes beside the event: no copy of it.
                     let id = store.idGenerator.next(now: recorded)
-                    ids[i] = id
+                    if assigned.isEmpty { assigned = [GeneratedID](repeating: .none, count: all.count) }
+                    assigned[i] = id
                     positions[i] = try append(all[i], id: id, deferFold: deferring ? i : nil)
                 }
                 appended += 1
@@ -325,7 +360,7 @@ final class AppendContext {
             pipeline?.chunk.events = []
         }
         written = true
-        return AppendResult(positions: positions, ids: ids, appended: appended)
+        return AppendResult(positions: positions, given: ids, assigned: assigned, appended: appended)
     }
 
     /// A request that failed after some of its events were written: not a
@@ -460,7 +495,7 @@ final class AppendContext {
     ///     sorting after every id stored), stored in place of `event.id`.
     ///   - deferFold: the event's index in its request when it is folded on the
     ///     pipeline's thread (``queueFold(_:index:owner:day:position:personal:)``).
-    private func append(_ event: Event, idStored: Bool = false, id generated: String? = nil,
+    private func append(_ event: Event, idStored: Bool = false, id generated: GeneratedID? = nil,
                         deferFold: Int? = nil) throws -> UInt64 {
         let position = nextPosition
         nextPosition += 1
@@ -479,19 +514,24 @@ final class AppendContext {
         } else {
             personal = nil
         }
-        if hasPersonal {
-            var stripped = event
-            PersonalData.strip(&stripped)
-            EventCodec.encode(stripped, id: generated, clientNumber: owner, recorded: recorded, sealed: sealed, into: &record)
-        } else {
-            // Nothing personal to take out: no stripped copy of the event.
-            EventCodec.encode(event, id: generated, clientNumber: owner, recorded: recorded, sealed: sealed, into: &record)
-        }
-        try record.bytes.withUnsafeBytes { try txn.put(schema.log, key: position, value: $0, flags: .append) }
-        if let generated {
-            try schema.putID(generated, position: position, generated: true, txn: txn, edge: &idEdge)
-        } else if !idStored {
-            try schema.putID(event.id ?? "", position: position, txn: txn, edge: &idEdge)
+        // An assigned id is spelled out once, on the stack, for the record and the index.
+        try GeneratedID.withText(of: generated) { assignedText in
+            if hasPersonal {
+                var stripped = event
+                PersonalData.strip(&stripped)
+                EventCodec.encode(stripped, id: assignedText, clientNumber: owner, recorded: recorded, sealed: sealed,
+                                  into: &record)
+            } else {
+                // Nothing personal to take out: no stripped copy of the event.
+                EventCodec.encode(event, id: assignedText, clientNumber: owner, recorded: recorded, sealed: sealed,
+                                  into: &record)
+            }
+            try record.bytes.withUnsafeBytes { try txn.put(schema.log, key: position, value: $0, flags: .append) }
+            if let assignedText {
+                try schema.putID(assignedText, position: position, generated: true, txn: txn, edge: &idEdge)
+            } else if !idStored {
+                try schema.putID(event.id ?? "", position: position, txn: txn, edge: &idEdge)
+            }
         }
         let day = store.zone.day(of: event.at)
         if let index = deferFold {
@@ -635,28 +675,54 @@ final class EventIDGenerator: Sendable {
     fileprivate struct State { var lastMs: Int64 = 0, hi: UInt16 = 0, lo: UInt64 = 0 }
     private let state = Mutex(State())
 
-    func next(now: Int64) -> String {
-        let (ms, hi, lo) = state.withLock { s in
+    func next(now: Int64) -> GeneratedID {
+        state.withLock { s in
             s.advance(now: now)
-            return (s.lastMs, s.hi, s.lo)
+            return GeneratedID(high: (UInt64(s.lastMs) << 16) | UInt64(s.hi), low: s.lo)
         }
-        return Self.text(ms: ms, hi: hi, lo: lo)
     }
+}
+
+/// An id ``EventIDGenerator`` assigned, as its 128 bits (milliseconds, then 80 bits
+/// random or counted on), spelled out only where its text is needed.
+struct GeneratedID: Sendable, Equatable {
+    /// Milliseconds (48 bits) and the top 16 of the 80.
+    var high: UInt64
+    var low: UInt64
+
+    /// No id (a generated one always has milliseconds).
+    static let none = GeneratedID(high: 0, low: 0)
+
+    /// Characters of the text.
+    static let length = 26
 
     private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
 
-    private static func text(ms lastMs: Int64, hi: UInt16, lo: UInt64) -> String {
-        // 128 bits: ms (48) | hi (16) | lo (64); printed as 26 base32 digits (130 bits, top 2 zero).
-        let high = (UInt64(lastMs) << 16) | UInt64(hi)
-        return String(unsafeUninitializedCapacity: 26) { out in
-            var low = lo
-            var top = high
-            for i in stride(from: 25, through: 0, by: -1) {
-                out[i] = alphabet[Int(low & 31)]
-                low = (low >> 5) | ((top & 31) << 59)
-                top >>= 5
-            }
-            return 26
+    /// The text: the 128 bits as 26 base32 digits (130 bits, the top 2 zero).
+    var text: String {
+        String(unsafeUninitializedCapacity: Self.length) { out in
+            write(into: UnsafeMutableRawBufferPointer(out))
+            return Self.length
+        }
+    }
+
+    private func write(into out: UnsafeMutableRawBufferPointer) {
+        var low = self.low, top = high
+        for i in stride(from: Self.length - 1, through: 0, by: -1) {
+            out[i] = Self.alphabet[Int(low & 31)]
+            low = (low >> 5) | ((top & 31) << 59)
+            top >>= 5
+        }
+    }
+
+    /// Calls `body` with the UTF-8 text of `id` in stack memory, or with nil for no id.
+    static func withText<R>(of id: GeneratedID?, _ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+        guard let id else { return try body(nil) }
+        var buffer: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        return try withUnsafeMutableBytes(of: &buffer) { b in
+            let text = UnsafeMutableRawBufferPointer(rebasing: b[0..<length])
+            id.write(into: text)
+            return try body(UnsafeRawBufferPointer(text))
         }
     }
 }

@@ -23,9 +23,10 @@ enum EventCodec {
     }
 
     /// Encodes into `w`, replacing what it held (its storage is kept: no allocation per
-    /// event once it is large enough); `id`, when given, is stored in place of `event.id`.
-    static func encode(_ event: Event, id: String? = nil, clientNumber: UInt32, recorded: Int64, sealed: [UInt8],
-                       into w: inout ByteWriter) {
+    /// event once it is large enough); `id` (UTF-8), when given, is stored in place of
+    /// `event.id`.
+    static func encode(_ event: Event, id: UnsafeRawBufferPointer? = nil, clientNumber: UInt32, recorded: Int64,
+                       sealed: [UInt8], into w: inout ByteWriter) {
         w.bytes.removeAll(keepingCapacity: true)
         w.u8(formatVersion)
         w.u8(event.type.code)
@@ -34,7 +35,12 @@ enum EventCodec {
         w.svarint(recorded)
         w.varint(UInt64(clientNumber))
         w.string(event.client)
-        w.optionalString(id ?? event.id)
+        if let id {
+            w.varint(UInt64(id.count) + 1)  // as `optionalString` writes it
+            w.bytes.append(contentsOf: id)
+        } else {
+            w.optionalString(event.id)
+        }
         switch event.payload {
         case .client(let c):
             w.optionalString(c.location)

@@ -16,14 +16,18 @@ extension Schema {
     ///
     /// `edge` is raised to the id (``IDEdge``).
     func putID(_ id: String, position: UInt64, generated: Bool = false, txn: Transaction, edge: inout IDEdge) throws {
-        var p = position, key = id
+        var key = id
+        try key.withUTF8 { try putID(UnsafeRawBufferPointer($0), position: position, generated: generated, txn: txn, edge: &edge) }
+    }
+
+    /// ``putID(_:position:generated:txn:edge:)`` for an id's UTF-8 bytes.
+    func putID(_ k: UnsafeRawBufferPointer, position: UInt64, generated: Bool = false, txn: Transaction,
+               edge: inout IDEdge) throws {
+        var p = position
         try withUnsafeBytes(of: &p) { pb in
-            try key.withUTF8 { ib in
-                let k = UnsafeRawBufferPointer(ib)
-                defer { edge.raise(to: k) }
-                if generated, try txn.append(ids, key: k, value: pb) { return }
-                try txn.put(ids, key: k, value: pb)
-            }
+            defer { edge.raise(to: k) }
+            if generated, try txn.append(ids, key: k, value: pb) { return }
+            try txn.put(ids, key: k, value: pb)
         }
     }
 
