@@ -37,6 +37,23 @@ import Testing
         #expect(again == again && again != plain)
     }
 
+    /// An assigned id is 26 Crockford base32 digits of its 128 bits, most significant first.
+    @Test func assignedIdsAreSpelledInCrockfordBase32() {
+        let digits = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+        func reference(_ id: GeneratedID) -> String {
+            // Bit k of the 130-bit number (top 2 zero), from the least significant.
+            func bit(_ k: Int) -> UInt64 { k < 64 ? (id.low >> k) & 1 : k < 128 ? (id.high >> (k - 64)) & 1 : 0 }
+            return String((0..<26).reversed().map { d in digits[Int((0..<5).reduce(UInt64(0)) { $0 | bit(d * 5 + $1) << $1 })] })
+        }
+        #expect(GeneratedID(high: 1 << 16, low: 0).text == "000000000" + "1" + String(repeating: "0", count: 16))
+        var rng = SystemRandomNumberGenerator()
+        for id in [GeneratedID(high: .max, low: .max), GeneratedID(high: 0x0123_4567_89AB_CDEF, low: 0xFEDC_BA98_7654_3210)]
+            + (0..<200).map({ _ in GeneratedID(high: rng.next(), low: rng.next()) }) {
+            #expect(id.text == reference(id))
+        }
+        #expect(Set((0..<32).map { GeneratedID(high: 1, low: UInt64($0)).text.last }).count == 32)
+    }
+
     @Test func reAppendingAnIdIsANoOp() async throws {
         let dir = TempDir()
         let db = try Database(path: dir.path("db"))

@@ -696,7 +696,16 @@ struct GeneratedID: Sendable, Equatable {
     /// Characters of the text.
     static let length = 26
 
-    private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
+    /// Crockford's base32 digits, packed 8 to a word: the table is read straight from
+    /// registers and constants, with no array (its once-token, bounds checks) per digit.
+    private static let alphabet: (UInt64, UInt64, UInt64, UInt64) = (
+        pack("01234567"), pack("89ABCDEF"), pack("GHJKMNPQ"), pack("RSTVWXYZ"))
+
+    private static func pack(_ eight: StaticString) -> UInt64 {
+        var word: UInt64 = 0
+        eight.withUTF8Buffer { b in for (i, c) in b.enumerated() { word |= UInt64(c) << (8 * i) } }
+        return word
+    }
 
     /// The text: the 128 bits as 26 base32 digits (130 bits, the top 2 zero).
     var text: String {
@@ -708,8 +717,11 @@ struct GeneratedID: Sendable, Equatable {
 
     private func write(into out: UnsafeMutableRawBufferPointer) {
         var low = self.low, top = high
+        let a = Self.alphabet
         for i in stride(from: Self.length - 1, through: 0, by: -1) {
-            out[i] = Self.alphabet[Int(low & 31)]
+            let d = low & 31
+            let word = d < 16 ? (d < 8 ? a.0 : a.1) : (d < 24 ? a.2 : a.3)
+            out[i] = UInt8(truncatingIfNeeded: word >> ((d & 7) * 8))
             low = (low >> 5) | ((top & 31) << 59)
             top >>= 5
         }
