@@ -408,6 +408,55 @@ import Testing
         #expect(try db.verify().isOK)
     }
 
+    /// A large request's log records are encoded on the fold thread
+    /// (``FoldPipeline/Records``): every type it may hold, given and assigned ids,
+    /// personal fields, read back as a request of single events writes them, with no
+    /// personal value in plain text in the log.
+    @Test func recordsEncodedBesideTheWriterReadBackWhole() async throws {
+        let dir = TempDir()
+        let kinds = everyType.filter { $0.type != .merge && $0.type != .forget }
+        var events: [Event] = []
+        for c in 0..<20 {
+            for (k, e) in kinds.enumerated() {
+                var copy = e
+                copy.client = "client-\(c)"
+                copy.id = (c + k) % 2 == 0 ? "id-\(c)-\(k)" : nil
+                events.append(copy)
+            }
+        }
+        #expect(events.count >= 2 * AppendContext.deferFoldsFrom)
+        let aside = try Database(path: dir.path("aside"))
+        let one = try Database(path: dir.path("one"))
+        let a = try await aside.append(events)
+        var singles: [AppendResult] = []
+        for e in events { singles.append(try await one.append(e)) }
+        for (db, ids, positions) in [(aside, a.ids, a.positions), (one, singles.map { $0.ids[0] }, singles.map { $0.positions[0] })] {
+            for (i, e) in events.enumerated() {
+                var expected = e
+                expected.id = ids[i]
+                #expect(try db.event(at: positions[i])?.event == expected)
+            }
+            #expect(try db.verify().isOK)
+            let plain = try db.store.env.read { txn in
+                try txn.withCursor(db.store.schema.log) { c in
+                    var found = 0
+                    var entry = try c.first()
+                    while let (_, v) = entry {
+                        for secret in ["ava@example.com", "+1 555 0101", "Ava Lind", "prefers mornings", "a bit rushed"] {
+                            let bytes = Array(secret.utf8)
+                            if v.count >= bytes.count, (0...(v.count - bytes.count)).contains(where: { o in
+                                bytes.indices.allSatisfy { v[o + $0] == bytes[$0] }
+                            }) { found += 1 }
+                        }
+                        entry = try c.next()
+                    }
+                    return found
+                }
+            }
+            #expect(plain == 0, "no personal value in plain text in the log")
+        }
+    }
+
     /// A commit of many changed states encodes them from both ends, on two threads
     /// (``StatesEncodedAside``, from ``AppendContext/encodeAsideFrom``): just under,
     /// at and just over the threshold, and many runs of 256, every state comes out

@@ -353,7 +353,7 @@ final class AppendContext {
         }
         try deferred.put(into: schema.ids, txn: txn, edge: &idEdge)
         if deferring {
-            sendChunk()
+            try sendChunk()
             // The writer lets go of its reference to the events here (the fold thread
             // holds its own while it has some of them to fold), so that it is not the one
             // that frees them (see ``ImportPipe/giveBack(_:)``).
@@ -389,16 +389,40 @@ final class AppendContext {
         }
         var moved = ProjectionFolding(load: folding.load)
         swap(&moved, &folding)
-        pipeline = PipelineFeed(fold: FoldPipeline(folding: moved, firstPosition: nextPosition, store: store),
+        pipeline = PipelineFeed(fold: FoldPipeline(folding: moved, firstPosition: nextPosition, recorded: recorded,
+                                                   store: store),
                                 chunk: FoldPipeline.Chunk(events: events))
     }
 
-    /// Sends the chunk being filled (a full one, or the request's last); the pipeline goes on.
-    private func sendChunk() {
+    /// Sends the chunk being filled (a full one, or the request's last), and puts the
+    /// log records the fold thread has encoded so far; the pipeline goes on.
+    private func sendChunk() throws {
         guard var feed = pipeline, !feed.chunk.items.isEmpty else { return }
         feed.fold.send(feed.chunk)
         feed.chunk = FoldPipeline.Chunk(events: feed.chunk.events)
         pipeline = feed
+        try putRecords(feed.fold.takeRecords())
+    }
+
+    /// Puts log records the fold thread encoded (``FoldPipeline/Records``), in position
+    /// order. A failure here leaves events without their records: it is kept as the
+    /// fold's, so the transaction cannot commit.
+    private func putRecords(_ all: [FoldPipeline.Records]) throws {
+        do {
+            for r in all {
+                try r.bytes.withUnsafeBytes { b in
+                    var start = 0
+                    for (k, end) in r.ends.enumerated() {
+                        try txn.put(schema.log, key: r.first + UInt64(k), value: UnsafeRawBufferPointer(rebasing: b[start..<end]),
+                                    flags: .append)
+                        start = end
+                    }
+                }
+            }
+        } catch {
+            foldFailure = foldFailure ?? error
+            throw error
+        }
     }
 
     /// Ends the pipeline, if one runs: for a transaction about to end anyway
@@ -410,10 +434,10 @@ final class AppendContext {
         if pipeline != nil { try? finishPipeline() }
     }
 
-    /// Queues the fold of an event the writer has just written (writer's thread), with
-    /// the ids of its strings.
+    /// Queues the fold of an event the writer has just indexed (writer's thread), with
+    /// the ids of its strings and what its log record needs (encoded on the fold thread).
     private func queueFold(_ event: Event, index: Int, owner: UInt32, day: Day, position: UInt64,
-                           personal: PersonalData?) throws {
+                           personal: PersonalData?, assigned: GeneratedID?, sealed: [UInt8]) throws {
         // The chunk changes in place, through the optional: taking the feed out and
         // putting it back would retain and release its lists for every event.
         guard let ids = pipeline?.chunk.ids.count else { return }
@@ -422,8 +446,9 @@ final class AppendContext {
             pipeline?.chunk.ids.append(id)
         }
         pipeline?.chunk.items.append(FoldPipeline.Item(index: index, owner: owner, day: day, position: position,
-                                                       personal: personal, ids: ids))
-        if let n = pipeline?.chunk.items.count, n >= FoldPipeline.chunkSize { sendChunk() }
+                                                       personal: personal, ids: ids, assigned: assigned ?? .none,
+                                                       sealed: sealed))
+        if let n = pipeline?.chunk.items.count, n >= FoldPipeline.chunkSize { try sendChunk() }
     }
 
     /// Waits for the fold of the requests sent and takes the folding back with the
@@ -444,6 +469,7 @@ final class AppendContext {
         folding = done
         let base = Int(feed.fold.firstPosition - linksFrom)
         for (k, link) in newLinks.enumerated() { links[base + k] = link }
+        try putRecords(feed.fold.takeRecords())
     }
 
     /// Events in the stream of `key` as of this transaction.
@@ -514,37 +540,43 @@ final class AppendContext {
         } else {
             personal = nil
         }
-        // An assigned id is spelled out once, on the stack, for the record and the index.
-        try GeneratedID.withText(of: generated) { assignedText in
-            if hasPersonal {
-                var stripped = event
-                PersonalData.strip(&stripped)
-                EventCodec.encode(stripped, id: assignedText, clientNumber: owner, recorded: recorded, sealed: sealed,
-                                  into: &record)
-            } else {
-                // Nothing personal to take out: no stripped copy of the event.
-                EventCodec.encode(event, id: assignedText, clientNumber: owner, recorded: recorded, sealed: sealed,
-                                  into: &record)
-            }
-            try record.bytes.withUnsafeBytes { try txn.put(schema.log, key: position, value: $0, flags: .append) }
-            if let assignedText {
-                try schema.putID(assignedText, position: position, generated: true, txn: txn, edge: &idEdge)
-            } else if !idStored {
-                try schema.putID(event.id ?? "", position: position, txn: txn, edge: &idEdge)
-            }
-        }
         let day = store.zone.day(of: event.at)
         if let index = deferFold {
+            // The record is encoded on the fold thread, and put once it comes back
+            // (``putRecords(_:)``), in position order.
+            try putID(of: event, assigned: generated, idStored: idStored, position: position)
             links.append(0)  // set by the fold
-            try queueFold(event, index: index, owner: owner, day: day, position: position, personal: personal)
+            try queueFold(event, index: index, owner: owner, day: day, position: position, personal: personal,
+                          assigned: generated, sealed: sealed)
             return position
         }
+        // The codec writes no personal field (they go sealed in `sealed`): the event is
+        // encoded as it is.
+        GeneratedID.withText(of: generated) { assignedText in
+            EventCodec.encode(event, id: assignedText, clientNumber: owner, recorded: recorded, sealed: sealed,
+                              into: &record)
+        }
+        try record.bytes.withUnsafeBytes { try txn.put(schema.log, key: position, value: $0, flags: .append) }
+        try putID(of: event, assigned: generated, idStored: idStored, position: position)
         links.append(try folding.streamHead(owner))
         let destroy = try folding.apply(event, position: position, day: day, owner: owner,
                                         into: into, personal: personal, intern: intern)
         // Keys are destroyed only once the transaction has committed (see `erased`).
         erased.formUnion(destroy)
         return position
+    }
+
+    /// Stores the event's id → `position` in the id index: the `assigned` one at the
+    /// index's right edge first, else the event's own unless `idStored`.
+    private func putID(of event: Event, assigned: GeneratedID?, idStored: Bool, position: UInt64) throws {
+        if assigned != nil {
+            try GeneratedID.withText(of: assigned) { text in
+                guard let text else { return }
+                try schema.putID(text, position: position, generated: true, txn: txn, edge: &idEdge)
+            }
+        } else if !idStored {
+            try schema.putID(event.id ?? "", position: position, txn: txn, edge: &idEdge)
+        }
     }
 
     /// Writes every changed client state; call once, after the last request.

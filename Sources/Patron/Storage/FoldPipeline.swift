@@ -18,6 +18,11 @@ import Synchronization
 /// events' projections keep get their dictionary ids on the writer's thread, which the
 /// chunk carries in the order the fold asks for them
 /// (``ClientState/forEachInterned(in:_:)``).
+///
+/// The fold thread also encodes the events' log records (``EventCodec``), which the
+/// writer takes back (``takeRecords()``) and puts into the log in position order: the
+/// writer's thread, the busier one, keeps only what needs the write transaction or its
+/// lookup tables.
 final class FoldPipeline: @unchecked Sendable {
     /// One event to fold: where it is in its request (``Chunk/events``), and what its
     /// append found out.
@@ -31,6 +36,18 @@ final class FoldPipeline: @unchecked Sendable {
         /// Where the ids of its strings start in ``Chunk/ids`` (in the order
         /// ``ClientState/forEachInterned(in:_:)`` gives them).
         var ids: Int
+        /// The id assigned to it, ``GeneratedID/none`` when it came with one.
+        var assigned: GeneratedID
+        /// Its personal fields, sealed for its record (empty when none or forgotten).
+        var sealed: [UInt8]
+    }
+
+    /// Log records of a run of positions, one after another: record `k` (position
+    /// `first + k`) is `bytes[ends[k - 1]..<ends[k]]` (from 0 for the first).
+    struct Records: Sendable {
+        var first: UInt64
+        var bytes: [UInt8] = []
+        var ends: [Int] = []
     }
 
     /// Events handed over together, with what the fold needs of LMDB for them. Handed
@@ -63,6 +80,12 @@ final class FoldPipeline: @unchecked Sendable {
     let firstPosition: UInt64
     private var links: [UInt64] = []
     private var failure: (any Error)?
+    /// The `recorded` time of every record (the transaction's).
+    private let recorded: Int64
+    /// The buffer each record is encoded into (fold thread).
+    private var record = ByteWriter(capacity: 256)
+    /// Records encoded and not yet taken by the writer, in position order.
+    private let records = Mutex<[Records]>([])
 
     private let queue = Mutex<(chunks: [Chunk], closed: Bool)>(([], false))
     private let ready = DispatchSemaphore(value: 0)
@@ -71,7 +94,7 @@ final class FoldPipeline: @unchecked Sendable {
     /// Starts folding the events of the chunks sent into `folding` on the fold thread;
     /// the items' positions run on from `firstPosition` without a gap. States not held
     /// are read from `store` in read transactions of `store.env`.
-    init(folding: consuming ProjectionFolding, firstPosition: UInt64, store: Store) {
+    init(folding: consuming ProjectionFolding, firstPosition: UInt64, recorded: Int64, store: Store) {
         writersLoad = folding.load
         let reader = Reader()
         folding.load = { [store, reader] n in
@@ -81,6 +104,7 @@ final class FoldPipeline: @unchecked Sendable {
         self.reader = reader
         self.folding = folding
         self.firstPosition = firstPosition
+        self.recorded = recorded
         env = store.env
         FoldThreads.shared.run { self.run() }
     }
@@ -97,9 +121,19 @@ final class FoldPipeline: @unchecked Sendable {
         ready.signal()
     }
 
+    /// The records encoded since the last call, in position order (writer's thread;
+    /// does not wait).
+    func takeRecords() -> [Records] {
+        records.withLock { r in
+            defer { r.removeAll() }
+            return r
+        }
+    }
+
     /// Waits for every chunk sent to be folded and hands back the folding and the
-    /// stream link of each item, in order (writer's thread). Throws ``Failure`` when
-    /// the fold failed, whatever the cause.
+    /// stream link of each item, in order (writer's thread); the records of every chunk
+    /// are then ready for ``takeRecords()``. Throws ``Failure`` when the fold failed,
+    /// whatever the cause.
     func finish() throws -> (folding: ProjectionFolding, links: [UInt64]) {
         queue.withLock { $0.closed = true }
         ready.signal()
@@ -151,6 +185,9 @@ final class FoldPipeline: @unchecked Sendable {
             return ids[next - 1]
         }
         let items = chunk.items
+        var out = Records(first: items.first?.position ?? 0)
+        out.bytes.reserveCapacity(items.count * 128)
+        out.ends.reserveCapacity(items.count)
         let ahead = 8
         // The events read in place (`events[i]` of a buffer): passing an array's element
         // copies it, retaining each of its strings and lists.
@@ -166,7 +203,20 @@ final class FoldPipeline: @unchecked Sendable {
                 links.append(try folding.streamHead(item.owner))
                 try folding.apply(events[item.index], position: item.position, day: item.day, owner: item.owner,
                                   into: nil, personal: item.personal, intern: intern)
+                encode(events[item.index], item)
+                out.bytes.append(contentsOf: record.bytes)
+                out.ends.append(out.bytes.count)
             }
+        }
+        records.withLock { $0.append(out) }
+    }
+
+    /// Encodes the log record of `event` into `record`, as the writer would have
+    /// (``AppendContext``).
+    private func encode(_ event: Event, _ item: Item) {
+        GeneratedID.withText(of: item.assigned == .none ? nil : item.assigned) { assigned in
+            EventCodec.encode(event, id: assigned, clientNumber: item.owner, recorded: recorded,
+                              sealed: item.sealed, into: &record)
         }
     }
 }
