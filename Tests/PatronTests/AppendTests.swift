@@ -455,6 +455,16 @@ import Testing
             }
             #expect(plain == 0, "no personal value in plain text in the log")
         }
+        // The strings first seen in the large request got their ids on the fold thread:
+        // stored, and the projections name them as the single appends' do.
+        for c in [0, 7, 19] {
+            let key = "client-\(c)"
+            let fields = try #require(try aside.client(key, today: day("2025-03-01"))?.fieldMap)
+            #expect(fields == (try one.client(key, today: day("2025-03-01"))?.fieldMap))
+            #expect(fields["provider"] == "Dr. Kim" && fields["tier"] == "gold")
+        }
+        let reopened = try Database(path: dir.path("aside"), readOnly: true)
+        #expect(try reopened.client("client-3", today: day("2025-03-01"))?.fieldMap["location"] == "Midtown")
     }
 
     /// A commit of many changed states encodes them from both ends, on two threads

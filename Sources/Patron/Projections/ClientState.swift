@@ -170,31 +170,6 @@ struct ClientState: Equatable {
         hint(services.ids, last: false)
     }
 
-    /// Calls `body` with every string ``apply(_:position:day:owner:hasPersonal:intern:)``
-    /// interns for `event`, so that they can be given ids before the fold (``FoldPipeline``).
-    static func forEachInterned(in event: Event, _ body: (String) throws -> Void) rethrows {
-        switch event.payload {
-        case .client(let c):
-            if let l = c.location { try body(l) }
-            if let s = c.source { try body(s) }
-        case .visit(let v):
-            for s in v.services { try body(s) }
-            if let l = v.location { try body(l) }
-            if let p = v.provider { try body(p) }
-        case .purchase(let p):
-            for item in p.items {
-                if let n = item.name { try body(n) }
-                if let c = item.category { try body(c) }
-            }
-        case .tier(let t):
-            try body(t.tier)
-        case .membership(let m):
-            if let plan = m.plan { try body(plan) }
-        case .refund, .reward, .feedback, .forget, .merge:
-            break
-        }
-    }
-
     /// Folds one event into the state. `owner` is the client number of the event's
     /// own key (whose key sealed its personal data); `intern` maps strings to ids.
     mutating func apply(_ event: Event, position: UInt64, day: Day, owner: UInt32, hasPersonal: PersonalData?,

@@ -336,13 +336,13 @@ final class AppendContext {
                         positions[i] = stored
                         continue
                     }
-                    positions[i] = try append(all[i], idStored: true, deferFold: deferring ? i : nil)
+                    positions[i] = deferring ? try appendFoldedAside(all, i) : try append(all[i], idStored: true)
                 } else {
                     // The id goes beside the event: no copy of it.
                     let id = store.idGenerator.next(now: recorded)
                     if assigned.isEmpty { assigned = [GeneratedID](repeating: .none, count: all.count) }
                     assigned[i] = id
-                    positions[i] = try append(all[i], id: id, deferFold: deferring ? i : nil)
+                    positions[i] = deferring ? try appendFoldedAside(all, i, id: id) : try append(all[i], id: id)
                 }
                 appended += 1
             } }
@@ -389,8 +389,12 @@ final class AppendContext {
         }
         var moved = ProjectionFolding(load: folding.load)
         swap(&moved, &folding)
-        pipeline = PipelineFeed(fold: FoldPipeline(folding: moved, firstPosition: nextPosition, recorded: recorded,
-                                                   store: store),
+        // The fold thread gives the strings ids until the pipeline ends (the writer gives
+        // none meanwhile: it folds nothing itself).
+        let strings = FoldPipeline.Strings(interned: interned, next: nextString)
+        interned = StringIDMap()
+        pipeline = PipelineFeed(fold: FoldPipeline(folding: moved, strings: strings, firstPosition: nextPosition,
+                                                   recorded: recorded, store: store),
                                 chunk: FoldPipeline.Chunk(events: events))
     }
 
@@ -410,7 +414,7 @@ final class AppendContext {
     private func putRecords(_ all: [FoldPipeline.Records]) throws {
         do {
             for r in all {
-                try r.bytes.withUnsafeBytes { b in
+                try r.bytes.bytes.withUnsafeBytes { b in
                     var start = 0
                     for (k, end) in r.ends.enumerated() {
                         try txn.put(schema.log, key: r.first + UInt64(k), value: UnsafeRawBufferPointer(rebasing: b[start..<end]),
@@ -436,17 +440,12 @@ final class AppendContext {
 
     /// Queues the fold of an event the writer has just indexed (writer's thread), with
     /// the ids of its strings and what its log record needs (encoded on the fold thread).
-    private func queueFold(_ event: Event, index: Int, owner: UInt32, day: Day, position: UInt64,
+    private func queueFold(index: Int, owner: UInt32, day: Day, position: UInt64,
                            personal: PersonalData?, assigned: GeneratedID?, sealed: [UInt8]) throws {
         // The chunk changes in place, through the optional: taking the feed out and
         // putting it back would retain and release its lists for every event.
-        guard let ids = pipeline?.chunk.ids.count else { return }
-        try ClientState.forEachInterned(in: event) { s in
-            let id = try intern(s)
-            pipeline?.chunk.ids.append(id)
-        }
         pipeline?.chunk.items.append(FoldPipeline.Item(index: index, owner: owner, day: day, position: position,
-                                                       personal: personal, ids: ids, assigned: assigned ?? .none,
+                                                       personal: personal, assigned: assigned ?? .none,
                                                        sealed: sealed))
         if let n = pipeline?.chunk.items.count, n >= FoldPipeline.chunkSize { try sendChunk() }
     }
@@ -459,14 +458,25 @@ final class AppendContext {
         guard let feed = pipeline else { return }
         pipeline = nil
         if !feed.chunk.items.isEmpty { feed.fold.send(feed.chunk) }
-        let done: ProjectionFolding, newLinks: [UInt64]
+        let done: ProjectionFolding, newLinks: [UInt64], strings: FoldPipeline.Strings
         do {
-            (done, newLinks) = try feed.fold.finish()
+            (done, newLinks, strings) = try feed.fold.finish()
         } catch {
             foldFailure = error
             throw error
         }
         folding = done
+        interned = strings.interned
+        nextString = strings.next
+        do {
+            for (s, id) in strings.added {
+                try schema.putString(s, id: id, txn: txn)
+                newStrings[s] = id
+            }
+        } catch {
+            foldFailure = error
+            throw error
+        }
         let base = Int(feed.fold.firstPosition - linksFrom)
         for (k, link) in newLinks.enumerated() { links[base + k] = link }
         try putRecords(feed.fold.takeRecords())
@@ -513,16 +523,13 @@ final class AppendContext {
         return id
     }
 
-    /// Appends one event at the next position.
+    /// Appends one event at the next position, folded here.
     ///
     /// - Parameters:
     ///   - idStored: its id → position entry is already written.
     ///   - id: the id ``EventIDGenerator`` gave an event without one (most likely
     ///     sorting after every id stored), stored in place of `event.id`.
-    ///   - deferFold: the event's index in its request when it is folded on the
-    ///     pipeline's thread (``queueFold(_:index:owner:day:position:personal:)``).
-    private func append(_ event: Event, idStored: Bool = false, id generated: GeneratedID? = nil,
-                        deferFold: Int? = nil) throws -> UInt64 {
+    private func append(_ event: Event, idStored: Bool = false, id generated: GeneratedID? = nil) throws -> UInt64 {
         let position = nextPosition
         nextPosition += 1
         guard let owner = try number(event.client, create: true) else { throw PatronError.io("client number not assigned") }
@@ -531,25 +538,9 @@ final class AppendContext {
         let type = event.type
         let into: UInt32?
         if type == .merge, case .merge(let m) = event.payload { into = try number(m.into, create: true) } else { into = nil }
-
-        var personal: PersonalData? = PersonalData.mayHold(type) || event.extra != nil ? PersonalData(of: event) : nil
-        var sealed: [UInt8] = []
-        let hasPersonal = !(personal?.isEmpty ?? true)
-        if let p = personal, hasPersonal, !erased.contains(owner), let key = store.keys.key(owner) {
-            sealed = p.sealed(key: key, position: position)
-        } else {
-            personal = nil
-        }
+        let (personal, sealed) = seal(PersonalData.mayHold(type) || event.extra != nil ? PersonalData(of: event) : nil,
+                                      owner: owner, position: position)
         let day = store.zone.day(of: event.at)
-        if let index = deferFold {
-            // The record is encoded on the fold thread, and put once it comes back
-            // (``putRecords(_:)``), in position order.
-            try putID(of: event, assigned: generated, idStored: idStored, position: position)
-            links.append(0)  // set by the fold
-            try queueFold(event, index: index, owner: owner, day: day, position: position, personal: personal,
-                          assigned: generated, sealed: sealed)
-            return position
-        }
         // The codec writes no personal field (they go sealed in `sealed`): the event is
         // encoded as it is.
         GeneratedID.withText(of: generated) { assignedText in
@@ -557,7 +548,7 @@ final class AppendContext {
                               into: &record)
         }
         try record.bytes.withUnsafeBytes { try txn.put(schema.log, key: position, value: $0, flags: .append) }
-        try putID(of: event, assigned: generated, idStored: idStored, position: position)
+        if generated != nil || !idStored { try putID(of: event, assigned: generated, position: position) }
         links.append(try folding.streamHead(owner))
         let destroy = try folding.apply(event, position: position, day: day, owner: owner,
                                         into: into, personal: personal, intern: intern)
@@ -566,15 +557,54 @@ final class AppendContext {
         return position
     }
 
+    /// Appends the event at `index` of a request folded on the pipeline's thread
+    /// (``queueFold(index:owner:day:position:personal:assigned:sealed:)``), whose id is
+    /// `generated` or stored already; the fold thread also encodes its record, put
+    /// once it comes back (``putRecords(_:)``).
+    ///
+    /// Reads in place only the fields the writer needs (client, time, type, personal
+    /// fields): passing the event on would copy it, retaining each of its strings and
+    /// lists, for every event.
+    private func appendFoldedAside(_ events: UnsafeBufferPointer<Event>, _ index: Int,
+                                   id generated: GeneratedID? = nil) throws -> UInt64 {
+        let position = nextPosition
+        nextPosition += 1
+        guard let owner = try number(events[index].client, create: true) else {
+            throw PatronError.io("client number not assigned")
+        }
+        let type = events[index].type
+        let mayHold = PersonalData.mayHold(type) || events[index].extra != nil
+        let (personal, sealed) = seal(mayHold ? PersonalData(of: events[index]) : nil, owner: owner, position: position)
+        let day = store.zone.day(of: events[index].at)
+        if let generated {
+            try GeneratedID.withText(of: generated) { text in
+                guard let text else { return }
+                try schema.putID(text, position: position, generated: true, txn: txn, edge: &idEdge)
+            }
+        }
+        links.append(0)  // set by the fold
+        try queueFold(index: index, owner: owner, day: day, position: position, personal: personal,
+                      assigned: generated, sealed: sealed)
+        return position
+    }
+
+    /// The personal fields of an event of `owner` at `position` as the fold keeps them
+    /// (nil when none, or when they cannot be kept: the client is forgotten or has no
+    /// key), and sealed for its record.
+    private func seal(_ fields: PersonalData?, owner: UInt32, position: UInt64) -> (PersonalData?, [UInt8]) {
+        guard let p = fields, !p.isEmpty, !erased.contains(owner), let key = store.keys.key(owner) else { return (nil, []) }
+        return (p, p.sealed(key: key, position: position))
+    }
+
     /// Stores the event's id → `position` in the id index: the `assigned` one at the
-    /// index's right edge first, else the event's own unless `idStored`.
-    private func putID(of event: Event, assigned: GeneratedID?, idStored: Bool, position: UInt64) throws {
+    /// index's right edge first, else the event's own.
+    private func putID(of event: Event, assigned: GeneratedID?, position: UInt64) throws {
         if assigned != nil {
             try GeneratedID.withText(of: assigned) { text in
                 guard let text else { return }
                 try schema.putID(text, position: position, generated: true, txn: txn, edge: &idEdge)
             }
-        } else if !idStored {
+        } else {
             try schema.putID(event.id ?? "", position: position, txn: txn, edge: &idEdge)
         }
     }

@@ -28,6 +28,13 @@ enum EventCodec {
     static func encode(_ event: Event, id: UnsafeRawBufferPointer? = nil, clientNumber: UInt32, recorded: Int64,
                        sealed: [UInt8], into w: inout ByteWriter) {
         w.bytes.removeAll(keepingCapacity: true)
+        encode(event, id: id, clientNumber: clientNumber, recorded: recorded, sealed: sealed, appendingTo: &w)
+    }
+
+    /// Encodes after what `w` holds (many records one after another in one buffer).
+    static func encode(_ event: Event, id: UnsafeRawBufferPointer? = nil, clientNumber: UInt32, recorded: Int64,
+                       sealed: [UInt8], appendingTo w: inout ByteWriter) {
+        let start = w.bytes.count
         w.u8(formatVersion)
         w.u8(event.type.code)
         w.fixed(UInt32(0))
@@ -85,9 +92,9 @@ enum EventCodec {
             w.string(m.into)
         }
         w.blob(sealed)
-        let crc = w.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[headerSize...])) }
+        let crc = w.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[(start + headerSize)...])) }
         withUnsafeBytes(of: crc.littleEndian) { raw in
-            for i in 0..<4 { w.bytes[2 + i] = raw[i] }
+            for i in 0..<4 { w.bytes[start + 2 + i] = raw[i] }
         }
     }
 

@@ -15,9 +15,9 @@ import Synchronization
 /// from — right for every state this transaction has not changed, and each one it has
 /// changed is held. (A transaction that undid an unfinished import changed stored
 /// states without holding them: it folds on the writer's thread.) The strings the
-/// events' projections keep get their dictionary ids on the writer's thread, which the
-/// chunk carries in the order the fold asks for them
-/// (``ClientState/forEachInterned(in:_:)``).
+/// events' projections keep get their dictionary ids here too (``Strings``): the
+/// writer hands over its table of them with the folding, takes it back with the new
+/// strings, and puts those into the dictionary tables.
 ///
 /// The fold thread also encodes the events' log records (``EventCodec``), which the
 /// writer takes back (``takeRecords()``) and puts into the log in position order: the
@@ -33,9 +33,6 @@ final class FoldPipeline: @unchecked Sendable {
         var position: UInt64
         /// The personal fields stored for it (sealed), nil when none.
         var personal: PersonalData?
-        /// Where the ids of its strings start in ``Chunk/ids`` (in the order
-        /// ``ClientState/forEachInterned(in:_:)`` gives them).
-        var ids: Int
         /// The id assigned to it, ``GeneratedID/none`` when it came with one.
         var assigned: GeneratedID
         /// Its personal fields, sealed for its record (empty when none or forgotten).
@@ -46,7 +43,7 @@ final class FoldPipeline: @unchecked Sendable {
     /// `first + k`) is `bytes[ends[k - 1]..<ends[k]]` (from 0 for the first).
     struct Records: Sendable {
         var first: UInt64
-        var bytes: [UInt8] = []
+        var bytes = ByteWriter(capacity: 0)
         var ends: [Int] = []
     }
 
@@ -56,8 +53,16 @@ final class FoldPipeline: @unchecked Sendable {
         /// The request the items' events are in (by ``Item/index``).
         var events: [Event]
         var items: [Item] = []
-        /// The dictionary ids of the items' strings, one after another.
-        var ids: [UInt32] = []
+    }
+
+    /// The transaction's dictionary of strings as the writer hands it over: every
+    /// string it has given an id (`interned`), and the next id to give.
+    struct Strings: @unchecked Sendable {
+        var interned: StringIDMap
+        var next: UInt32
+        /// Strings given an id by the fold, in the order of their ids: for the writer to
+        /// store.
+        var added: [(String, UInt32)] = []
     }
 
     /// A fold that went wrong. Not a ``PatronError``: the writer fails the one request
@@ -75,6 +80,8 @@ final class FoldPipeline: @unchecked Sendable {
     // Owned by the fold thread between `init` and `finish()`.
     private var folding: ProjectionFolding
     private let writersLoad: (UInt32) throws -> ClientState?
+    private var strings: Strings
+    private let store: Store
     private let env: Environment
     /// The position of the first event handed over (the others follow without a gap).
     let firstPosition: UInt64
@@ -82,8 +89,6 @@ final class FoldPipeline: @unchecked Sendable {
     private var failure: (any Error)?
     /// The `recorded` time of every record (the transaction's).
     private let recorded: Int64
-    /// The buffer each record is encoded into (fold thread).
-    private var record = ByteWriter(capacity: 256)
     /// Records encoded and not yet taken by the writer, in position order.
     private let records = Mutex<[Records]>([])
 
@@ -94,7 +99,7 @@ final class FoldPipeline: @unchecked Sendable {
     /// Starts folding the events of the chunks sent into `folding` on the fold thread;
     /// the items' positions run on from `firstPosition` without a gap. States not held
     /// are read from `store` in read transactions of `store.env`.
-    init(folding: consuming ProjectionFolding, firstPosition: UInt64, recorded: Int64, store: Store) {
+    init(folding: consuming ProjectionFolding, strings: Strings, firstPosition: UInt64, recorded: Int64, store: Store) {
         writersLoad = folding.load
         let reader = Reader()
         folding.load = { [store, reader] n in
@@ -105,6 +110,8 @@ final class FoldPipeline: @unchecked Sendable {
         self.folding = folding
         self.firstPosition = firstPosition
         self.recorded = recorded
+        self.strings = strings
+        self.store = store
         env = store.env
         FoldThreads.shared.run { self.run() }
     }
@@ -134,15 +141,32 @@ final class FoldPipeline: @unchecked Sendable {
     /// stream link of each item, in order (writer's thread); the records of every chunk
     /// are then ready for ``takeRecords()``. Throws ``Failure`` when the fold failed,
     /// whatever the cause.
-    func finish() throws -> (folding: ProjectionFolding, links: [UInt64]) {
+    func finish() throws -> (folding: ProjectionFolding, links: [UInt64], strings: Strings) {
         queue.withLock { $0.closed = true }
         ready.signal()
         done.wait()
         if let failure { throw failure as? Failure ?? Failure(String(describing: failure)) }
         folding.load = writersLoad
-        let result = (folding, links)
+        let result = (folding, links, strings)
         folding = ProjectionFolding(load: { _ in nil })
+        strings = Strings(interned: StringIDMap(), next: 0)
         return result
+    }
+
+    /// The dictionary id of `s`: the transaction's, the stored one, or a new one
+    /// (fold thread, inside a chunk's read transaction).
+    private func intern(_ s: String) throws -> UInt32 {
+        if let id = strings.interned[s] { return id }
+        guard let txn = reader.txn else { throw Failure("the fold looked up \"\(s)\" outside a chunk") }
+        if let id = try store.stringID(s, txn: txn) {
+            strings.interned[s] = id
+            return id
+        }
+        let id = strings.next
+        strings.next += 1
+        strings.interned[s] = id
+        strings.added.append((s, id))
+        return id
     }
 
     private func run() {
@@ -175,18 +199,10 @@ final class FoldPipeline: @unchecked Sendable {
     /// on, whose state has arrived by then. Folding many clients' events one after
     /// another otherwise waits on memory for nearly every event.
     private func fold(_ chunk: Chunk) throws {
-        // The fold asks for the ids of an event's strings in the order the writer gave
-        // them ids: handed out one after another, no lookup.
-        let ids = chunk.ids
-        var next = 0
-        let intern: (String) throws -> UInt32 = { s in
-            guard next < ids.count else { throw Failure("\"\(s)\" reached the fold without a string id") }
-            next += 1
-            return ids[next - 1]
-        }
+        let intern: (String) throws -> UInt32 = { [unowned self] s in try self.intern(s) }
         let items = chunk.items
         var out = Records(first: items.first?.position ?? 0)
-        out.bytes.reserveCapacity(items.count * 128)
+        out.bytes.bytes.reserveCapacity(items.count * 128)
         out.ends.reserveCapacity(items.count)
         let ahead = 8
         // The events read in place (`events[i]` of a buffer): passing an array's element
@@ -199,25 +215,25 @@ final class FoldPipeline: @unchecked Sendable {
                 guard Int(item.position - firstPosition) == links.count, item.index < events.count else {
                     throw Failure("the fold was handed event \(item.position) out of step")
                 }
-                guard next == item.ids else { throw Failure("the fold's string ids are out of step at event \(item.position)") }
-                links.append(try folding.streamHead(item.owner))
-                try folding.apply(events[item.index], position: item.position, day: item.day, owner: item.owner,
-                                  into: nil, personal: item.personal, intern: intern)
-                encode(events[item.index], item)
-                out.bytes.append(contentsOf: record.bytes)
-                out.ends.append(out.bytes.count)
+                // One call for both uses of the event: each call copies it.
+                try foldAndEncode(events[item.index], item, intern: intern, into: &out)
             }
         }
         records.withLock { $0.append(out) }
     }
 
-    /// Encodes the log record of `event` into `record`, as the writer would have
-    /// (``AppendContext``).
-    private func encode(_ event: Event, _ item: Item) {
+    /// Folds `event` and appends its log record to `out`, encoded as the writer would
+    /// have (``AppendContext``).
+    private func foldAndEncode(_ event: Event, _ item: Item, intern: (String) throws -> UInt32,
+                               into out: inout Records) throws {
+        links.append(try folding.streamHead(item.owner))
+        try folding.apply(event, position: item.position, day: item.day, owner: item.owner,
+                          into: nil, personal: item.personal, intern: intern)
         GeneratedID.withText(of: item.assigned == .none ? nil : item.assigned) { assigned in
             EventCodec.encode(event, id: assigned, clientNumber: item.owner, recorded: recorded,
-                              sealed: item.sealed, into: &record)
+                              sealed: item.sealed, appendingTo: &out.bytes)
         }
+        out.ends.append(out.bytes.bytes.count)
     }
 }
 
