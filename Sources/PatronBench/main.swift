@@ -2,9 +2,10 @@
 //
 //   patron-bench [--clients N] [--events-per-client M] [--batch B] [--dir DIR]
 //
-// Prints batched append throughput (all projections and indexes), durable single
-// appends from 1 and 16 tasks, full-log scan with decoding, projection scan and
-// bytes per event, next to raw LMDB figures measured in the same run.
+// Prints batched append throughput (all projections and indexes) at 10,000, 100,000
+// and 1,000,000 events per transaction (or at B only), durable single appends from 1
+// and 16 tasks, full-log scan with decoding, projection scan and bytes per event, next
+// to raw LMDB figures measured in the same run.
 import Foundation
 import LMDB
 import Patron
@@ -12,7 +13,9 @@ import Patron
 struct Config {
     var clients = 100_000
     var eventsPerClient = 30
-    var batch = 10_000
+    /// Events per transaction of the batched appends; the first one's database is the
+    /// one the scans read.
+    var batches = [10_000, 100_000, 1_000_000]
     var durable = true
     /// Stop after the batched append (and skip the raw LMDB baseline): for comparing builds.
     var appendOnly = false
@@ -26,7 +29,7 @@ while let a = args.next() {
     switch a {
     case "--clients": config.clients = Int(args.next() ?? "") ?? config.clients
     case "--events-per-client": config.eventsPerClient = Int(args.next() ?? "") ?? config.eventsPerClient
-    case "--batch": config.batch = Int(args.next() ?? "") ?? config.batch
+    case "--batch": config.batches = [Int(args.next() ?? "") ?? config.batches[0]].map { max(1, $0) }
     case "--dir": config.dir = args.next() ?? config.dir
     case "--no-sync": config.durable = false
     case "--append-only": config.appendOnly = true
@@ -97,22 +100,57 @@ func generate() -> [Event] {
 }
 
 try? FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
-print("patron-bench: \(config.clients.formatted()) clients, batches of \(config.batch.formatted()), in \(config.dir)")
-let t0 = now()
-// The batches a program hands to the library, built (like the events themselves)
-// before the clock starts and let go of after it stops: the append figures measure
-// the library's work, not this program's copying of slices or freeing of events.
-let eventCount: Int
-var batches: [[Event]] = []
-do {
-    let events = generate()
-    eventCount = events.count
-    batches.reserveCapacity(events.count / config.batch + 1)
-    for start in stride(from: 0, to: events.count, by: config.batch) {
-        batches.append(Array(events[start..<min(start + config.batch, events.count)]))
-    }
+print("patron-bench: \(config.clients.formatted()) clients, batches of \(config.batches.map { $0.formatted() }.joined(separator: ", ")), in \(config.dir)")
+
+// The batched appends after the first, each in a process of its own (with events
+// generated alike), run before this one holds anything: on this VM a run is slower by
+// a fifth to a third while another process holds a gigabyte or two (measured with an
+// idle process holding 1.5 GB: 1,000,000/txn 648,411 and 710,378 events/s against
+// 950,479 and 946,005 alone).
+var otherSizes: [String] = []
+for size in config.batches.dropFirst() {
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+    child.arguments = ["--clients", "\(config.clients)", "--events-per-client", "\(config.eventsPerClient)",
+                       "--batch", "\(size)", "--dir", config.dir + "/batch-\(size)", "--append-only"]
+        + (config.durable ? [] : ["--no-sync"])
+    let pipe = Pipe()
+    child.standardOutput = pipe
+    try child.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    child.waitUntilExit()
+    otherSizes += output.split(separator: "\n").filter { $0.hasPrefix("batched append") }.map(String.init)
+    try? FileManager.default.removeItem(atPath: config.dir + "/batch-\(size)")
 }
+
+let t0 = now()
+let events = generate()
+let eventCount = events.count
 print("generated \(eventCount.formatted()) events in \(String(format: "%.1f", now() - t0)) s\n")
+
+/// Appends every event into `db` in transactions of `size`, and prints the rate and
+/// the CPU time per event. The batches a program hands to the library are built (like
+/// the events themselves) before the clock starts and let go of after it stops: the
+/// figures measure the library's work, not this program's copying of slices or
+/// freeing of events.
+func batchedAppend(_ size: Int, into db: Database) throws {
+    var batches: [[Event]] = []
+    batches.reserveCapacity(events.count / size + 1)
+    for start in stride(from: 0, to: events.count, by: size) {
+        batches.append(Array(events[start..<min(start + size, events.count)]))
+    }
+    // The pages earlier runs left dirty are written out first, so that this run does
+    // not pay for their writeback.
+    sync()
+    let s = now()
+    let cpuStart = cpuNow()
+    for batch in batches { try db.appendAndWait(batch) }
+    let seconds = now() - s
+    let cpu = cpuNow() - cpuStart
+    row("batched append, \(size.formatted())/txn", rate(eventCount, seconds),
+        "\(eventCount.formatted()) events in \(String(format: "%.1f", seconds)) s, \(config.durable ? "fsync" : "no fsync"), "
+        + String(format: "%.2f µs CPU/event (all threads)", cpu / Double(eventCount) * 1e6))
+}
 
 // Raw LMDB baseline, same machine, same run: 64-byte records, 10,000 per transaction.
 if !config.appendOnly {
@@ -142,17 +180,14 @@ if !config.appendOnly {
     row("raw LMDB cursor scan", rate(n, now() - s))
 }
 
+// Batched appends through the library, every projection and index kept in the same
+// transaction; the first size's database is the one the scans below read.
 let path = fresh("bench.patron")
 let db = try Database(path: path, options: .init(initialMapSize: 1 << 30, durable: config.durable))
-var s = now()
-let cpuStart = cpuNow()
-for batch in batches { try db.appendAndWait(batch) }
-let appendSeconds = now() - s
-let appendCPU = cpuNow() - cpuStart
-row("batched append (all projections, indexes)", rate(eventCount, appendSeconds),
-    "\(eventCount.formatted()) events in \(String(format: "%.1f", appendSeconds)) s, \(config.batch.formatted())/txn, \(config.durable ? "fsync" : "no fsync")")
-row("  CPU time of the append, all threads", String(format: "%.2f µs/event", appendCPU / Double(eventCount) * 1e6))
+try batchedAppend(config.batches[0], into: db)
+for line in otherSizes { print(line) }
 if config.appendOnly { exit(0) }
+var s = now()
 
 // Log scans: in place (header decoded: type, at, recorded, client; plus purchase
 // amounts), and materialising every event as a full `RecordedEvent`.
