@@ -36,4 +36,7 @@ public struct PutFlags: OptionSet, Sendable {
     public static let appendDuplicate = PutFlags(rawValue: UInt32(MDB_APPENDDUP))
     /// With duplicates: fail if this exact key/value pair exists (`MDB_NODUPDATA`).
     public static let noDuplicateData = PutFlags(rawValue: UInt32(MDB_NODUPDATA))
+    /// Through a cursor: replace the value at the cursor's position, whose key must be
+    /// the one given (`MDB_CURRENT`); no search.
+    public static let current = PutFlags(rawValue: UInt32(MDB_CURRENT))
 }

@@ -22,26 +22,47 @@ enum RowChunks {
     }
 
     /// Writes the rows of `numbers` (ascending), held one after another in `rows`: one
-    /// read-modify-write per chunk, in chunk order.
+    /// read-modify-write per chunk, in chunk order, through one cursor — a stored chunk
+    /// is found once and replaced where it is (`MDB_CURRENT`), and the search for the
+    /// next one often stays on the page it is on.
     static func write(numbers: [UInt32], rows: [UInt8], table: Table, txn: Transaction,
                       afterEachChunk: () -> Void = {}) throws {
         precondition(rows.count == numbers.count * ProjectionRow.size, "one row per client number")
         var last: UInt32? = try Schema.lastKey(in: table, txn: txn)
-        try rows.withUnsafeBytes { all in
-            var i = 0
-            while i < numbers.count {
-                let c = chunk(numbers[i])
-                var end = i + 1
-                while end < numbers.count && chunk(numbers[end]) == c { end += 1 }
-                afterEachChunk()
-                try Schema.updateChunk(c, size: chunkBytes, last: &last, table: table, txn: txn) { b in
-                    for k in i..<end {
-                        let slot = offset(numbers[k])
-                        let row = UnsafeRawBufferPointer(rebasing: all[(k * ProjectionRow.size)..<((k + 1) * ProjectionRow.size)])
-                        UnsafeMutableRawBufferPointer(rebasing: b[slot..<(slot + ProjectionRow.size)]).copyMemory(from: row)
+        var chunkBytes = [UInt8](repeating: 0, count: Self.chunkBytes)
+        try txn.withCursor(table) { cursor in
+            try rows.withUnsafeBytes { all in
+                try chunkBytes.withUnsafeMutableBytes { b in
+                    var i = 0
+                    while i < numbers.count {
+                        let c = chunk(numbers[i])
+                        var end = i + 1
+                        while end < numbers.count && chunk(numbers[end]) == c { end += 1 }
+                        afterEachChunk()
+                        let isNew = last.map { c > $0 } ?? true
+                        let stored = isNew ? nil : try cursor.find(c)
+                        if let (_, v) = stored {
+                            guard v.count == Self.chunkBytes else {
+                                throw CorruptData("\(table.name): chunk \(c) is \(v.count) bytes")
+                            }
+                            b.copyMemory(from: v)
+                        } else {
+                            b.initializeMemory(as: UInt8.self, repeating: 0)
+                        }
+                        for k in i..<end {
+                            let slot = offset(numbers[k])
+                            let row = UnsafeRawBufferPointer(rebasing: all[(k * ProjectionRow.size)..<((k + 1) * ProjectionRow.size)])
+                            UnsafeMutableRawBufferPointer(rebasing: b[slot..<(slot + ProjectionRow.size)]).copyMemory(from: row)
+                        }
+                        var key = c
+                        try withUnsafeBytes(of: &key) { k in
+                            try cursor.put(key: k, value: UnsafeRawBufferPointer(b),
+                                           flags: stored != nil ? .current : isNew ? .append : [])
+                        }
+                        if isNew { last = c }
+                        i = end
                     }
                 }
-                i = end
             }
         }
     }
