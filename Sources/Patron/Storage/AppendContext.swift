@@ -86,6 +86,14 @@ final class AppendContext {
     /// The fold of the current run of large requests on a second thread, while one
     /// runs (``applyInOrder(_:)``), and what the writer's side keeps for it.
     private var pipeline: PipelineFeed?
+    /// The log records of the chunk being filled, when the writer encodes them itself:
+    /// it does for a chunk begun while the fold thread is behind (a chunk sent and not
+    /// yet taken up), so that the two threads share the work as their speeds allow.
+    private var chunkRecords: FoldPipeline.Records?
+    #if DEBUG
+    /// Chunks of pipelined requests begun (``Store/writerEncodesChunks``).
+    private var chunksBegun = 0
+    #endif
     /// No stored event id sorts after it (``DeferredIDs``).
     private var idEdge = IDEdge()
     /// A fold that failed: every later use of the states throws it, so the
@@ -402,6 +410,8 @@ final class AppendContext {
     /// log records the fold thread has encoded so far; the pipeline goes on.
     private func sendChunk() throws {
         guard var feed = pipeline, !feed.chunk.items.isEmpty else { return }
+        feed.chunk.records = chunkRecords
+        chunkRecords = nil
         feed.fold.send(feed.chunk)
         feed.chunk = FoldPipeline.Chunk(events: feed.chunk.events)
         pipeline = feed
@@ -440,13 +450,10 @@ final class AppendContext {
 
     /// Queues the fold of an event the writer has just indexed (writer's thread), with
     /// the ids of its strings and what its log record needs (encoded on the fold thread).
-    private func queueFold(index: Int, owner: UInt32, day: Day, position: UInt64,
-                           personal: PersonalData?, assigned: GeneratedID?, sealed: [UInt8]) throws {
+    private func queueFold(_ item: FoldPipeline.Item) throws {
         // The chunk changes in place, through the optional: taking the feed out and
         // putting it back would retain and release its lists for every event.
-        pipeline?.chunk.items.append(FoldPipeline.Item(index: index, owner: owner, day: day, position: position,
-                                                       personal: personal, assigned: assigned ?? .none,
-                                                       sealed: sealed))
+        pipeline?.chunk.items.append(item)
         if let n = pipeline?.chunk.items.count, n >= FoldPipeline.chunkSize { try sendChunk() }
     }
 
@@ -455,8 +462,10 @@ final class AppendContext {
     /// writer's thread reads or changes `folding`.
     private func finishPipeline() throws {
         if let foldFailure { throw foldFailure }
-        guard let feed = pipeline else { return }
+        guard var feed = pipeline else { return }
         pipeline = nil
+        feed.chunk.records = chunkRecords
+        chunkRecords = nil
         if !feed.chunk.items.isEmpty { feed.fold.send(feed.chunk) }
         let done: ProjectionFolding, newLinks: [UInt64], strings: FoldPipeline.Strings
         do {
@@ -558,7 +567,7 @@ final class AppendContext {
     }
 
     /// Appends the event at `index` of a request folded on the pipeline's thread
-    /// (``queueFold(index:owner:day:position:personal:assigned:sealed:)``), whose id is
+    /// (``queueFold(_:)``), whose id is
     /// `generated` or stored already; the fold thread also encodes its record, put
     /// once it comes back (``putRecords(_:)``).
     ///
@@ -583,8 +592,22 @@ final class AppendContext {
             }
         }
         links.append(0)  // set by the fold
-        try queueFold(index: index, owner: owner, day: day, position: position, personal: personal,
-                      assigned: generated, sealed: sealed)
+        let item = FoldPipeline.Item(index: index, owner: owner, day: day, position: position, personal: personal,
+                                     assigned: generated ?? .none, sealed: sealed)
+        if pipeline?.chunk.items.isEmpty ?? false, let backlog = pipeline?.fold.backlog() {
+            var here = backlog > 0
+            #if DEBUG
+            if let turns = store.writerEncodesChunks.withLock({ $0 }), !turns.isEmpty {
+                here = turns[chunksBegun % turns.count]
+            }
+            chunksBegun += 1
+            #endif
+            chunkRecords = here ? FoldPipeline.Records(first: position) : nil
+        }
+        // Encoded here only for a chunk begun while the fold was behind: reading the whole
+        // event copies it.
+        chunkRecords?.append(events[index], item, recorded: recorded)
+        try queueFold(item)
         return position
     }
 

@@ -45,6 +45,15 @@ final class FoldPipeline: @unchecked Sendable {
         var first: UInt64
         var bytes = ByteWriter(capacity: 0)
         var ends: [Int] = []
+
+        /// Encodes the record of `event`, the next position's.
+        mutating func append(_ event: Event, _ item: Item, recorded: Int64) {
+            GeneratedID.withText(of: item.assigned == .none ? nil : item.assigned) { assigned in
+                EventCodec.encode(event, id: assigned, clientNumber: item.owner, recorded: recorded,
+                                  sealed: item.sealed, appendingTo: &bytes)
+            }
+            ends.append(bytes.bytes.count)
+        }
     }
 
     /// Events handed over together, with what the fold needs of LMDB for them. Handed
@@ -53,6 +62,9 @@ final class FoldPipeline: @unchecked Sendable {
         /// The request the items' events are in (by ``Item/index``).
         var events: [Event]
         var items: [Item] = []
+        /// The items' log records when the writer encoded them itself (it does while
+        /// the fold is behind); nil for the fold to encode.
+        var records: Records?
     }
 
     /// The transaction's dictionary of strings as the writer hands it over: every
@@ -121,6 +133,9 @@ final class FoldPipeline: @unchecked Sendable {
         var txn: Transaction?
     }
     private let reader: Reader
+
+    /// Chunks sent and not yet taken up by the fold thread (writer's thread).
+    func backlog() -> Int { queue.withLock { $0.chunks.count } }
 
     /// Hands a chunk over (writer's thread).
     func send(_ chunk: Chunk) {
@@ -201,9 +216,12 @@ final class FoldPipeline: @unchecked Sendable {
     private func fold(_ chunk: Chunk) throws {
         let intern: (String) throws -> UInt32 = { [unowned self] s in try self.intern(s) }
         let items = chunk.items
-        var out = Records(first: items.first?.position ?? 0)
-        out.bytes.bytes.reserveCapacity(items.count * 128)
-        out.ends.reserveCapacity(items.count)
+        let encoded = chunk.records != nil
+        var out = chunk.records ?? Records(first: items.first?.position ?? 0)
+        if !encoded {
+            out.bytes.bytes.reserveCapacity(items.count * 128)
+            out.ends.reserveCapacity(items.count)
+        }
         let ahead = 8
         // The events read in place (`events[i]` of a buffer): passing an array's element
         // copies it, retaining each of its strings and lists.
@@ -216,24 +234,20 @@ final class FoldPipeline: @unchecked Sendable {
                     throw Failure("the fold was handed event \(item.position) out of step")
                 }
                 // One call for both uses of the event: each call copies it.
-                try foldAndEncode(events[item.index], item, intern: intern, into: &out)
+                try foldAndEncode(events[item.index], item, intern: intern, encode: !encoded, into: &out)
             }
         }
         records.withLock { $0.append(out) }
     }
 
-    /// Folds `event` and appends its log record to `out`, encoded as the writer would
-    /// have (``AppendContext``).
-    private func foldAndEncode(_ event: Event, _ item: Item, intern: (String) throws -> UInt32,
+    /// Folds `event` and, unless the writer did, appends its log record to `out`
+    /// (``Records/append(_:_:recorded:)``).
+    private func foldAndEncode(_ event: Event, _ item: Item, intern: (String) throws -> UInt32, encode: Bool,
                                into out: inout Records) throws {
         links.append(try folding.streamHead(item.owner))
         try folding.apply(event, position: item.position, day: item.day, owner: item.owner,
                           into: nil, personal: item.personal, intern: intern)
-        GeneratedID.withText(of: item.assigned == .none ? nil : item.assigned) { assigned in
-            EventCodec.encode(event, id: assigned, clientNumber: item.owner, recorded: recorded,
-                              sealed: item.sealed, appendingTo: &out.bytes)
-        }
-        out.ends.append(out.bytes.bytes.count)
+        if encode { out.append(event, item, recorded: recorded) }
     }
 }
 

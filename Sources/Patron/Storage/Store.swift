@@ -51,6 +51,10 @@ final class Store: Sendable {
     /// Tests only: the most client states an import's transactions hold while they can
     /// let go of some, in place of ``Writer/sessionHoldLimit``.
     let importHoldLimit = Mutex<Int?>(nil)
+    /// Tests only: who encodes the log records of a pipelined request's chunks, in
+    /// place of the fold's backlog deciding: the writer (true) or the fold thread
+    /// (false), chunk after chunk in turn through the list.
+    let writerEncodesChunks = Mutex<[Bool]?>(nil)
     #endif
 
     struct Options {
