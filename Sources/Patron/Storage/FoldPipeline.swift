@@ -21,8 +21,9 @@ import Synchronization
 ///
 /// The fold thread also encodes the events' log records (``EventCodec``), which the
 /// writer takes back (``takeRecords()``) and puts into the log in position order: the
-/// writer's thread, the busier one, keeps only what needs the write transaction or its
-/// lookup tables.
+/// writer's thread keeps what needs the write transaction or its lookup tables, and
+/// encodes the records of a chunk itself only when it begins one while the fold is
+/// behind (``backlog()``, ``Chunk/records``).
 final class FoldPipeline: @unchecked Sendable {
     /// One event to fold: where it is in its request (``Chunk/events``), and what its
     /// append found out.
@@ -40,7 +41,7 @@ final class FoldPipeline: @unchecked Sendable {
     }
 
     /// Log records of a run of positions, one after another: record `k` (position
-    /// `first + k`) is `bytes[ends[k - 1]..<ends[k]]` (from 0 for the first).
+    /// `first + k`) is `bytes.bytes[ends[k - 1]..<ends[k]]` (from 0 for the first).
     struct Records: Sendable {
         var first: UInt64
         var bytes = ByteWriter(capacity: 0)
