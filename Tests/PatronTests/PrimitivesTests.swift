@@ -3,6 +3,38 @@ import Testing
 @testable import Patron
 
 @Suite struct PrimitivesTests {
+    /// Varints at every length (1 to 10 bytes, each side of each boundary), after other
+    /// bytes: LEB128 as a byte-by-byte reference writes it, and read back.
+    @Test func varintsAreLEB128AtEveryLength() throws {
+        func reference(_ value: UInt64) -> [UInt8] {
+            var v = value, out: [UInt8] = []
+            while v >= 0x80 { out.append(UInt8(v & 0x7f) | 0x80); v >>= 7 }
+            return out + [UInt8(v)]
+        }
+        var values: [UInt64] = [0, 1, UInt64.max, UInt64.max - 1]
+        for bits in stride(from: 7, through: 63, by: 7) { values += [(1 << bits) - 1, 1 << bits, (1 << bits) + 1] }
+        var rng = SystemRandomNumberGenerator()
+        values += (0..<500).map { _ in rng.next() >> UInt64.random(in: 0...63, using: &rng) }
+        var w = ByteWriter()
+        var expected: [UInt8] = []
+        for v in values {
+            w.u8(0xAB); expected.append(0xAB)
+            w.varint(v); expected += reference(v)
+            let signed = Int64(bitPattern: v)
+            w.svarint(signed); expected += reference(UInt64(bitPattern: (signed << 1) ^ (signed >> 63)))
+        }
+        #expect(w.bytes == expected)
+        try w.bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> Void in
+            var r = ByteReader(raw)
+            for v in values {
+                #expect(try r.u8() == 0xAB)
+                #expect(try r.varint() == v)
+                #expect(try r.svarint() == Int64(bitPattern: v))
+            }
+            #expect(r.atEnd)
+        }
+    }
+
     @Test func crc32cCheckValue() {
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
         #expect(CRC32C.checksum(Array(repeating: 0, count: 32)) == 0x8A91_36AA)
