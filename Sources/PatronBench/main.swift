@@ -120,6 +120,9 @@ for size in config.batches.dropFirst() {
     let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     child.waitUntilExit()
     otherSizes += output.split(separator: "\n").filter { $0.hasPrefix("batched append") }.map(String.init)
+    if child.terminationStatus != 0 {
+        otherSizes.append("batched append, \(size.formatted())/txn: failed (exit \(child.terminationStatus))")
+    }
     try? FileManager.default.removeItem(atPath: config.dir + "/batch-\(size)")
 }
 

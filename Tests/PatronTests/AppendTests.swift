@@ -16,6 +16,7 @@ import Testing
         #expect(Set(a.ids + b.ids).count == 3)
         #expect(a.ids.allSatisfy { $0.count == 26 })
         #expect(a.ids[0] < a.ids[1] && a.ids[1] < b.ids[0], "assigned ids are time-ordered")
+        #expect(a.ids.indices.map { a.id(at: $0) } == a.ids)
         #expect(try db.lastPosition == 3)
         #expect(try db.stream("a").map(\.position) == [1, 3])
     }
@@ -29,6 +30,7 @@ import Testing
         let plain = try await db.append([visit("a", "given-1"), visit("a"), visit("b"), visit("a", "given-2")])
         let checked = try await db.append([visit("a"), visit("a", "given-3")], expectedVersions: ["a": 3])
         #expect(plain.ids[0] == "given-1" && plain.ids[3] == "given-2" && checked.ids[1] == "given-3")
+        #expect(plain.ids.indices.map { plain.id(at: $0) } == plain.ids)
         #expect([plain.ids[1], plain.ids[2], checked.ids[0]].allSatisfy { $0.count == 26 })
         #expect(try db.stream("a").map { $0.event.id } == [plain.ids[0], plain.ids[1], plain.ids[3], checked.ids[0], checked.ids[1]])
         #expect(try db.stream("b").map { $0.event.id } == [plain.ids[2]])
@@ -229,8 +231,9 @@ import Testing
                             m.next = next
                             m.versions = versions
                             for (id, p) in added { m.stored[id] = p }
+                            let ids = res.ids  // spelled once (each read spells every assigned id)
                             for (i, e) in events.enumerated() where e.id == nil {
-                                m.stored[res.ids[i]] = res.positions[i]
+                                m.stored[ids[i]] = res.positions[i]
                             }
                             txnIDs.append(contentsOf: res.ids)
                         } catch let e as PatronError {
@@ -435,7 +438,8 @@ import Testing
         // Each under the fold-aside threshold: folded and encoded by the writer.
         for start in stride(from: 0, to: events.count, by: 50) {
             let r = try await one.append(Array(events[start..<min(start + 50, events.count)]))
-            singles += r.positions.indices.map { AppendResult(positions: [r.positions[$0]], given: [r.ids[$0]], assigned: [], appended: 1) }
+            let ids = r.ids
+            singles += r.positions.indices.map { AppendResult(positions: [r.positions[$0]], given: [ids[$0]], assigned: [], appended: 1) }
         }
         for (db, ids, positions) in [(aside, a.ids, a.positions), (one, singles.map { $0.ids[0] }, singles.map { $0.positions[0] })] {
             var recorded: Set<Int64> = []
@@ -476,6 +480,82 @@ import Testing
         }
         let reopened = try Database(path: dir.path("aside"), readOnly: true)
         #expect(try reopened.client("client-3", today: day("2025-03-01"))?.fieldMap["location"] == "Midtown")
+    }
+
+    /// Running out of map in a put of the fold thread's records, while the fold still
+    /// runs (a tiny map, records of 1.5 KB): each time the fold is ended before the
+    /// transaction is dropped and the map grown, and the appends go in whole.
+    @Test func mapFullInAPipelinedLogPutEndsTheFold() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"), options: .init(initialMapSize: 256 << 10, durable: false))
+        let pad = String(repeating: "x", count: 1500)
+        for round in 0..<6 {
+            _ = try await db.append((0..<3000).map { i in
+                Event(client: "c\(i % 8)", at: 1_700_000_000_000,
+                      payload: .reward(Reward(points: 1, kind: "earned", reason: "\(round)-\(i)-" + pad)))
+            })
+            #expect(db.store.foldsRunning.withLock { $0 } == 0, "no fold left running after round \(round)")
+        }
+        #expect(try db.lastPosition == 18_000)
+        #expect(try db.verify().isOK)
+    }
+
+    /// Strings handed between the writer and the fold within one transaction: a large
+    /// request (the fold gives ids), a small one (the writer gives ids, reusing the
+    /// fold's), a large one again, one with expected versions, then a later
+    /// transaction; each string has one id, both tables agree, and every client's
+    /// location reads back after reopening. (From a review, as are the test above and
+    /// the fix it shows.)
+    @Test(arguments: [[true], [false], nil] as [[Bool]?])
+    func stringsCrossThePipelineBoundaryWithOneIdEach(writerEncodes: [Bool]?) throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"), options: .init(durable: false))
+        db.store.writerEncodesChunks.withLock { $0 = writerEncodes }
+        @Sendable func visits(_ clients: Range<Int>, loc: (Int) -> Int) -> [Event] {
+            clients.map { c in
+                Event(client: "k\(c)", at: ms("2025-01-02"),
+                      payload: .visit(Visit(location: "L\(loc(c))", provider: "P\(loc(c) % 7)", services: ["s\(c % 50)"])))
+            }
+        }
+        try db.writer.session { session in
+            try session.transaction { ctx in
+                _ = try ctx.apply(AppendRequest(events: visits(0..<1200, loc: { $0 % 100 }), expectedVersions: [:]))
+                _ = try ctx.apply(AppendRequest(events: visits(1200..<1250, loc: { $0 % 150 }), expectedVersions: [:]))
+                _ = try ctx.apply(AppendRequest(events: visits(1250..<2400, loc: { $0 % 200 }), expectedVersions: [:]))
+                _ = try ctx.apply(AppendRequest(events: visits(2400..<2410, loc: { 300 + $0 % 5 }),
+                                                expectedVersions: ["k2400": 0]))
+            }
+        }
+        _ = try db.writer.session { session in
+            try session.transaction { ctx in
+                try ctx.apply(AppendRequest(events: visits(2410..<3000, loc: { $0 % 260 }), expectedVersions: [:]))
+            }
+        }
+        var expected: [Int: Int] = [:]
+        for c in 0..<1200 { expected[c] = c % 100 }
+        for c in 1200..<1250 { expected[c] = c % 150 }
+        for c in 1250..<2400 { expected[c] = c % 200 }
+        for c in 2400..<2410 { expected[c] = 300 + c % 5 }
+        for c in 2410..<3000 { expected[c] = c % 260 }
+        #expect(try db.verify().isOK)
+        let (pairs, values) = try db.store.env.read { txn in
+            var pairs: [String: UInt32] = [:], values: [UInt32: String] = [:]
+            try txn.withCursor(db.store.schema.strings) { c in
+                var e = try c.first()
+                while let (k, v) = e { pairs[String(decoding: k, as: UTF8.self)] = v.load(at: 0); e = try c.next() }
+            }
+            try txn.withCursor(db.store.schema.stringValues) { c in
+                var e = try c.first()
+                while let (k, v) = e { values[k.load(at: 0)] = String(decoding: v, as: UTF8.self); e = try c.next() }
+            }
+            return (pairs, values)
+        }
+        #expect(pairs.count == values.count)
+        for (s, id) in pairs { #expect(values[id] == s) }
+        let reopened = try Database(path: dir.path("db"), readOnly: true)
+        for (c, l) in expected where c % 37 == 0 || c >= 2400 {
+            #expect(try reopened.client("k\(c)", today: day("2025-03-01"))?.fieldMap["location"] == "L\(l)")
+        }
     }
 
     /// A commit of many changed states encodes them from both ends, on two threads

@@ -15,7 +15,8 @@ public struct AppendResult: Sendable, Equatable {
     /// The id of each event given, in order (assigned where none was given).
     ///
     /// Assigned ids are spelled out when this is read, on the reader's thread: the
-    /// writer keeps them as two words each, not as a string per event.
+    /// writer keeps them as two words each, not as a string per event. Each read spells
+    /// every one of them: read it once, not once per event (or use ``id(at:)``).
     public var ids: [String] {
         get {
             guard !assignedIDs.isEmpty else { return givenIDs }
@@ -28,6 +29,11 @@ public struct AppendResult: Sendable, Equatable {
             assignedIDs = []
         }
     }
+    /// The id of the event at `index` (assigned where none was given).
+    public func id(at index: Int) -> String {
+        !assignedIDs.isEmpty && assignedIDs[index] != .none ? assignedIDs[index].text : givenIDs[index]
+    }
+
     /// How many events were new.
     public var appended: Int
     /// How many were already stored (same id) and skipped.
@@ -461,9 +467,18 @@ final class AppendContext {
     /// events' stream links; nothing to do when no pipeline runs. Call before the
     /// writer's thread reads or changes `folding`.
     private func finishPipeline() throws {
-        if let foldFailure { throw foldFailure }
-        guard var feed = pipeline else { return }
+        guard var feed = pipeline else {
+            if let foldFailure { throw foldFailure }
+            return
+        }
         pipeline = nil
+        if let foldFailure {
+            // A put of the fold's records failed while it ran: the fold thread still ends
+            // here, before the transaction does (and the map may be resized).
+            _ = try? feed.fold.finish()
+            chunkRecords = nil
+            throw foldFailure
+        }
         feed.chunk.records = chunkRecords
         chunkRecords = nil
         if !feed.chunk.items.isEmpty { feed.fold.send(feed.chunk) }
@@ -586,10 +601,7 @@ final class AppendContext {
         let (personal, sealed) = seal(mayHold ? PersonalData(of: events[index]) : nil, owner: owner, position: position)
         let day = store.zone.day(of: events[index].at)
         if let generated {
-            try GeneratedID.withText(of: generated) { text in
-                guard let text else { return }
-                try schema.putID(text, position: position, generated: true, txn: txn, edge: &idEdge)
-            }
+            try generated.withText { try schema.putID($0, position: position, generated: true, txn: txn, edge: &idEdge) }
         }
         links.append(0)  // set by the fold
         let item = FoldPipeline.Item(index: index, owner: owner, day: day, position: position, personal: personal,
@@ -622,11 +634,8 @@ final class AppendContext {
     /// Stores the event's id → `position` in the id index: the `assigned` one at the
     /// index's right edge first, else the event's own.
     private func putID(of event: Event, assigned: GeneratedID?, position: UInt64) throws {
-        if assigned != nil {
-            try GeneratedID.withText(of: assigned) { text in
-                guard let text else { return }
-                try schema.putID(text, position: position, generated: true, txn: txn, edge: &idEdge)
-            }
+        if let assigned {
+            try assigned.withText { try schema.putID($0, position: position, generated: true, txn: txn, edge: &idEdge) }
         } else {
             try schema.putID(event.id ?? "", position: position, txn: txn, edge: &idEdge)
         }
@@ -815,10 +824,15 @@ struct GeneratedID: Sendable, Equatable {
     /// Calls `body` with the UTF-8 text of `id` in stack memory, or with nil for no id.
     static func withText<R>(of id: GeneratedID?, _ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
         guard let id else { return try body(nil) }
+        return try id.withText { try body($0) }
+    }
+
+    /// Calls `body` with the UTF-8 text of this id in stack memory.
+    func withText<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         var buffer: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         return try withUnsafeMutableBytes(of: &buffer) { b in
-            let text = UnsafeMutableRawBufferPointer(rebasing: b[0..<length])
-            id.write(into: text)
+            let text = UnsafeMutableRawBufferPointer(rebasing: b[0..<Self.length])
+            write(into: text)
             return try body(UnsafeRawBufferPointer(text))
         }
     }

@@ -70,7 +70,7 @@ final class FoldPipeline: @unchecked Sendable {
 
     /// The transaction's dictionary of strings as the writer hands it over: every
     /// string it has given an id (`interned`), and the next id to give.
-    struct Strings: @unchecked Sendable {
+    struct Strings: Sendable {
         var interned: StringIDMap
         var next: UInt32
         /// Strings given an id by the fold, in the order of their ids: for the writer to
@@ -126,6 +126,9 @@ final class FoldPipeline: @unchecked Sendable {
         self.strings = strings
         self.store = store
         env = store.env
+        #if DEBUG
+        store.foldsRunning.withLock { $0 += 1 }
+        #endif
         FoldThreads.shared.run { self.run() }
     }
 
@@ -207,6 +210,9 @@ final class FoldPipeline: @unchecked Sendable {
             }
             if closed && queue.withLock({ $0.chunks.isEmpty }) { break }
         }
+        #if DEBUG
+        store.foldsRunning.withLock { $0 -= 1 }
+        #endif
         done.signal()
     }
 

@@ -29,10 +29,10 @@ enum RowChunks {
                       afterEachChunk: () -> Void = {}) throws {
         precondition(rows.count == numbers.count * ProjectionRow.size, "one row per client number")
         var last: UInt32? = try Schema.lastKey(in: table, txn: txn)
-        var chunkBytes = [UInt8](repeating: 0, count: Self.chunkBytes)
+        var buffer = [UInt8](repeating: 0, count: chunkBytes)
         try txn.withCursor(table) { cursor in
             try rows.withUnsafeBytes { all in
-                try chunkBytes.withUnsafeMutableBytes { b in
+                try buffer.withUnsafeMutableBytes { b in
                     var i = 0
                     while i < numbers.count {
                         let c = chunk(numbers[i])
@@ -42,7 +42,7 @@ enum RowChunks {
                         let isNew = last.map { c > $0 } ?? true
                         let stored = isNew ? nil : try cursor.find(c)
                         if let (_, v) = stored {
-                            guard v.count == Self.chunkBytes else {
+                            guard v.count == chunkBytes else {
                                 throw CorruptData("\(table.name): chunk \(c) is \(v.count) bytes")
                             }
                             b.copyMemory(from: v)

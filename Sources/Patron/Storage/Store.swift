@@ -55,6 +55,9 @@ final class Store: Sendable {
     /// place of the fold's backlog deciding: the writer (true) or the fold thread
     /// (false), chunk after chunk in turn through the list.
     let writerEncodesChunks = Mutex<[Bool]?>(nil)
+    /// Tests only: folds of this store's pipelines started and not yet ended on their
+    /// thread (``FoldPipeline``).
+    let foldsRunning = Mutex(0)
     #endif
 
     struct Options {
