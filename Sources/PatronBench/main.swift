@@ -143,8 +143,11 @@ func batchedAppend(_ size: Int, into db: Database) throws {
         batches.append(Array(events[start..<min(start + size, events.count)]))
     }
     // The pages earlier runs left dirty are written out first, so that this run does
-    // not pay for their writeback.
+    // not pay for their writeback, and the machine gets a few seconds to settle: on
+    // this VM a run started right after another one's end was slower (1,000,000/txn:
+    // 896,877 events/s right after a 100,000/txn run, 1.03-1.05 M after 5-20 s idle).
     sync()
+    Thread.sleep(forTimeInterval: 5)
     let s = now()
     let cpuStart = cpuNow()
     for batch in batches { try db.appendAndWait(batch) }
