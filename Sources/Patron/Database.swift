@@ -68,9 +68,35 @@ public final class Database: Sendable {
 
     private func request(_ events: [Event], _ expected: [String: UInt32]) throws -> AppendRequest {
         if store.readOnly { throw PatronError.readOnly("append") }
-        for e in events { try e.validate() }
+        try Self.validate(events)
         return AppendRequest(events: events, expectedVersions: expected)
     }
+
+    /// Validates every event, throwing the error of the first invalid one. A large
+    /// batch is checked in parts on every core: the writer waits for the request
+    /// meanwhile, so the caller's check would otherwise run alone.
+    static func validate(_ events: [Event]) throws(EventValidationError) {
+        guard events.count >= 2 * validationPart else {
+            for e in events { try e.validate() }
+            return
+        }
+        let parts = (events.count + validationPart - 1) / validationPart
+        let first = Mutex<(index: Int, error: EventValidationError)?>(nil)
+        DispatchQueue.concurrentPerform(iterations: parts) { k in
+            for i in (k * validationPart)..<min((k + 1) * validationPart, events.count) {
+                do throws(EventValidationError) {
+                    try events[i].validate()
+                } catch {
+                    first.withLock { f in if f.map({ i < $0.index }) ?? true { f = (i, error) } }
+                    return
+                }
+            }
+        }
+        if let (_, error) = first.withLock({ $0 }) { throw error }
+    }
+
+    /// Events per part of a batch validated in parts (``validate(_:)``).
+    static let validationPart = 4_096
 
     /// Appends a batch in one transaction: all of it commits or none.
     ///

@@ -56,6 +56,31 @@ import Testing
         #expect(Set((0..<32).map { GeneratedID(high: 1, low: UInt64($0)).text.last }).count == 32)
     }
 
+    /// A large batch is validated in parts on every core (``Database/validate(_:)``):
+    /// the error is still the first invalid event's, wherever the others are, and
+    /// nothing of the batch is stored.
+    @Test func aLargeBatchFailsOnItsFirstInvalidEvent() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"), options: .init(durable: false))
+        let part = Database.validationPart
+        for (first, later) in [(part + 3, 3 * part), (10, part * 2 + 1), (5 * part - 1, 5 * part)] {
+            var events = (0..<(6 * part)).map { visit("c\($0 % 50)") }
+            events[later] = Event(client: "c1", at: 0, payload: .feedback(Feedback(score: 7)))
+            events[first] = Event(client: "", at: 0, payload: .visit(Visit()))
+            for _ in 0..<3 {
+                await #expect(throws: EventValidationError(field: "client", value: nil, problem: "is missing")) {
+                    try await db.append(events)
+                }
+            }
+        }
+        #expect(try db.lastPosition == 0)
+        var valid = (0..<(3 * part)).map { visit("c\($0 % 50)") }
+        valid[part] = Event(client: "c1", at: 0, payload: .feedback(Feedback(score: 7)))
+        await #expect(throws: EventValidationError.self) { try await db.append(valid) }
+        valid[part] = visit("c1")
+        #expect(try await db.append(valid).appended == 3 * part)
+    }
+
     @Test func reAppendingAnIdIsANoOp() async throws {
         let dir = TempDir()
         let db = try Database(path: dir.path("db"))
