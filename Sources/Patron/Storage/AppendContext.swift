@@ -18,12 +18,7 @@ public struct AppendResult: Sendable, Equatable {
     /// writer keeps them as two words each, not as a string per event. Each read spells
     /// every one of them: read it once, not once per event (or use ``id(at:)``).
     public var ids: [String] {
-        get {
-            guard !assignedIDs.isEmpty else { return givenIDs }
-            var all = givenIDs
-            for i in all.indices where assignedIDs[i] != .none { all[i] = assignedIDs[i].text }
-            return all
-        }
+        get { assignedIDs.isEmpty ? givenIDs : givenIDs.indices.map(id(at:)) }
         set {
             givenIDs = newValue
             assignedIDs = []
@@ -321,8 +316,10 @@ final class AppendContext {
         let requestEdge = idEdge
         let firstOfRequest = nextPosition
         do {
-            // Each event read in place (`all[i]`): a copy would retain each of its
-            // strings and lists, for every event.
+            // Each event read in place (`all[i]`): an event folded aside is never passed
+            // whole (``appendFoldedAside(_:_:id:)`` reads the fields it needs), and any
+            // event passed to a call is copied there, retaining each of its strings and
+            // lists (the compiler cannot tell the call leaves the buffer alone).
             try events.withUnsafeBufferPointer { all in for i in all.indices {
                 readStep()
                 // The client number of an event a few ahead, hinted into the cache: the
@@ -572,7 +569,11 @@ final class AppendContext {
                               into: &record)
         }
         try record.bytes.withUnsafeBytes { try txn.put(schema.log, key: position, value: $0, flags: .append) }
-        if generated != nil || !idStored { try putID(of: event, assigned: generated, position: position) }
+        if let generated {
+            try putAssignedID(generated, position: position)
+        } else if !idStored {
+            try schema.putID(event.id ?? "", position: position, txn: txn, edge: &idEdge)
+        }
         links.append(try folding.streamHead(owner))
         let destroy = try folding.apply(event, position: position, day: day, owner: owner,
                                         into: into, personal: personal, intern: intern)
@@ -600,9 +601,7 @@ final class AppendContext {
         let mayHold = PersonalData.mayHold(type) || events[index].extra != nil
         let (personal, sealed) = seal(mayHold ? PersonalData(of: events[index]) : nil, owner: owner, position: position)
         let day = store.zone.day(of: events[index].at)
-        if let generated {
-            try generated.withText { try schema.putID($0, position: position, generated: true, txn: txn, edge: &idEdge) }
-        }
+        if let generated { try putAssignedID(generated, position: position) }
         links.append(0)  // set by the fold
         let item = FoldPipeline.Item(index: index, owner: owner, day: day, position: position, personal: personal,
                                      assigned: generated ?? .none, sealed: sealed)
@@ -631,14 +630,9 @@ final class AppendContext {
         return (p, p.sealed(key: key, position: position))
     }
 
-    /// Stores the event's id → `position` in the id index: the `assigned` one at the
-    /// index's right edge first, else the event's own.
-    private func putID(of event: Event, assigned: GeneratedID?, position: UInt64) throws {
-        if let assigned {
-            try assigned.withText { try schema.putID($0, position: position, generated: true, txn: txn, edge: &idEdge) }
-        } else {
-            try schema.putID(event.id ?? "", position: position, txn: txn, edge: &idEdge)
-        }
+    /// Stores an assigned id → `position` in the id index, at its right edge first.
+    private func putAssignedID(_ id: GeneratedID, position: UInt64) throws {
+        try id.withText { try schema.putID($0, position: position, generated: true, txn: txn, edge: &idEdge) }
     }
 
     /// Writes every changed client state; call once, after the last request.

@@ -230,8 +230,9 @@ final class FoldPipeline: @unchecked Sendable {
             out.ends.reserveCapacity(items.count)
         }
         let ahead = 8
-        // The events read in place (`events[i]` of a buffer): passing an array's element
-        // copies it, retaining each of its strings and lists.
+        // The events read in place (`events[i]` of a buffer) and passed to one call each
+        // (``foldAndEncode(_:_:intern:encode:into:)``): every call taking an event copies
+        // it, retaining each of its strings and lists.
         try chunk.events.withUnsafeBufferPointer { events in
             for k in items.indices {
                 if k + ahead < items.count { folding.prefetch(items[k + ahead].owner) }
@@ -240,7 +241,6 @@ final class FoldPipeline: @unchecked Sendable {
                 guard Int(item.position - firstPosition) == links.count, item.index < events.count else {
                     throw Failure("the fold was handed event \(item.position) out of step")
                 }
-                // One call for both uses of the event: each call copies it.
                 try foldAndEncode(events[item.index], item, intern: intern, encode: !encoded, into: &out)
             }
         }
