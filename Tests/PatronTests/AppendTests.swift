@@ -22,8 +22,8 @@ import Testing
     }
 
     /// Assigned ids are kept as bits until the result is read: the text the result
-    /// gives is the one in the log and the id index, beside given ids in the same
-    /// request, with and without expected versions.
+    /// gives is the one in the log, by which the event is found again, beside given
+    /// ids in the same request, with and without expected versions.
     @Test func assignedIdsReadBackAsTheResultSpellsThem() async throws {
         let dir = TempDir()
         let db = try Database(path: dir.path("db"))
@@ -39,21 +39,80 @@ import Testing
         #expect(again == again && again != plain)
     }
 
-    /// An assigned id is 26 Crockford base32 digits of its 128 bits, most significant first.
+    /// An assigned id is 26 Crockford base32 digits of the marker `01` and its 128
+    /// bits, most significant first, and reads back from its text.
     @Test func assignedIdsAreSpelledInCrockfordBase32() {
         let digits = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
         func reference(_ id: GeneratedID) -> String {
-            // Bit k of the 130-bit number (top 2 zero), from the least significant.
-            func bit(_ k: Int) -> UInt64 { k < 64 ? (id.low >> k) & 1 : k < 128 ? (id.high >> (k - 64)) & 1 : 0 }
+            // Bit k of the 130-bit number (the marker 01 on top), from the least significant.
+            func bit(_ k: Int) -> UInt64 { k < 64 ? (id.low >> k) & 1 : k < 128 ? (id.high >> (k - 64)) & 1 : k == 128 ? 1 : 0 }
             return String((0..<26).reversed().map { d in digits[Int((0..<5).reduce(UInt64(0)) { $0 | bit(d * 5 + $1) << $1 })] })
         }
-        #expect(GeneratedID(high: 1 << 16, low: 0).text == "000000000" + "1" + String(repeating: "0", count: 16))
+        #expect(GeneratedID(high: 1 << 16, low: 0).text == "800000000" + "1" + String(repeating: "0", count: 16))
         var rng = SystemRandomNumberGenerator()
-        for id in [GeneratedID(high: .max, low: .max), GeneratedID(high: 0x0123_4567_89AB_CDEF, low: 0xFEDC_BA98_7654_3210)]
+        for id in [GeneratedID(high: .max, low: .max), GeneratedID(high: 0, low: 0),
+                   GeneratedID(high: 0x0123_4567_89AB_CDEF, low: 0xFEDC_BA98_7654_3210)]
             + (0..<200).map({ _ in GeneratedID(high: rng.next(), low: rng.next()) }) {
-            #expect(id.text == reference(id))
+            var text = id.text
+            #expect(text == reference(id))
+            #expect(text.withUTF8 { GeneratedID(text: UnsafeRawBufferPointer($0)) } == id, "\(text)")
         }
         #expect(Set((0..<32).map { GeneratedID(high: 1, low: UInt64($0)).text.last }).count == 32)
+        // Only the spelling `text` writes reads back: a ULID (first digit 0-7), a first
+        // digit past F, lower case, letters Crockford leaves out, another length.
+        let valid = GeneratedID(high: 0x0123_4567_89AB_CDEF, low: 0xFEDC_BA98_7654_3210).text
+        let rest = String(valid.dropFirst()), head = String(valid.dropLast())
+        let others: [String] = ["0" + rest, "7" + rest, "G" + rest, valid.lowercased(), head + "I", head + "L",
+                                head + "O", head + "U", head, valid + "0", "t-" + String(rest.dropFirst())]
+        for other in others {
+            var o = other
+            #expect(o.withUTF8 { GeneratedID(text: UnsafeRawBufferPointer($0)) } == nil, "\(other)")
+        }
+        // The layout: milliseconds, the position (40 bits), 40 random bits.
+        let id = GeneratedID(ms: 1_767_225_600_123, position: 0xAB_CDEF_0123, random: 0x12_3456_789A)
+        #expect(id.high >> 16 == 1_767_225_600_123 && id.position == 0xAB_CDEF_0123 && id.low & GeneratedID.randomMask == 0x12_3456_789A)
+        #expect(id.locates(0xAB_CDEF_0123) && !id.locates(0xAB_CDEF_0124))
+        let past = GeneratedID(ms: 1, position: GeneratedID.positionLimit + 5, random: 0)
+        // Past the limit an id names only the low bits: the position's id goes into the index.
+        #expect(past.position == 5 && !past.locates(GeneratedID.positionLimit + 5))
+    }
+
+    /// An assigned id names its position: it has no entry in the `ids` index, yet an
+    /// event appended again with it is found stored (with and without expected
+    /// versions, after a rebuild too). A given id spelled like an assigned one that
+    /// does not name the event holding it is an ordinary id, indexed.
+    @Test func assignedIdsNameTheirPositionsAndNeedNoIndexEntry() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        func indexed() throws -> Int { try db.store.env.read { try $0.count(db.store.schema.ids) } }
+        let first = try await db.append([visit("a"), visit("b", "given-1"), visit("a")])
+        let second = try await db.append([visit("b")], expectedVersions: ["b": 1])
+        #expect(try indexed() == 1, "only the given id is indexed")
+        for (result, k) in [(first, 0), (first, 2), (second, 0)] {
+            let id = result.id(at: k)
+            var text = id
+            #expect(text.withUTF8 { GeneratedID(text: UnsafeRawBufferPointer($0))?.position } == result.positions[k])
+            #expect(try db.event(at: result.positions[k])?.event.id == id)
+        }
+        // A lookalike: the spelling of an assigned id that names position 1, which holds
+        // another id; and one naming a position past the log.
+        let other = GeneratedID(ms: 1_700_000_000_000, position: 1, random: 7).text
+        let ahead = GeneratedID(ms: 1_700_000_000_000, position: 1_000, random: 7).text
+        let lookalikes = try await db.append([visit("c", other), visit("c", ahead)])
+        #expect(lookalikes.appended == 2 && lookalikes.positions == [5, 6])
+        #expect(try indexed() == 3)
+        for round in 0..<2 {
+            let assigned = [first.id(at: 0), first.id(at: 2), second.id(at: 0)]
+            let plain = try await db.append((assigned + ["given-1", other, ahead]).map { visit("z", $0) })
+            #expect(plain.appended == 0 && plain.positions == [1, 3, 4, 2, 5, 6], "round \(round)")
+            let checked = try await db.append((assigned + [other]).map { visit("z", $0) }, expectedVersions: ["z": 0])
+            #expect(checked.appended == 0 && checked.positions == [1, 3, 4, 5], "round \(round)")
+            #expect(try db.verify().isOK)
+            // Rebuilt, the index again holds only the ids that do not name their event.
+            if round == 0 { try db.rebuild() }
+            #expect(try indexed() == 3)
+        }
+        #expect(try db.lastPosition == 6)
     }
 
     /// A large batch is validated in parts on every core (``Database/validate(_:)``):
@@ -278,8 +337,10 @@ import Testing
         #expect(again.appended == 0)
         #expect(again.positions == ids.reversed().map { committed.stored[$0]! })
         #expect(try db.lastPosition == committed.next - 1)
+        // Assigned ids name their positions and have no entry in the index.
         let count = try db.store.env.read { try $0.count(db.store.schema.ids) }
-        #expect(count == Int(committed.next - 1))
+        let assigned = committed.stored.filter { Schema.locatesItself($0.key, at: $0.value) }.count
+        #expect(assigned > 0 && count == Int(committed.next - 1) - assigned)
         let report = try db.verify()
         #expect(report.isOK, "\(report.problems)")
     }

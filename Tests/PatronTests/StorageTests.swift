@@ -144,7 +144,7 @@ import Testing
             Issue.record("opened an unknown format")
         } catch let e as PatronError {
             #expect(e.description.contains("format version 9"))
-            #expect(e.description.contains("reads version 3"))
+            #expect(e.description.contains("reads version 4"))
         }
     }
 
@@ -180,6 +180,38 @@ import Testing
             let own = try db.events().filter { $0.event.client == key }.map(\.position)
             #expect(try db.stream(key).map(\.position) == own, "\(key)")
         }
+    }
+
+    /// Format 3 indexed every id, assigned ones (spelled like ULIDs) included. Its files
+    /// are format-4 files: read as they are, marked 4 at the first read-write opening.
+    @Test("A database of format 3 (this fixture: `patron demo --clients 40 --seed 7 --end 2025-06-30`, then three events without ids imported with --no-dedupe, backed up) opens as it is and is marked format 4")
+    func formatThreeOpensAndIsMarkedFour() async throws {
+        let dir = TempDir()
+        for suffix in ["", "-keys"] {
+            let url = try #require(Bundle.module.url(forResource: "format3-demo40", withExtension: "patron" + suffix, subdirectory: "Fixtures"))
+            try FileManager.default.copyItem(at: url, to: dir.url.appendingPathComponent("db" + suffix))
+        }
+        let before = try Data(contentsOf: dir.url.appendingPathComponent("db"))
+        do {
+            let db = try Database(path: dir.path("db"), readOnly: true)
+            #expect(try db.stats().formatVersion == 3)
+            #expect(try db.verify().isOK)
+        }
+        #expect(try Data(contentsOf: dir.url.appendingPathComponent("db")) == before, "a read-only opening wrote nothing")
+        #expect(try Database.upgrade(path: dir.path("db")) == nil, "nothing to rebuild")
+        #expect(try Database(path: dir.path("db"), readOnly: true).stats().formatVersion == 4, "marked by the opening")
+        let db = try Database(path: dir.path("db"))
+        #expect(try db.stats().formatVersion == 4)
+        // The ids format 3 assigned are found in its index.
+        let old = ["01M86J9N2428XAPK4P6XKYNXG8", "01M86J9N2428XAPK4P6XKYNXG9", "01M86J9N2428XAPK4P6XKYNXGA"]
+        let again = try await db.append(old.map { Event(id: $0, client: "Q", at: ms("2025-07-01"), payload: .visit(Visit())) })
+        #expect(again.appended == 0 && again.positions == [486, 487, 488])
+        // New ones name their positions, beside the old.
+        let added = try await db.append([Event(client: "F3-2", at: ms("2025-07-03"), payload: .visit(Visit()))])
+        #expect(added.positions == [489] && added.ids[0].first.map { "89ABCDEF".contains($0) } == true)
+        let found = try await db.append([Event(id: added.ids[0], client: "Q", at: ms("2025-07-03"), payload: .visit(Visit()))])
+        #expect(found.appended == 0 && found.positions == [489])
+        #expect(try db.verify().isOK)
     }
 
     @Test("A key a crash left behind (after a forget's commit, before its destruction) is reported by verify and destroyed by rebuild")

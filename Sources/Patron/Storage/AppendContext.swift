@@ -81,6 +81,10 @@ final class AppendContext {
     /// Every string id this transaction has used, so repeats skip the shared cache's lock.
     private var interned = StringIDMap()
     private var idsInTxn: [String: UInt64] = [:]
+    /// The id assigned to each event this transaction has written, from `firstPosition`
+    /// on (``GeneratedID/none`` for a given id): found by ``positionOfAssignedID(_:)``
+    /// before its record is in the log.
+    private var assignedInTxn: [GeneratedID] = []
     private var folding: ProjectionFolding
     /// Stream links (``StreamChain``) of the positions from `linksFrom` on, not yet written.
     private var links: [UInt64] = []
@@ -245,14 +249,14 @@ final class AppendContext {
         var seen: [String: Int] = [:]
         for (i, e) in request.events.enumerated() {
             guard let id = e.id else {
+                // Assigned as it is written (the id names the position).
                 if assigned.isEmpty { assigned = [GeneratedID](repeating: .none, count: request.events.count) }
-                assigned[i] = store.idGenerator.next(now: recorded)
                 fresh.append(i)
                 continue
             }
             ids[i] = id
             if let p = idsInTxn[id] { positions[i] = p; continue }
-            if let v = try txn.get(schema.ids, key: id) { positions[i] = v.load(at: 0); continue }
+            if let p = try storedPosition(ofID: id) { positions[i] = p; continue }
             if let first = seen[id] { positions[i] = UInt64(first) | (1 << 63); continue }  // same id twice in one batch
             seen[id] = i
             fresh.append(i)
@@ -270,6 +274,7 @@ final class AppendContext {
             for i in fresh {
                 let event = request.events[i]
                 let given = event.id != nil
+                if !given { assigned[i] = store.idGenerator.next(now: recorded, position: nextPosition) }
                 let p = try append(event, id: given ? nil : assigned[i])
                 positions[i] = p
                 // Generated ids are unique by construction; only given ids can repeat.
@@ -329,6 +334,8 @@ final class AppendContext {
                     ids[i] = id
                     let stored: UInt64? = try id.withUTF8 { b in
                         let key = UnsafeRawBufferPointer(b)
+                        // One this database assigned is in the log, not in the index.
+                        if let p = try positionOfAssignedID(key) { return p }
                         if requestEdge.isPast(key) {
                             switch deferred.insert(key, position: nextPosition) {
                             case .kept: return nil
@@ -350,7 +357,7 @@ final class AppendContext {
                     positions[i] = deferring ? try appendFoldedAside(all, i) : try append(all[i], idStored: true)
                 } else {
                     // The id goes beside the event: no copy of it.
-                    let id = store.idGenerator.next(now: recorded)
+                    let id = store.idGenerator.next(now: recorded, position: nextPosition)
                     if assigned.isEmpty { assigned = [GeneratedID](repeating: .none, count: all.count) }
                     assigned[i] = id
                     positions[i] = deferring ? try appendFoldedAside(all, i, id: id) : try append(all[i], id: id)
@@ -544,15 +551,44 @@ final class AppendContext {
         return id
     }
 
+    /// The next position, for an event whose id is `generated` (nil for a given id).
+    private func takePosition(assigned generated: GeneratedID?) -> UInt64 {
+        let position = nextPosition
+        nextPosition += 1
+        assignedInTxn.append(generated ?? .none)
+        return position
+    }
+
+    /// The position of the stored event whose id is `id`, written by an earlier
+    /// transaction or by this one.
+    private func storedPosition(ofID id: String) throws -> UInt64? {
+        var key = id
+        return try key.withUTF8 { b in
+            let k = UnsafeRawBufferPointer(b)
+            if let p = try positionOfAssignedID(k) { return p }
+            return try txn.get(schema.ids, key: k).map { $0.loadUnaligned(as: UInt64.self) }
+        }
+    }
+
+    /// The position of the event this database assigned `id` to, written by an earlier
+    /// transaction or by this one; nil for any other id (see ``GeneratedID``).
+    private func positionOfAssignedID(_ id: UnsafeRawBufferPointer) throws -> UInt64? {
+        guard let assigned = GeneratedID(text: id) else { return nil }
+        let p = assigned.position
+        // This transaction's records may not be in the log yet (``FoldPipeline``).
+        guard p >= firstPosition else { return try schema.positionOfAssignedID(id, txn: txn) }
+        let k = p - firstPosition
+        return k < UInt64(assignedInTxn.count) && assignedInTxn[Int(k)] == assigned ? p : nil
+    }
+
     /// Appends one event at the next position, folded here.
     ///
     /// - Parameters:
     ///   - idStored: its id → position entry is already written.
-    ///   - id: the id ``EventIDGenerator`` gave an event without one (most likely
-    ///     sorting after every id stored), stored in place of `event.id`.
+    ///   - id: the id ``EventIDGenerator`` gave an event without one (naming this
+    ///     position, it needs no index entry), stored in place of `event.id`.
     private func append(_ event: Event, idStored: Bool = false, id generated: GeneratedID? = nil) throws -> UInt64 {
-        let position = nextPosition
-        nextPosition += 1
+        let position = takePosition(assigned: generated)
         guard let owner = try number(event.client, create: true) else { throw PatronError.io("client number not assigned") }
         // The type is asked first: matching the payload itself copies it, which retains
         // each of its strings and lists, for every event.
@@ -592,8 +628,7 @@ final class AppendContext {
     /// lists, for every event.
     private func appendFoldedAside(_ events: UnsafeBufferPointer<Event>, _ index: Int,
                                    id generated: GeneratedID? = nil) throws -> UInt64 {
-        let position = nextPosition
-        nextPosition += 1
+        let position = takePosition(assigned: generated)
         guard let owner = try number(events[index].client, create: true) else {
             throw PatronError.io("client number not assigned")
         }
@@ -630,8 +665,10 @@ final class AppendContext {
         return (p, p.sealed(key: key, position: position))
     }
 
-    /// Stores an assigned id → `position` in the id index, at its right edge first.
+    /// Indexes an assigned id only if it does not name `position` (a position past
+    /// ``GeneratedID/positionLimit``): the others are found in the log where they say.
     private func putAssignedID(_ id: GeneratedID, position: UInt64) throws {
+        guard !id.locates(position) else { return }
         try id.withText { try schema.putID($0, position: position, generated: true, txn: txn, edge: &idEdge) }
     }
 
@@ -754,95 +791,4 @@ final class AppendContext {
         if fails { throw PatronError.io("injected failure of a state write") }
     }
     #endif
-}
-
-/// Unique, time-ordered event ids for events appended without one: 48 bits of
-/// milliseconds and 80 random bits in Crockford base32 (26 characters, like a ULID),
-/// increasing within the process so the id index grows at its right edge.
-final class EventIDGenerator: Sendable {
-    fileprivate struct State { var lastMs: Int64 = 0, hi: UInt16 = 0, lo: UInt64 = 0 }
-    private let state = Mutex(State())
-
-    func next(now: Int64) -> GeneratedID {
-        state.withLock { s in
-            s.advance(now: now)
-            return GeneratedID(high: (UInt64(s.lastMs) << 16) | UInt64(s.hi), low: s.lo)
-        }
-    }
-}
-
-/// An id ``EventIDGenerator`` assigned, as its 128 bits (milliseconds, then 80 bits
-/// random or counted on), spelled out only where its text is needed.
-struct GeneratedID: Sendable, Equatable {
-    /// Milliseconds (48 bits) and the top 16 of the 80.
-    var high: UInt64
-    var low: UInt64
-
-    /// No id (a generated one always has milliseconds).
-    static let none = GeneratedID(high: 0, low: 0)
-
-    /// Characters of the text.
-    static let length = 26
-
-    /// Crockford's base32 digits, packed 8 to a word: the table is read straight from
-    /// registers and constants, with no array (its once-token, bounds checks) per digit.
-    private static let alphabet: (UInt64, UInt64, UInt64, UInt64) = (
-        pack("01234567"), pack("89ABCDEF"), pack("GHJKMNPQ"), pack("RSTVWXYZ"))
-
-    private static func pack(_ eight: StaticString) -> UInt64 {
-        var word: UInt64 = 0
-        eight.withUTF8Buffer { b in for (i, c) in b.enumerated() { word |= UInt64(c) << (8 * i) } }
-        return word
-    }
-
-    /// The text: the 128 bits as 26 base32 digits (130 bits, the top 2 zero).
-    var text: String {
-        String(unsafeUninitializedCapacity: Self.length) { out in
-            write(into: UnsafeMutableRawBufferPointer(out))
-            return Self.length
-        }
-    }
-
-    private func write(into out: UnsafeMutableRawBufferPointer) {
-        var low = self.low, top = high
-        let a = Self.alphabet
-        for i in stride(from: Self.length - 1, through: 0, by: -1) {
-            let d = low & 31
-            let word = d < 16 ? (d < 8 ? a.0 : a.1) : (d < 24 ? a.2 : a.3)
-            out[i] = UInt8(truncatingIfNeeded: word >> ((d & 7) * 8))
-            low = (low >> 5) | ((top & 31) << 59)
-            top >>= 5
-        }
-    }
-
-    /// Calls `body` with the UTF-8 text of `id` in stack memory, or with nil for no id.
-    static func withText<R>(of id: GeneratedID?, _ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
-        guard let id else { return try body(nil) }
-        return try id.withText { try body($0) }
-    }
-
-    /// Calls `body` with the UTF-8 text of this id in stack memory.
-    func withText<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        var buffer: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        return try withUnsafeMutableBytes(of: &buffer) { b in
-            let text = UnsafeMutableRawBufferPointer(rebasing: b[0..<Self.length])
-            write(into: text)
-            return try body(UnsafeRawBufferPointer(text))
-        }
-    }
-}
-
-extension EventIDGenerator.State {
-    mutating func advance(now: Int64) {
-        if now > lastMs {
-            lastMs = now
-            var rng = SystemRandomNumberGenerator()
-            hi = UInt16.random(in: 0...(UInt16.max >> 1), using: &rng)
-            lo = UInt64.random(in: 0...UInt64.max, using: &rng)
-        } else {
-            let (l, overflow) = lo.addingReportingOverflow(1)
-            lo = l
-            if overflow { hi &+= 1 }
-        }
-    }
 }

@@ -114,6 +114,23 @@ enum EventCodec {
         var sealed: [UInt8]
     }
 
+    /// The UTF-8 id a stored record holds, read from its header alone; nil when it
+    /// holds none or is not a record this build reads.
+    static func storedID(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard bytes.count >= headerSize, bytes[0] == formatVersion else { return nil }
+        var r = ByteReader(bytes, offset: headerSize)
+        do {
+            _ = try r.svarint()
+            _ = try r.svarint()
+            _ = try r.varint()
+            _ = try r.bytes(try r.count())
+            let length = try r.varint()
+            return length == 0 ? nil : try r.bytes(Int(length - 1))
+        } catch {
+            return nil
+        }
+    }
+
     /// Decodes stored bytes; a wrong version or malformed record throws ``CorruptData``.
     /// The checksum is checked only when `verifyChecksum` is true.
     static func decode(_ bytes: UnsafeRawBufferPointer, verifyChecksum: Bool) throws(CorruptData) -> Decoded {

@@ -10,9 +10,10 @@ extension Schema {
         }
     }
 
-    /// Stores `id → position`. A `generated` id (``EventIDGenerator``: time-ordered)
-    /// is tried at the table's right edge first (`MDB_APPEND`, no descent from the root),
-    /// and put in its place when some stored id sorts after it.
+    /// Stores `id → position`. A `generated` id (``EventIDGenerator``: time-ordered;
+    /// indexed only past ``GeneratedID/positionLimit``) is tried at the table's right
+    /// edge first (`MDB_APPEND`, no descent from the root), and put in its place when
+    /// some stored id sorts after it.
     ///
     /// `edge` is raised to the id (``IDEdge``).
     func putID(_ id: String, position: UInt64, generated: Bool = false, txn: Transaction, edge: inout IDEdge) throws {

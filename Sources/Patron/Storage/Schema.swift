@@ -5,10 +5,15 @@ struct Schema {
     /// The on-disk format this build reads and writes. 2: projection rows of 136
     /// bytes (14 to a chunk) with the repeat-day value, and the day values in details.
     /// 3: client streams as a chain through the log (`chain`, ``StreamChain``) instead
-    /// of the `streams` table.
-    static let formatVersion: UInt32 = 3
+    /// of the `streams` table. 4: ids the database assigns name their position and
+    /// have no entry in `ids` (``GeneratedID``).
+    static let formatVersion: UInt32 = 4
     /// Older formats with the same log, which `rebuild` upgrades (``Database/upgrade(path:options:)``).
     static let upgradableVersions: ClosedRange<UInt32> = 1...2
+    /// Older formats whose files are also files of this one, marked with this format
+    /// at their first read-write opening: format 3 indexed every id, which format 4
+    /// still reads (only assigned ids in the new spelling go without an entry).
+    static let compatibleVersions: ClosedRange<UInt32> = 3...3
 
     /// `meta`: setting name → bytes (`format`, `timezone`, `created`).
     let meta: Table

@@ -100,7 +100,8 @@ final class Store: Sendable {
                 if Schema.upgradableVersions.contains(version) && !(options.upgrade && !readOnly) {
                     throw PatronError.format("\(path) is Patron format version \(version); this build keeps its projections in format \(Schema.formatVersion). Run `patron rebuild --db \(path)` once to upgrade it: the projections are recomputed from the log, which is unchanged.")
                 }
-                guard version == Schema.formatVersion || Schema.upgradableVersions.contains(version) else {
+                guard version == Schema.formatVersion || Schema.upgradableVersions.contains(version)
+                        || Schema.compatibleVersions.contains(version) else {
                     throw PatronError.format("\(path) is Patron format version \(version); this build reads version \(Schema.formatVersion). Use a Patron that matches, or export and re-import.")
                 }
             }
@@ -118,8 +119,11 @@ final class Store: Sendable {
         }
         schema = Schema(tables, undo: undo)
         let (zoneName, timedIDs) = try env.write(readOnly: readOnly) { [schema] txn -> (String, Bool) in
-            // A stored version was checked above; a new database gets this build's.
-            if try Store.formatVersion(schema.meta, txn: txn, path: path) == nil {
+            // A stored version was checked above; a new database gets this build's, and
+            // one of a compatible format is marked with it before anything is written.
+            let stored = try Store.formatVersion(schema.meta, txn: txn, path: path)
+            if let v = stored, Schema.compatibleVersions.contains(v), !readOnly { try schema.putFormatVersion(txn: txn) }
+            if stored == nil {
                 if readOnly { throw PatronError.format("\(path) is not a Patron database (no format version)") }
                 guard try txn.count(schema.log) == 0 else { throw PatronError.format("\(path) has events but no format version") }
                 guard Zone(identifier: options.timeZone) != nil else {
@@ -134,7 +138,7 @@ final class Store: Sendable {
             return (String(decoding: z, as: UTF8.self), scheme == ContentIDScheme.timed.rawValue)
         }
         contentIDs = timedIDs ? .timed : .hashed
-        openedFormat = found
+        openedFormat = Schema.compatibleVersions.contains(found) && !readOnly ? Schema.formatVersion : found
         guard let zone = Zone(identifier: zoneName) else { throw PatronError.format("\(path): unknown time zone \"\(zoneName)\"") }
         self.zone = zone
         keys = try KeyStore(path: path + "-keys", readOnly: readOnly)

@@ -1,0 +1,157 @@
+import LMDB
+import Synchronization
+
+/// Event ids for events appended without one, each naming its own position in the log
+/// so that it needs no entry in the `ids` index (``Schema/positionOfAssignedID(_:txn:)``).
+///
+/// 26 characters of Crockford base32, like a ULID, holding 130 bits: the marker `01`,
+/// 48 bits of milliseconds, the 40-bit position, and 40 random bits drawn again each
+/// millisecond. The marker makes the first character `8`–`F`, where a ULID's (and the
+/// ids of format 3, whose index held every id) is `0`–`7` until the year 10889.
+/// Unique within the database by the position; across databases by the time and the
+/// random bits. Increasing within a process.
+final class EventIDGenerator: Sendable {
+    fileprivate struct State { var lastMs: Int64 = 0, random: UInt64 = 0 }
+    private let state = Mutex(State())
+
+    /// The id of the event appended at `position` at `now` (milliseconds).
+    func next(now: Int64, position: UInt64) -> GeneratedID {
+        state.withLock { s in
+            if now > s.lastMs {
+                s.lastMs = now
+                var rng = SystemRandomNumberGenerator()
+                s.random = UInt64.random(in: 0...GeneratedID.randomMask, using: &rng)
+            }
+            return GeneratedID(ms: s.lastMs, position: position, random: s.random)
+        }
+    }
+}
+
+/// An id ``EventIDGenerator`` assigned, as its 128 bits (milliseconds, position,
+/// random), spelled out only where its text is needed.
+struct GeneratedID: Sendable, Equatable {
+    /// Milliseconds (48 bits), then the top 16 bits of the position.
+    var high: UInt64
+    /// The low 24 bits of the position, then 40 random bits.
+    var low: UInt64
+
+    /// No id (a generated one always has milliseconds).
+    static let none = GeneratedID(high: 0, low: 0)
+
+    /// Characters of the text.
+    static let length = 26
+    /// Positions from 2⁴⁰ on do not fit: their ids go into the index like given ones.
+    static let positionLimit: UInt64 = 1 << 40
+    static let randomMask: UInt64 = (1 << 40) - 1
+
+    init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    init(ms: Int64, position: UInt64, random: UInt64) {
+        let p = position & (Self.positionLimit - 1)
+        high = (UInt64(truncatingIfNeeded: ms) << 16) | (p >> 24)
+        low = (p << 40) | (random & Self.randomMask)
+    }
+
+    /// The position the id names (only its low 40 bits, for a position past the limit).
+    var position: UInt64 { ((high & 0xFFFF) << 24) | (low >> 40) }
+
+    /// Whether the id names `position` (then it needs no entry in the index).
+    func locates(_ position: UInt64) -> Bool { position < Self.positionLimit && self.position == position }
+
+    /// Crockford's base32 digits, packed 8 to a word: the table is read straight from
+    /// registers and constants, with no array (its once-token, bounds checks) per digit.
+    private static let alphabet: (UInt64, UInt64, UInt64, UInt64) = (
+        pack("01234567"), pack("89ABCDEF"), pack("GHJKMNPQ"), pack("RSTVWXYZ"))
+
+    private static func pack(_ eight: StaticString) -> UInt64 {
+        var word: UInt64 = 0
+        eight.withUTF8Buffer { b in for (i, c) in b.enumerated() { word |= UInt64(c) << (8 * i) } }
+        return word
+    }
+
+    /// The text: the marker and the 128 bits as 26 base32 digits.
+    var text: String {
+        String(unsafeUninitializedCapacity: Self.length) { out in
+            write(into: UnsafeMutableRawBufferPointer(out))
+            return Self.length
+        }
+    }
+
+    private func write(into out: UnsafeMutableRawBufferPointer) {
+        var low = self.low, top = high
+        let a = Self.alphabet
+        for i in stride(from: Self.length - 1, through: 0, by: -1) {
+            // The first digit holds the top 3 bits under the marker's 1.
+            let d = i == 0 ? (low & 7) | 8 : low & 31
+            let word = d < 16 ? (d < 8 ? a.0 : a.1) : (d < 24 ? a.2 : a.3)
+            out[i] = UInt8(truncatingIfNeeded: word >> ((d & 7) * 8))
+            low = (low >> 5) | ((top & 31) << 59)
+            top >>= 5
+        }
+    }
+
+    /// The id `text` spells, if it is spelled as ``text`` spells one (upper case, the
+    /// marker first); nil for any other id.
+    init?(text: UnsafeRawBufferPointer) {
+        guard text.count == Self.length else { return nil }
+        var high: UInt64 = 0, low: UInt64 = 0
+        for (i, c) in text.enumerated() {
+            guard let d = Self.digit(c), i > 0 || d & 24 == 8 else { return nil }
+            high = (high << 5) | (low >> 59)
+            low = (low << 5) | UInt64(i == 0 ? d & 7 : d)
+        }
+        self.init(high: high, low: low)
+    }
+
+    /// The value of one of Crockford's digits as ``text`` writes them.
+    private static func digit(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"):
+            // A–Z less I, L, O and U.
+            let skipped: UInt8 = c > UInt8(ascii: "U") ? 4 : c > UInt8(ascii: "O") ? 3 : c > UInt8(ascii: "L") ? 2 : c > UInt8(ascii: "I") ? 1 : 0
+            if c == UInt8(ascii: "I") || c == UInt8(ascii: "L") || c == UInt8(ascii: "O") || c == UInt8(ascii: "U") { return nil }
+            return c - UInt8(ascii: "A") + 10 - skipped
+        default: return nil
+        }
+    }
+
+    /// Calls `body` with the UTF-8 text of `id` in stack memory, or with nil for no id.
+    static func withText<R>(of id: GeneratedID?, _ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+        guard let id else { return try body(nil) }
+        return try id.withText { try body($0) }
+    }
+
+    /// Calls `body` with the UTF-8 text of this id in stack memory.
+    func withText<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        var buffer: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        return try withUnsafeMutableBytes(of: &buffer) { b in
+            let text = UnsafeMutableRawBufferPointer(rebasing: b[0..<Self.length])
+            write(into: text)
+            return try body(UnsafeRawBufferPointer(text))
+        }
+    }
+}
+
+extension Schema {
+    /// The position of the event whose id `id` is, when `id` is one this database
+    /// assigned (``GeneratedID``): the log holds it at the position it names. Such an
+    /// id has no entry in the `ids` index.
+    func positionOfAssignedID(_ id: UnsafeRawBufferPointer, txn: Transaction) throws -> UInt64? {
+        guard let assigned = GeneratedID(text: id) else { return nil }
+        let p = assigned.position
+        guard let record = try txn.get(log, key: p), let stored = EventCodec.storedID(record),
+              keyOrder(stored, id) == 0 else { return nil }
+        return p
+    }
+
+    /// Whether `id`, stored at `position`, is an assigned id naming that position: the
+    /// `ids` index then holds no entry for it.
+    static func locatesItself(_ id: String, at position: UInt64) -> Bool {
+        var key = id
+        return key.withUTF8 { GeneratedID(text: UnsafeRawBufferPointer($0))?.locates(position) ?? false }
+    }
+}
