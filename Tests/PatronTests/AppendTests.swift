@@ -77,6 +77,36 @@ import Testing
         #expect(past.position == 5 && !past.locates(GeneratedID.positionLimit + 5))
     }
 
+    /// A transaction's assigned ids are kept as runs (``AssignedRuns``): each id is found
+    /// at its position, and no other, across changes of milliseconds and given ids between.
+    @Test func assignedRunsFindExactlyTheIdsRecorded() {
+        var runs = AssignedRuns()
+        var recorded: [GeneratedID] = []
+        var rng = SeededRandom(seed: 5)
+        var ms: Int64 = 1_767_225_600_000, random: UInt64 = 99
+        for p in UInt64(500)..<UInt64(900) {
+            if rng.next() % 10 == 0 { ms += 1; random = rng.next() & GeneratedID.randomMask }
+            if rng.next() % 7 == 0 { continue }  // a given id
+            let id = GeneratedID(ms: ms, position: p, random: random)
+            runs.record(id, at: p)
+            recorded.append(id)
+        }
+        #expect(recorded.allSatisfy { runs.contains($0) })
+        for id in recorded.prefix(100) {
+            let (ms, random) = (Int64(id.high >> 16), id.low & GeneratedID.randomMask)
+            for other in [GeneratedID(ms: ms + 1, position: id.position, random: random),
+                          GeneratedID(ms: ms, position: id.position, random: random ^ 1),
+                          GeneratedID(ms: ms, position: id.position + 2_000, random: random),
+                          GeneratedID(ms: ms, position: id.position - 500, random: random)] {
+                #expect(!runs.contains(other))
+            }
+        }
+        let positions = Set(recorded.map(\.position))
+        for p in UInt64(500)..<UInt64(900) where !positions.contains(p) {
+            #expect(!runs.contains(GeneratedID(ms: 1_767_225_600_000, position: p, random: 99)), "a given id's position")
+        }
+    }
+
     /// An assigned id names its position: it has no entry in the `ids` index, yet an
     /// event appended again with it is found stored (with and without expected
     /// versions, after a rebuild too). A given id spelled like an assigned one that

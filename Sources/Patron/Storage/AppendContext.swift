@@ -81,10 +81,9 @@ final class AppendContext {
     /// Every string id this transaction has used, so repeats skip the shared cache's lock.
     private var interned = StringIDMap()
     private var idsInTxn: [String: UInt64] = [:]
-    /// The id assigned to each event this transaction has written, from `firstPosition`
-    /// on (``GeneratedID/none`` for a given id): found by ``positionOfAssignedID(_:)``
-    /// before its record is in the log.
-    private var assignedInTxn: [GeneratedID] = []
+    /// The ids this transaction has assigned, found by ``positionOfAssignedID(_:)``
+    /// before their records are in the log.
+    private var assignedInTxn = AssignedRuns()
     private var folding: ProjectionFolding
     /// Stream links (``StreamChain``) of the positions from `linksFrom` on, not yet written.
     private var links: [UInt64] = []
@@ -555,7 +554,7 @@ final class AppendContext {
     private func takePosition(assigned generated: GeneratedID?) -> UInt64 {
         let position = nextPosition
         nextPosition += 1
-        assignedInTxn.append(generated ?? .none)
+        if let generated { assignedInTxn.record(generated, at: position) }
         return position
     }
 
@@ -577,8 +576,7 @@ final class AppendContext {
         let p = assigned.position
         // This transaction's records may not be in the log yet (``FoldPipeline``).
         guard p >= firstPosition else { return try schema.positionOfAssignedID(id, txn: txn) }
-        let k = p - firstPosition
-        return k < UInt64(assignedInTxn.count) && assignedInTxn[Int(k)] == assigned ? p : nil
+        return assignedInTxn.contains(assigned) ? p : nil
     }
 
     /// Appends one event at the next position, folded here.

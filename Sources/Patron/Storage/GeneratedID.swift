@@ -136,6 +136,37 @@ struct GeneratedID: Sendable, Equatable {
     }
 }
 
+/// The ids one transaction has assigned, as runs of consecutive positions whose ids
+/// share their milliseconds and random bits (an id per position would take 16 bytes
+/// of fresh memory per event).
+struct AssignedRuns {
+    private var runs: [(first: UInt64, end: UInt64, ms: Int64, random: UInt64)] = []
+
+    /// Records that the event at `position` was given `id`; positions only increase.
+    mutating func record(_ id: GeneratedID, at position: UInt64) {
+        let ms = Int64(truncatingIfNeeded: id.high >> 16), random = id.low & GeneratedID.randomMask
+        if let last = runs.last, last.end == position, last.ms == ms, last.random == random {
+            runs[runs.count - 1].end += 1
+        } else {
+            runs.append((position, position + 1, ms, random))
+        }
+    }
+
+    /// Whether `id` is the one recorded for the position it names.
+    func contains(_ id: GeneratedID) -> Bool {
+        let p = id.position
+        // The last run that starts at or before `p`.
+        var lo = 0, hi = runs.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if runs[mid].first <= p { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo > 0 else { return false }
+        let run = runs[lo - 1]
+        return p < run.end && GeneratedID(ms: run.ms, position: p, random: run.random) == id
+    }
+}
+
 extension Schema {
     /// The position of the event whose id `id` is, when `id` is one this database
     /// assigned (``GeneratedID``): the log holds it at the position it names. Such an
