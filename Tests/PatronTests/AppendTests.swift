@@ -77,6 +77,19 @@ import Testing
         #expect(past.position == 5 && !past.locates(GeneratedID.positionLimit + 5))
     }
 
+    /// The generator keeps its random bits within a millisecond while positions go up,
+    /// and draws new ones when a position comes again (a dropped transaction, an undone
+    /// import): the event written there then gets another id.
+    @Test func theGeneratorDrawsAgainWhenAPositionComesAgain() {
+        let g = EventIDGenerator()
+        let a = g.next(now: 1_000, position: 10), b = g.next(now: 1_000, position: 11)
+        #expect(a.high >> 16 == 1_000 && a.low & GeneratedID.randomMask == b.low & GeneratedID.randomMask)
+        let again = (0..<4).map { _ in g.next(now: 1_000, position: 11) }
+        #expect(Set(([b] + again).map(\.text)).count == 5)
+        #expect(again.allSatisfy { $0.high >> 16 == 1_000 && $0.position == 11 })
+        #expect(g.next(now: 999, position: 12).high >> 16 == 1_000, "time never goes back")
+    }
+
     /// A transaction's assigned ids are kept as runs (``AssignedRuns``): each id is found
     /// at its position, and no other, across changes of milliseconds and given ids between.
     @Test func assignedRunsFindExactlyTheIdsRecorded() {

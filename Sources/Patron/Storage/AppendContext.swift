@@ -313,8 +313,9 @@ final class AppendContext {
         defer { if !written { settle() } }
         // Ids past every one stored before the request go into the index in key order
         // after the loop; the others are put (or found stored) as they come. The edge
-        // is the one the request started with: an id generated during it raises the
-        // transaction's, and a later id below that may repeat one set aside here.
+        // is the one the request started with: an id generated and indexed during it
+        // (past ``GeneratedID/positionLimit``) raises the transaction's, and a later id
+        // below that may repeat one set aside here.
         var deferred = DeferredIDs()
         try idEdge.load(table: schema.ids, txn: txn)
         let requestEdge = idEdge

@@ -124,8 +124,7 @@ enum EventCodec {
             _ = try r.svarint()
             _ = try r.varint()
             _ = try r.bytes(try r.count())
-            let length = try r.varint()
-            return length == 0 ? nil : try r.bytes(Int(length - 1))
+            return try r.optionalBytes()
         } catch {
             return nil
         }

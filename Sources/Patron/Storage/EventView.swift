@@ -31,8 +31,7 @@ public struct EventView {
         recorded = try r.svarint()
         clientNumber = UInt32(truncatingIfNeeded: try r.varint())
         clientKeyBytes = try r.bytes(try r.count())
-        let idLength = try r.varint()
-        if idLength > 0 { _ = try r.bytes(Int(idLength - 1)) }
+        _ = try r.optionalBytes()  // the id
         self.bytes = bytes
         fieldsOffset = r.offset
     }

@@ -9,19 +9,22 @@ import Synchronization
 /// millisecond. The marker makes the first character `8`–`F`, where a ULID's (and the
 /// ids of format 3, whose index held every id) is `0`–`7` until the year 10889.
 /// Unique within the database by the position; across databases by the time and the
-/// random bits. Increasing within a process.
+/// random bits. One generator's ids increase (by time, then position), except after
+/// positions were given up (a transaction dropped, an import undone): then new random
+/// bits are drawn, so that the events written at those positions again get other ids.
 final class EventIDGenerator: Sendable {
-    fileprivate struct State { var lastMs: Int64 = 0, random: UInt64 = 0 }
+    fileprivate struct State { var lastMs: Int64 = 0, random: UInt64 = 0, lastPosition: UInt64 = 0 }
     private let state = Mutex(State())
 
     /// The id of the event appended at `position` at `now` (milliseconds).
     func next(now: Int64, position: UInt64) -> GeneratedID {
         state.withLock { s in
-            if now > s.lastMs {
-                s.lastMs = now
+            if now > s.lastMs || position <= s.lastPosition {
+                s.lastMs = max(now, s.lastMs)
                 var rng = SystemRandomNumberGenerator()
                 s.random = UInt64.random(in: 0...GeneratedID.randomMask, using: &rng)
             }
+            s.lastPosition = position
             return GeneratedID(ms: s.lastMs, position: position, random: s.random)
         }
     }

@@ -102,8 +102,9 @@ struct DeferredIDs {
 
     /// Puts the ids and their positions into `table` in key order and raises `edge` to
     /// the greatest. An id that does not sort after the table's last key after all (an
-    /// id generated during the request sorts after it) is put in its place; one found
-    /// stored there was given to two events, and the transaction fails.
+    /// id generated during the request and indexed, past ``GeneratedID/positionLimit``,
+    /// may sort after it) is put in its place; one found stored there was given to two
+    /// events, and the transaction fails.
     func put(into table: Table, txn: Transaction, edge: inout IDEdge) throws {
         try bytes.withUnsafeBytes { all in
             for k in entries.indices {

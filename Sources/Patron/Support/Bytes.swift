@@ -122,11 +122,15 @@ struct ByteReader {
     }
 
     mutating func optionalString() throws(CorruptData) -> String? {
+        try optionalBytes().map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The bytes of an optional string (length + 1, 0 for absent) in place.
+    mutating func optionalBytes() throws(CorruptData) -> UnsafeRawBufferPointer? {
         let n = try varint()
         if n == 0 { return nil }
         guard n - 1 <= UInt64(base.count - offset) else { throw CorruptData("length runs past the end at byte \(offset)") }
-        let raw = try bytes(Int(n - 1))
-        return String(decoding: raw, as: UTF8.self)
+        return try bytes(Int(n - 1))
     }
 
     mutating func blob() throws(CorruptData) -> [UInt8] {
