@@ -22,6 +22,8 @@ struct Tally: Equatable {
 /// A small set of string ids kept as a sorted array: cheap to copy, encode and decode.
 struct IDSet: Equatable, Sequence {
     private(set) var ids: [UInt32] = []
+    /// Hints the list into the cache (``prefetchStorage(of:)``).
+    @inline(__always) mutating func prefetch() { prefetchStorage(of: &ids) }
 
     init() {}
     init(sorted ids: [UInt32]) { self.ids = ids }
@@ -53,6 +55,8 @@ struct Tallies: Equatable {
         var tally: Tally
     }
     private(set) var entries: [Entry] = []
+    /// Hints the list into the cache (``prefetchStorage(of:)``).
+    @inline(__always) mutating func prefetch() { prefetchStorage(of: &entries) }
 
     init() {}
     init(sorted entries: [Entry]) { self.entries = entries }
@@ -154,20 +158,12 @@ struct ClientState: Equatable {
     /// in place: to call a non-mutating method on a class's stored struct, Swift copies
     /// the struct first, retaining each of its lists.
     mutating func prefetchLists() {
-        // Inlined, so that each list is read in place: a call taking the list as an
-        // argument would retain it first (the state could change during the call).
-        @inline(__always) func hint<T>(_ list: [T], last: Bool) {
-            list.withUnsafeBufferPointer { b in
-                guard let base = b.baseAddress, !b.isEmpty else { return }
-                // The array's header (count, capacity) sits just before its first element.
-                patron_prefetch(UnsafeRawPointer(base) - 32)
-                if last { patron_prefetch(UnsafeRawPointer(base + (b.count - 1))) }
-            }
-        }
-        hint(activityDays, last: true)
-        hint(visitLocations.entries, last: false)
-        hint(providers.entries, last: false)
-        hint(services.ids, last: false)
+        // Each list passed in place (`inout`): a call taking the list as an argument
+        // would retain it first (the state could change during the call).
+        prefetchStorage(of: &activityDays)
+        visitLocations.prefetch()
+        providers.prefetch()
+        services.prefetch()
     }
 
     /// Folds one event into the state. `owner` is the client number of the event's
@@ -419,5 +415,18 @@ extension ClientState {
     static func saturating(_ a: Int64, _ b: Int64) -> Int64 {
         let (v, overflow) = a.addingReportingOverflow(b)
         return overflow ? (b < 0 ? Int64.min : Int64.max) : v
+    }
+}
+
+/// Hints the storage of `list` into the cache (its header and first elements) from the
+/// array's reference alone: asking the array for its elements would read its count
+/// there first, and so wait for the very memory the hint is for. An array here is one
+/// reference to that storage; were it laid out otherwise, the hint would only be
+/// wasted (a prefetch of any address is harmless).
+@inline(__always) func prefetchStorage<T>(of list: inout [T]) {
+    withUnsafeBytes(of: &list) { raw in
+        guard let p = UnsafeRawPointer(bitPattern: raw.load(as: UInt.self)) else { return }
+        patron_prefetch(p)
+        patron_prefetch(p + 64)
     }
 }
