@@ -186,6 +186,16 @@ struct ProjectionFolding {
         b.state.prefetchLists()
     }
 
+    /// Hints the states of the clients a few places after `k` in `clients` into the
+    /// cache (``prefetch(_:)``, then ``prefetchLists(_:)`` half as far on), for a loop
+    /// over them: a commit encodes states the fold left long before, and otherwise
+    /// waits on memory for each.
+    mutating func prefetchAhead(_ clients: ArraySlice<UInt32>, _ k: Int) {
+        let ahead = 8
+        if k + ahead < clients.endIndex { prefetch(clients[k + ahead]) }
+        if k + ahead / 2 < clients.endIndex { prefetchLists(clients[k + ahead / 2]) }
+    }
+
     /// The bytes of a held state: the box's header and the state stored inline.
     private static let boxBytes = 16 + MemoryLayout<ClientState>.size
 

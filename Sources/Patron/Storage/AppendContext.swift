@@ -734,7 +734,9 @@ final class AppendContext {
         rows.reserveCapacity(sorted.count * ProjectionRow.size)
         var detail = ByteWriter(capacity: 512)
         func encodeAndPut(_ clients: ArraySlice<UInt32>, _ details: inout DetailsWriter) throws {
-            for n in clients {
+            for k in clients.indices {
+                folding.prefetchAhead(clients, k)
+                let n = clients[k]
                 guard folding.encode(n, row: &rows, detail: &detail) else { continue }
                 numbers.append(n)
                 #if DEBUG
@@ -743,8 +745,11 @@ final class AppendContext {
                 try detail.bytes.withUnsafeBytes { try details.put(n, $0) }
             }
         }
+        // Steps only count where they release pages (an import's): a call per detail
+        // otherwise, each retaining this context.
+        let step: (() -> Void)? = releaseMapEvery == nil ? nil : { [unowned self] in readStep() }
         try DetailsWriter.write(table: schema.details, txn: txn, rewritingFrom: rewrite ? store.env : nil,
-                                step: { [unowned self] in readStep() }) { details in
+                                step: step) { details in
             // Started here, once the details can be written: every path below waits for it.
             let aside = sorted.count >= Self.encodeAsideFrom ? StatesEncodedAside(folding: folding, clients: sorted) : nil
             if let aside {

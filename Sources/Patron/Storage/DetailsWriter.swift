@@ -20,7 +20,7 @@ struct DetailsWriter: ~Copyable {
     private let old: Cursor?
     /// The next entry of the snapshot not copied or replaced yet (rewrite only).
     private var pending: Cursor.Entry?
-    private let step: () -> Void
+    private let step: (() -> Void)?
 
     /// Rewrite when a commit changes at least one in this many of the stored details.
     static let rewriteShare = 4
@@ -36,8 +36,8 @@ struct DetailsWriter: ~Copyable {
     /// rewrites the table from the snapshot of that environment's last commit — which
     /// must be what `txn` holds in `table` so far (no detail written in it yet). When
     /// every reader slot is taken (the snapshot needs one), the details go in place.
-    /// `step` is called after each detail written or copied.
-    static func write<R>(table: Table, txn: Transaction, rewritingFrom env: Environment?, step: @escaping () -> Void,
+    /// `step`, when given, is called after each detail written or copied.
+    static func write<R>(table: Table, txn: Transaction, rewritingFrom env: Environment?, step: (() -> Void)?,
                          _ body: (inout DetailsWriter) throws -> R) throws -> R {
         func inPlace() throws -> R {
             var w = DetailsWriter(txn: txn, table: table, old: nil, step: step)
@@ -63,7 +63,7 @@ struct DetailsWriter: ~Copyable {
         }
     }
 
-    private init(txn: Transaction, table: Table, old: Cursor?, step: @escaping () -> Void) {
+    private init(txn: Transaction, table: Table, old: Cursor?, step: (() -> Void)?) {
         self.txn = txn
         self.table = table
         self.old = old
@@ -74,13 +74,13 @@ struct DetailsWriter: ~Copyable {
     mutating func put(_ client: UInt32, _ detail: UnsafeRawBufferPointer) throws {
         guard old != nil else {
             try txn.put(table, key: client, value: detail)
-            step()
+            step?()
             return
         }
         try copyOld(below: client)
         if let (k, _) = pending, k.load(at: 0) as UInt32 == client { pending = try old?.next() }
         try txn.put(table, key: client, value: detail, flags: .append)
-        step()
+        step?()
     }
 
     /// Copies the snapshot's entries of clients below `limit` (all when nil).
@@ -89,7 +89,7 @@ struct DetailsWriter: ~Copyable {
             let client: UInt32 = k.load(at: 0)
             if let limit, client >= limit { return }
             try txn.put(table, key: client, value: v, flags: .append)
-            step()
+            step?()
             pending = try old?.next()
         }
     }

@@ -68,7 +68,10 @@ final class StatesEncodedAside: @unchecked Sendable {
                 out.numbers.reserveCapacity(run.count)
                 out.detailEnds.reserveCapacity(run.count)
                 out.rows.reserveCapacity(run.count * ProjectionRow.size)
-                for n in run where folding.encode(n, row: &out.rows, detail: &detail) {
+                for k in run.indices {
+                    folding.prefetchAhead(run, k)
+                    let n = run[k]
+                    guard folding.encode(n, row: &out.rows, detail: &detail) else { continue }
                     out.numbers.append(n)
                     out.details.append(contentsOf: detail.bytes)
                     out.detailEnds.append(out.details.count)
