@@ -148,7 +148,7 @@ extension Database {
         for member in [root] + members {
             for p in try positions(of: member, txn: txn) {
                 guard let bytes = try txn.get(store.schema.log, key: p) else { continue }
-                records.append((p, try EventCodec.decode(bytes, verifyChecksum: false)))
+                records.append((p, try EventCodec.decode(bytes, position: p, verifyChecksum: false)))
             }
         }
         if !members.isEmpty { records.sort { $0.0 < $1.0 } }
@@ -157,7 +157,7 @@ extension Database {
 
     func personalValue(_ ref: Stamped<UInt32>?, _ tag: PersonalData.Tag, txn: Transaction) -> String? {
         guard let ref, let bytes = try? txn.get(store.schema.log, key: ref.stamp.position),
-              let d = try? EventCodec.decode(bytes, verifyChecksum: false) else { return nil }
+              let d = try? EventCodec.decode(bytes, position: ref.stamp.position, verifyChecksum: false) else { return nil }
         return store.personal(d, position: ref.stamp.position)?.value(tag)
     }
 

@@ -30,11 +30,43 @@ let everyType: [Event] = [
             var stripped = event
             PersonalData.strip(&stripped)
             let bytes = EventCodec.encode(stripped, clientNumber: 42, recorded: 1234, sealed: [1, 2, 3])
-            let decoded = try bytes.withUnsafeBytes { try EventCodec.decode($0, verifyChecksum: true) }
+            let decoded = try bytes.withUnsafeBytes { try EventCodec.decode($0, position: 7, verifyChecksum: true) }
             #expect(decoded.event == stripped)
             #expect(decoded.clientNumber == 42)
             #expect(decoded.recorded == 1234)
             #expect(decoded.sealed == [1, 2, 3])
+        }
+    }
+
+    /// An assigned id is stored as its bits (7 bytes when its milliseconds are the
+    /// record's, 13 when not) and reads back as its text, at the record's position; a
+    /// text id (a given one, or an assigned one as the first format-4 builds stored it)
+    /// reads back as it is.
+    @Test func assignedIdsAreStoredAsTheirBits() throws {
+        let event = Event(client: "C-1", at: 1_700_000_000_000, payload: .visit(Visit(services: ["facial"])))
+        let position: UInt64 = 0x12_3456_789A
+        for (ms, extra) in [(Int64(1_767_225_600_123), 7), (Int64(1_767_225_599_000), 13)] {
+            let id = GeneratedID(ms: ms, position: position, random: 0xAB_CDEF_0123)
+            var w = ByteWriter()
+            EventCodec.encode(event, assigned: id, clientNumber: 3, recorded: 1_767_225_600_123, sealed: [], into: &w)
+            var plain = ByteWriter()
+            EventCodec.encode(event, clientNumber: 3, recorded: 1_767_225_600_123, sealed: [], into: &plain)
+            #expect(w.bytes.count == plain.bytes.count - 1 + extra, "slot of \(extra) bytes for the id")
+            try w.bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> Void in
+                let d = try EventCodec.decode(raw, position: position, verifyChecksum: true)
+                #expect(d.event.id == id.text && d.event.client == "C-1" && d.event.payload == event.payload)
+                #expect(try EventView(position: position, bytes: raw).event().id == id.text)
+                var text = id.text, other = GeneratedID(ms: ms, position: position + 1, random: 0xAB_CDEF_0123).text
+                #expect(text.withUTF8 { EventCodec.storedID(raw)?.matches(UnsafeRawBufferPointer($0), position: position) } == true)
+                #expect(other.withUTF8 { EventCodec.storedID(raw)?.matches(UnsafeRawBufferPointer($0), position: position) } == false)
+            }
+        }
+        let given = Event(id: "8ZZZZZZZZZZZZZZZZZZZZZZZZZ", client: "C-1", at: 0, payload: .visit(Visit()))
+        let bytes = EventCodec.encode(given, clientNumber: 3, recorded: 5, sealed: [])
+        try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> Void in
+            #expect(try EventCodec.decode(raw, position: 9, verifyChecksum: true).event.id == given.id)
+            var text = "8ZZZZZZZZZZZZZZZZZZZZZZZZZ"
+            #expect(text.withUTF8 { EventCodec.storedID(raw)?.matches(UnsafeRawBufferPointer($0), position: 9) } == true)
         }
     }
 

@@ -412,7 +412,7 @@ import Testing
             }
             let name = try db.store.env.read { txn -> String? in
                 let v = try #require(try txn.get(db.store.schema.log, key: p))
-                return db.store.personal(try EventCodec.decode(v, verifyChecksum: false), position: p)?.value(.name)
+                return db.store.personal(try EventCodec.decode(v, position: p, verifyChecksum: false), position: p)?.value(.name)
             }
             try session.transaction { context in try context.endJournal() }
             return name

@@ -419,7 +419,7 @@ final class QueryEnv {
         var d: EventCodec.Decoded?
         do {
             if let bytes = try txn.get(store.schema.log, key: UInt64(k + 1)) {
-                d = try EventCodec.decode(bytes, verifyChecksum: false)
+                d = try EventCodec.decode(bytes, position: UInt64(k + 1), verifyChecksum: false)
             }
         } catch {
             fail(error)

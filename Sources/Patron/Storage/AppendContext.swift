@@ -599,10 +599,8 @@ final class AppendContext {
         let day = store.zone.day(of: event.at)
         // The codec writes no personal field (they go sealed in `sealed`): the event is
         // encoded as it is.
-        GeneratedID.withText(of: generated) { assignedText in
-            EventCodec.encode(event, id: assignedText, clientNumber: owner, recorded: recorded, sealed: sealed,
-                              into: &record)
-        }
+        EventCodec.encode(event, assigned: generated, clientNumber: owner, recorded: recorded, sealed: sealed,
+                          into: &record)
         try record.bytes.withUnsafeBytes { try txn.put(schema.log, key: position, value: $0, flags: .append) }
         if let generated {
             try putAssignedID(generated, position: position)

@@ -5,14 +5,21 @@
 /// [1]    type code
 /// [2..6] CRC-32C of bytes 6… (little-endian)
 /// [6…]   at (zigzag varint ms), recorded (zigzag varint ms), client number (varint),
-///        client key, id (optional string), type fields, sealed personal data (blob)
+///        client key, id, type fields, sealed personal data (blob)
 /// ```
 ///
-/// Money is integer cents; optional strings are length + 1 with 0 for absent.
+/// Money is integer cents; optional strings are length + 1 with 0 for absent. The id is
+/// such a string, or an id the database assigned (``GeneratedID``) as its bits: the
+/// value ``assignedAtRecorded`` then its 40 random bits (5 bytes, little-endian; its
+/// milliseconds are `recorded`, its position the record's), or ``assignedWithTime``,
+/// 6 bytes of milliseconds and the 5 random bytes. 7 or 13 bytes instead of 27.
 /// Personal fields are never in plain text: they are sealed under the client's key.
 enum EventCodec {
     static let formatVersion: UInt8 = 1
     static let headerSize = 6
+    /// Id slot values past any string's length + 1 (ids are at most 128 bytes).
+    static let assignedAtRecorded: UInt64 = 200
+    static let assignedWithTime: UInt64 = 201
 
     /// The stored bytes of `event` at `position`. `sealed` is the already-encrypted
     /// personal data (empty when none or when the client is forgotten).
@@ -23,16 +30,16 @@ enum EventCodec {
     }
 
     /// Encodes into `w`, replacing what it held (its storage is kept: no allocation per
-    /// event once it is large enough); `id` (UTF-8), when given, is stored in place of
+    /// event once it is large enough); `assigned`, when given, is stored in place of
     /// `event.id`.
-    static func encode(_ event: Event, id: UnsafeRawBufferPointer? = nil, clientNumber: UInt32, recorded: Int64,
+    static func encode(_ event: Event, assigned: GeneratedID? = nil, clientNumber: UInt32, recorded: Int64,
                        sealed: [UInt8], into w: inout ByteWriter) {
         w.bytes.removeAll(keepingCapacity: true)
-        encode(event, id: id, clientNumber: clientNumber, recorded: recorded, sealed: sealed, appendingTo: &w)
+        encode(event, assigned: assigned, clientNumber: clientNumber, recorded: recorded, sealed: sealed, appendingTo: &w)
     }
 
     /// Encodes after what `w` holds (many records one after another in one buffer).
-    static func encode(_ event: Event, id: UnsafeRawBufferPointer? = nil, clientNumber: UInt32, recorded: Int64,
+    static func encode(_ event: Event, assigned: GeneratedID? = nil, clientNumber: UInt32, recorded: Int64,
                        sealed: [UInt8], appendingTo w: inout ByteWriter) {
         let start = w.bytes.count
         w.u8(formatVersion)
@@ -42,9 +49,14 @@ enum EventCodec {
         w.svarint(recorded)
         w.varint(UInt64(clientNumber))
         w.string(event.client)
-        if let id {
-            w.varint(UInt64(id.count) + 1)  // as `optionalString` writes it
-            w.bytes.append(contentsOf: id)
+        if let assigned {
+            if assigned.ms == recorded {
+                w.varint(assignedAtRecorded)
+            } else {
+                w.varint(assignedWithTime)
+                for i in 0..<6 { w.u8(UInt8(truncatingIfNeeded: assigned.ms >> (8 * i))) }
+            }
+            for i in 0..<5 { w.u8(UInt8(truncatingIfNeeded: assigned.random >> (8 * i))) }
         } else {
             w.optionalString(event.id)
         }
@@ -114,17 +126,67 @@ enum EventCodec {
         var sealed: [UInt8]
     }
 
-    /// The UTF-8 id a stored record holds, read from its header alone; nil when it
-    /// holds none or is not a record this build reads.
-    static func storedID(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+    /// An id as a record holds it.
+    enum StoredID {
+        case none
+        /// A given id (or an assigned one of format 3, or of the first format-4 builds).
+        case text(UnsafeRawBufferPointer)
+        /// An assigned id: its bits, the position being the record's.
+        case assigned(ms: Int64, random: UInt64)
+
+        /// The id, for the record at `position`.
+        func string(position: UInt64) -> String? {
+            switch self {
+            case .none: return nil
+            case .text(let b): return String(decoding: b, as: UTF8.self)
+            case .assigned(let ms, let random): return GeneratedID(ms: ms, position: position, random: random).text
+            }
+        }
+
+        /// Whether it is the id spelled `text`, for the record at `position`.
+        func matches(_ text: UnsafeRawBufferPointer, position: UInt64) -> Bool {
+            switch self {
+            case .none: return false
+            case .text(let b): return keyOrder(b, text) == 0
+            case .assigned(let ms, let random):
+                return GeneratedID(text: text) == GeneratedID(ms: ms, position: position, random: random)
+            }
+        }
+    }
+
+    /// Reads the id slot (after the client key), `recorded` being the record's.
+    static func readID(_ r: inout ByteReader, recorded: Int64) throws(CorruptData) -> StoredID {
+        let offset = r.offset
+        let n = try r.varint()
+        func little(_ count: Int) throws(CorruptData) -> UInt64 {
+            let b = try r.bytes(count)
+            var v: UInt64 = 0
+            for i in 0..<count { v |= UInt64(b[i]) << (8 * i) }
+            return v
+        }
+        switch n {
+        case 0: return .none
+        case assignedAtRecorded: return .assigned(ms: recorded, random: try little(5))
+        case assignedWithTime:
+            let ms = Int64(try little(6))
+            return .assigned(ms: ms, random: try little(5))
+        default:
+            r.offset = offset
+            return .text(try r.optionalBytes() ?? UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+    }
+
+    /// The id a stored record holds, read from its header alone; nil when the record
+    /// is not one this build reads.
+    static func storedID(_ bytes: UnsafeRawBufferPointer) -> StoredID? {
         guard bytes.count >= headerSize, bytes[0] == formatVersion else { return nil }
         var r = ByteReader(bytes, offset: headerSize)
         do {
             _ = try r.svarint()
-            _ = try r.svarint()
+            let recorded = try r.svarint()
             _ = try r.varint()
             _ = try r.bytes(try r.count())
-            return try r.optionalBytes()
+            return try readID(&r, recorded: recorded)
         } catch {
             return nil
         }
@@ -132,7 +194,7 @@ enum EventCodec {
 
     /// Decodes stored bytes; a wrong version or malformed record throws ``CorruptData``.
     /// The checksum is checked only when `verifyChecksum` is true.
-    static func decode(_ bytes: UnsafeRawBufferPointer, verifyChecksum: Bool) throws(CorruptData) -> Decoded {
+    static func decode(_ bytes: UnsafeRawBufferPointer, position: UInt64, verifyChecksum: Bool) throws(CorruptData) -> Decoded {
         guard bytes.count >= headerSize else { throw CorruptData("record of \(bytes.count) bytes is shorter than a header") }
         guard bytes[0] == formatVersion else { throw CorruptData("unknown event format version \(bytes[0])") }
         guard let type = EventType(code: bytes[1]) else { throw CorruptData("unknown event type code \(bytes[1])") }
@@ -142,7 +204,7 @@ enum EventCodec {
         let recorded = try r.svarint()
         let clientNumber = UInt32(truncatingIfNeeded: try r.varint())
         let client = try r.string()
-        let id = try r.optionalString()
+        let id = try readID(&r, recorded: recorded).string(position: position)
         let payload: Payload
         switch type {
         case .client:

@@ -31,7 +31,7 @@ public struct EventView {
         recorded = try r.svarint()
         clientNumber = UInt32(truncatingIfNeeded: try r.varint())
         clientKeyBytes = try r.bytes(try r.count())
-        _ = try r.optionalBytes()  // the id
+        _ = try EventCodec.readID(&r, recorded: recorded)
         self.bytes = bytes
         fieldsOffset = r.offset
     }
@@ -47,7 +47,7 @@ public struct EventView {
     }
 
     /// The whole event (personal fields absent; see ``Database/event(at:)`` for those).
-    public func event() throws -> Event { try EventCodec.decode(bytes, verifyChecksum: false).event }
+    public func event() throws -> Event { try EventCodec.decode(bytes, position: position, verifyChecksum: false).event }
 }
 
 extension Database {

@@ -49,10 +49,8 @@ final class FoldPipeline: @unchecked Sendable {
 
         /// Encodes the record of `event`, the next position's.
         mutating func append(_ event: Event, _ item: Item, recorded: Int64) {
-            GeneratedID.withText(of: item.assigned == .none ? nil : item.assigned) { assigned in
-                EventCodec.encode(event, id: assigned, clientNumber: item.owner, recorded: recorded,
-                                  sealed: item.sealed, appendingTo: &bytes)
-            }
+            EventCodec.encode(event, assigned: item.assigned == .none ? nil : item.assigned, clientNumber: item.owner,
+                              recorded: recorded, sealed: item.sealed, appendingTo: &bytes)
             ends.append(bytes.bytes.count)
         }
     }

@@ -58,6 +58,11 @@ struct GeneratedID: Sendable, Equatable {
         low = (p << 40) | (random & Self.randomMask)
     }
 
+    /// Its milliseconds.
+    var ms: Int64 { Int64(high >> 16) }
+    /// Its random bits.
+    var random: UInt64 { low & Self.randomMask }
+
     /// The position the id names (only its low 40 bits, for a position past the limit).
     var position: UInt64 { ((high & 0xFFFF) << 24) | (low >> 40) }
 
@@ -147,7 +152,7 @@ struct AssignedRuns {
 
     /// Records that the event at `position` was given `id`; positions only increase.
     mutating func record(_ id: GeneratedID, at position: UInt64) {
-        let ms = Int64(truncatingIfNeeded: id.high >> 16), random = id.low & GeneratedID.randomMask
+        let ms = id.ms, random = id.random
         if let last = runs.last, last.end == position, last.ms == ms, last.random == random {
             runs[runs.count - 1].end += 1
         } else {
@@ -178,7 +183,7 @@ extension Schema {
         guard let assigned = GeneratedID(text: id) else { return nil }
         let p = assigned.position
         guard let record = try txn.get(log, key: p), let stored = EventCodec.storedID(record),
-              keyOrder(stored, id) == 0 else { return nil }
+              stored.matches(id, position: p) else { return nil }
         return p
     }
 

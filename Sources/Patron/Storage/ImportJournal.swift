@@ -234,7 +234,7 @@ extension Store {
         try txn.withCursor(s.log) { c in
             var entry = try c.seek(journal.firstPosition)
             while let (k, v) = entry {
-                let d = try EventCodec.decode(v, verifyChecksum: false)
+                let d = try EventCodec.decode(v, position: k.load(at: 0), verifyChecksum: false)
                 _ = try txn.delete(s.ids, key: d.event.id ?? "")
                 positions.append(k.load(at: 0))
                 entry = try c.next()

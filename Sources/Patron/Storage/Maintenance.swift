@@ -148,7 +148,7 @@ extension Database {
                     entry = try c.next()
                     if !EventCodec.checksumMatches(v) { report.report("log: event at position \(p) fails its checksum"); continue }
                     let d: EventCodec.Decoded
-                    do { d = try EventCodec.decode(v, verifyChecksum: false) } catch {
+                    do { d = try EventCodec.decode(v, position: p, verifyChecksum: false) } catch {
                         report.report("log: event at position \(p) does not decode: \(error)")
                         continue
                     }
@@ -262,7 +262,7 @@ extension Database {
                 var entry = try c.first()
                 while let (k, v) = entry {
                     let p: UInt64 = k.load(at: 0)
-                    let d = try EventCodec.decode(v, verifyChecksum: true)
+                    let d = try EventCodec.decode(v, position: p, verifyChecksum: true)
                     let (owner, into) = replay.assign(d) { corrupt = corrupt ?? "position \(p): \($0)" }
                     let id = d.event.id ?? ""
                     if !Schema.locatesItself(id, at: p) { try s.putID(id, position: p, txn: txn) }

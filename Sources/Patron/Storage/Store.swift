@@ -294,7 +294,7 @@ final class Store: Sendable {
 
     /// The full event at a record, personal data restored where it still exists.
     func recorded(_ bytes: UnsafeRawBufferPointer, position: UInt64, verify: Bool) throws -> RecordedEvent {
-        let d = try EventCodec.decode(bytes, verifyChecksum: verify)
+        let d = try EventCodec.decode(bytes, position: position, verifyChecksum: verify)
         var event = d.event
         personal(d, position: position)?.restore(into: &event)
         return RecordedEvent(position: position, recorded: d.recorded, event: event)
