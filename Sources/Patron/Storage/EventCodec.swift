@@ -176,6 +176,18 @@ enum EventCodec {
         }
     }
 
+    /// Moves past the id slot (after the client key) without reading the id.
+    static func skipID(_ r: inout ByteReader) throws(CorruptData) {
+        switch try r.varint() {
+        case 0: return
+        case assignedAtRecorded: _ = try r.bytes(5)
+        case assignedWithTime: _ = try r.bytes(11)
+        case let n:
+            guard n - 1 <= UInt64(r.base.count - r.offset) else { throw CorruptData("length runs past the end at byte \(r.offset)") }
+            _ = try r.bytes(Int(n - 1))
+        }
+    }
+
     /// The id a stored record holds, read from its header alone; nil when the record
     /// is not one this build reads.
     static func storedID(_ bytes: UnsafeRawBufferPointer) -> StoredID? {

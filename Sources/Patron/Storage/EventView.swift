@@ -31,7 +31,7 @@ public struct EventView {
         recorded = try r.svarint()
         clientNumber = UInt32(truncatingIfNeeded: try r.varint())
         clientKeyBytes = try r.bytes(try r.count())
-        _ = try EventCodec.readID(&r, recorded: recorded)
+        try EventCodec.skipID(&r)
         self.bytes = bytes
         fieldsOffset = r.offset
     }

@@ -69,16 +69,10 @@ struct GeneratedID: Sendable, Equatable {
     /// Whether the id names `position` (then it needs no entry in the index).
     func locates(_ position: UInt64) -> Bool { position < Self.positionLimit && self.position == position }
 
-    /// Crockford's base32 digits, packed 8 to a word: the table is read straight from
-    /// registers and constants, with no array (its once-token, bounds checks) per digit.
-    private static let alphabet: (UInt64, UInt64, UInt64, UInt64) = (
-        pack("01234567"), pack("89ABCDEF"), pack("GHJKMNPQ"), pack("RSTVWXYZ"))
-
-    private static func pack(_ eight: StaticString) -> UInt64 {
-        var word: UInt64 = 0
-        eight.withUTF8Buffer { b in for (i, c) in b.enumerated() { word |= UInt64(c) << (8 * i) } }
-        return word
-    }
+    /// Crockford's base32 digits, read through the literal's pointer: no array (its
+    /// once-token, bounds checks) and no branch per digit (the digits are random, so a
+    /// choice between words mispredicts about every other time).
+    private static let alphabet: StaticString = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
     /// The text: the marker and the 128 bits as 26 base32 digits.
     var text: String {
@@ -90,15 +84,14 @@ struct GeneratedID: Sendable, Equatable {
 
     private func write(into out: UnsafeMutableRawBufferPointer) {
         var low = self.low, top = high
-        let a = Self.alphabet
-        for i in stride(from: Self.length - 1, through: 0, by: -1) {
-            // The first digit holds the top 3 bits under the marker's 1.
-            let d = i == 0 ? (low & 7) | 8 : low & 31
-            let word = d < 16 ? (d < 8 ? a.0 : a.1) : (d < 24 ? a.2 : a.3)
-            out[i] = UInt8(truncatingIfNeeded: word >> ((d & 7) * 8))
+        let digits = Self.alphabet.utf8Start
+        for i in stride(from: Self.length - 1, through: 1, by: -1) {
+            out[i] = digits[Int(low & 31)]
             low = (low >> 5) | ((top & 31) << 59)
             top >>= 5
         }
+        // The first digit holds the top 3 bits under the marker's 1.
+        out[0] = digits[Int((low & 7) | 8)]
     }
 
     /// The id `text` spells, if it is spelled as ``text`` spells one (upper case, the
