@@ -21,6 +21,50 @@ import Testing
         #expect(try db.stream("a").map(\.position) == [1, 3])
     }
 
+    /// A result keeps positions and assigned ids as runs: what it spells out is what
+    /// the log holds, event by event, across duplicates (stored before, and repeated
+    /// in the request) that break the runs, in a request large enough to fold aside.
+    @Test func resultsSpellEachEventsPositionAndId() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        let first = try await db.append([visit("a", "old-1"), visit("b"), visit("a", "old-2")])
+        var events: [Event] = []
+        for i in 0..<150 {
+            switch i % 10 {
+            case 3: events.append(visit("c", "old-\(i % 20 == 3 ? 1 : 2)"))
+            case 5: events.append(visit("c", "new-\(i)"))
+            case 7: events.append(visit("c", "new-\(i - 2)"))
+            case 8: events.append(visit("c", first.ids[1]))
+            default: events.append(visit("c\(i % 4)"))
+            }
+        }
+        let r = try await db.append(events)
+        #expect(r.count == 150 && r.duplicates == 45 && r.appended == 105)
+        let positions = r.positions, ids = r.ids
+        #expect(positions.count == 150 && ids.count == 150)
+        #expect(positions.indices.map(r.position(at:)) == positions)
+        #expect(ids.indices.map(r.id(at:)) == ids)
+        #expect(Set(positions).count == 105 + 3 && positions.allSatisfy { (1...108).contains($0) })
+        for i in positions.indices {
+            #expect(try db.event(at: positions[i])?.event.id == ids[i], "event \(i)")
+        }
+        #expect(positions[3] == 1 && positions[13] == 3 && positions[8] == 2 && positions[7] == positions[5])
+        #expect(ids[8] == first.ids[1] && ids[0].count == 26 && ids[0] != first.ids[1])
+
+        // Built from arrays, as the checked path builds it.
+        let built = AppendResult(positions: [5, 6, 7, 3, 8, 9, 3], given: ["x", "", "", "y", "", "z", "y"],
+                                 assigned: [.none, GeneratedID(ms: 1, position: 6, random: 9),
+                                            GeneratedID(ms: 1, position: 7, random: 9), .none,
+                                            GeneratedID(ms: 2, position: 8, random: 4), .none, .none],
+                                 appended: 4)
+        #expect(built.positions == [5, 6, 7, 3, 8, 9, 3] && built.duplicates == 3)
+        #expect(built.ids == ["x", GeneratedID(ms: 1, position: 6, random: 9).text, GeneratedID(ms: 1, position: 7, random: 9).text,
+                              "y", GeneratedID(ms: 2, position: 8, random: 4).text, "z", "y"])
+        var changed = built
+        changed.positions = [1, 2]
+        #expect(changed.count == 2 && changed.position(at: 1) == 2 && changed != built)
+    }
+
     /// Assigned ids are kept as bits until the result is read: the text the result
     /// gives is the one in the log, by which the event is found again, beside given
     /// ids in the same request, with and without expected versions.
@@ -88,6 +132,20 @@ import Testing
         #expect(Set(([b] + again).map(\.text)).count == 5)
         #expect(again.allSatisfy { $0.high >> 16 == 1_000 && $0.position == 11 })
         #expect(g.next(now: 999, position: 12).high >> 16 == 1_000, "time never goes back")
+    }
+
+    /// A request takes the generator's bits once and makes the rest of its ids from
+    /// them; the generator still counts every one as handed out, so a position of the
+    /// request that comes again (an undone import) gets new random bits.
+    @Test func aRequestsIdsAllCountAsHandedOut() async throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path("db"))
+        let r = try await db.append((0..<100).map { visit("c\($0)") })
+        var text = r.ids[99]
+        let last = try #require(text.withUTF8 { GeneratedID(text: UnsafeRawBufferPointer($0)) })
+        #expect(last.position == 100 && r.ids.allSatisfy { $0.hasPrefix(String(r.ids[0].prefix(10))) })
+        let again = db.store.idGenerator.next(now: last.ms, position: 50)
+        #expect(again.ms == last.ms && again.random != last.random)
     }
 
     /// A transaction's assigned ids are kept as runs (``AssignedRuns``): each id is found

@@ -7,51 +7,6 @@ struct AppendRequest {
     var expectedVersions: [String: UInt32]
 }
 
-/// The outcome of an append.
-public struct AppendResult: Sendable, Equatable {
-    /// The position of each event given, in order; a duplicate (an id already stored)
-    /// gets the position of the stored event.
-    public var positions: [UInt64]
-    /// The id of each event given, in order (assigned where none was given).
-    ///
-    /// Assigned ids are spelled out when this is read, on the reader's thread: the
-    /// writer keeps them as two words each, not as a string per event. Each read spells
-    /// every one of them: read it once, not once per event (or use ``id(at:)``).
-    public var ids: [String] {
-        get { assignedIDs.isEmpty ? givenIDs : givenIDs.indices.map(id(at:)) }
-        set {
-            givenIDs = newValue
-            assignedIDs = []
-        }
-    }
-    /// The id of the event at `index` (assigned where none was given).
-    public func id(at index: Int) -> String {
-        !assignedIDs.isEmpty && assignedIDs[index] != .none ? assignedIDs[index].text : givenIDs[index]
-    }
-
-    /// How many events were new.
-    public var appended: Int
-    /// How many were already stored (same id) and skipped.
-    public var duplicates: Int { positions.count - appended }
-
-    /// Each event's given id, "" where one was assigned.
-    private var givenIDs: [String]
-    /// Each event's assigned id (``GeneratedID/none`` where one was given), or empty
-    /// when none was assigned.
-    private var assignedIDs: [GeneratedID]
-
-    init(positions: [UInt64], given: [String], assigned: [GeneratedID], appended: Int) {
-        self.positions = positions
-        givenIDs = given
-        assignedIDs = assigned
-        self.appended = appended
-    }
-
-    public static func == (a: AppendResult, b: AppendResult) -> Bool {
-        a.positions == b.positions && a.appended == b.appended && a.ids == b.ids
-    }
-}
-
 /// One write transaction's work: appends the requests of a group commit, keeping the
 /// log, the indexes and the projection in step.
 ///
@@ -296,10 +251,12 @@ final class AppendContext {
     /// unless the request is small or holds a `forget` or a `merge`, whose effects on
     /// other clients the events after them must see as they are written.
     private func applyInOrder(_ events: [Event]) throws -> AppendResult {
-        var positions = [UInt64](repeating: 0, count: events.count)
-        var ids = [String](repeating: "", count: events.count)
-        var assigned: [GeneratedID] = []
-        var appended = 0
+        var result = AppendResult()
+        // The ids assigned here share the bits the generator gives the first (the time
+        // is the transaction's, the positions only increase); it is told of the last.
+        var bits: (ms: Int64, random: UInt64)?
+        var lastAssigned: UInt64?
+        defer { if let lastAssigned { store.idGenerator.handedOut(through: lastAssigned) } }
         let deferring = mayFoldAside && events.count >= Self.deferFoldsFrom && !events.contains { e in
             switch e.payload {
             case .forget, .merge: return true
@@ -331,7 +288,6 @@ final class AppendContext {
                 // lookups otherwise wait on memory for nearly every event.
                 if i + Self.numberAhead < all.count { numbers.prefetch(all[i + Self.numberAhead].client) }
                 if var id = all[i].id {
-                    ids[i] = id
                     let stored: UInt64? = try id.withUTF8 { b in
                         let key = UnsafeRawBufferPointer(b)
                         // One this database assigned is in the log, not in the index.
@@ -351,18 +307,25 @@ final class AppendContext {
                         return try schema.putNewID(key, position: nextPosition, txn: txn)
                     }
                     if let stored {
-                        positions[i] = stored
+                        result.record(position: stored, given: id)
                         continue
                     }
-                    positions[i] = deferring ? try appendFoldedAside(all, i) : try append(all[i], idStored: true)
+                    let p = deferring ? try appendFoldedAside(all, i) : try append(all[i], idStored: true)
+                    result.record(position: p, given: id)
                 } else {
                     // The id goes beside the event: no copy of it.
-                    let id = store.idGenerator.next(now: recorded, position: nextPosition)
-                    if assigned.isEmpty { assigned = [GeneratedID](repeating: .none, count: all.count) }
-                    assigned[i] = id
-                    positions[i] = deferring ? try appendFoldedAside(all, i, id: id) : try append(all[i], id: id)
+                    let id: GeneratedID
+                    if let bits {
+                        id = GeneratedID(ms: bits.ms, position: nextPosition, random: bits.random)
+                    } else {
+                        id = store.idGenerator.next(now: recorded, position: nextPosition)
+                        bits = (id.ms, id.random)
+                    }
+                    lastAssigned = nextPosition
+                    let p = deferring ? try appendFoldedAside(all, i, id: id) : try append(all[i], id: id)
+                    result.record(position: p, assigned: id)
                 }
-                appended += 1
+                result.appended += 1
             } }
         } catch let error as PatronError where nextPosition != firstOfRequest {
             // Some events of the request are written (and their ids not all put): the
@@ -378,7 +341,7 @@ final class AppendContext {
             pipeline?.chunk.events = []
         }
         written = true
-        return AppendResult(positions: positions, given: ids, assigned: assigned, appended: appended)
+        return result
     }
 
     /// A request that failed after some of its events were written: not a

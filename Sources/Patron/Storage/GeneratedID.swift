@@ -28,6 +28,13 @@ final class EventIDGenerator: Sendable {
             return GeneratedID(ms: s.lastMs, position: position, random: s.random)
         }
     }
+
+    /// Notes that ids up to the one at `position` were made from the bits ``next(now:position:)``
+    /// gave for an earlier position of the same transaction (as it would have given
+    /// them): a later position at or before this one gets new random bits.
+    func handedOut(through position: UInt64) {
+        state.withLock { $0.lastPosition = position }
+    }
 }
 
 /// An id ``EventIDGenerator`` assigned, as its 128 bits (milliseconds, position,
