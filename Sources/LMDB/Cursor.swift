@@ -55,6 +55,12 @@ public struct Cursor {
         try check(mdb_cursor_put(handle, &k, &v, flags.rawValue), "mdb_cursor_put(\(table.name))")
     }
 
+    /// Stores under `key` as native-endian integer bytes; see ``put(key:value:flags:)``.
+    public func put<K: FixedWidthInteger>(key: K, value: UnsafeRawBufferPointer, flags: PutFlags = []) throws {
+        var k = key
+        try withUnsafeBytes(of: &k) { kb in try put(key: kb, value: value, flags: flags) }
+    }
+
     /// Seeks `key` with native-endian integer bytes; see ``seek(_:)``.
     public func seek<K: FixedWidthInteger>(_ key: K) throws -> Entry? {
         var k = key

@@ -396,13 +396,17 @@ final class AppendContext {
     /// fold's, so the transaction cannot commit.
     private func putRecords(_ all: [FoldPipeline.Records]) throws {
         do {
-            for r in all {
-                try r.bytes.bytes.withUnsafeBytes { b in
-                    var start = 0
-                    for (k, end) in r.ends.enumerated() {
-                        try txn.put(schema.log, key: r.first + UInt64(k), value: UnsafeRawBufferPointer(rebasing: b[start..<end]),
-                                    flags: .append)
-                        start = end
+            // One cursor for all: it stays on the log's last page, where a fresh one
+            // (`mdb_put`) would descend from the root for every record.
+            try txn.withCursor(schema.log) { c in
+                for r in all {
+                    try r.bytes.bytes.withUnsafeBytes { b in
+                        var start = 0
+                        for (k, end) in r.ends.enumerated() {
+                            try c.put(key: r.first + UInt64(k), value: UnsafeRawBufferPointer(rebasing: b[start..<end]),
+                                      flags: .append)
+                            start = end
+                        }
                     }
                 }
             }

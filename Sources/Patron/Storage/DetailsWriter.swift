@@ -18,6 +18,9 @@ struct DetailsWriter: ~Copyable {
     private let txn: Transaction
     private let table: Table
     private let old: Cursor?
+    /// The table's write cursor while it is rewritten: it stays at the right edge,
+    /// where a put without one (`mdb_put`) descends from the root for every client.
+    private let out: Cursor?
     /// The next entry of the snapshot not copied or replaced yet (rewrite only).
     private var pending: Cursor.Entry?
     private let step: (() -> Void)?
@@ -40,7 +43,7 @@ struct DetailsWriter: ~Copyable {
     static func write<R>(table: Table, txn: Transaction, rewritingFrom env: Environment?, step: (() -> Void)?,
                          _ body: (inout DetailsWriter) throws -> R) throws -> R {
         func inPlace() throws -> R {
-            var w = DetailsWriter(txn: txn, table: table, old: nil, step: step)
+            var w = DetailsWriter(txn: txn, table: table, old: nil, out: nil, step: step)
             return try body(&w)
         }
         guard let env else { return try inPlace() }
@@ -49,12 +52,15 @@ struct DetailsWriter: ~Copyable {
             return try env.readBesideWrite { snapshot in
                 began = true
                 return try snapshot.withCursor(table) { cursor in
-                    var w = DetailsWriter(txn: txn, table: table, old: cursor, step: step)
-                    w.pending = try cursor.first()
+                    let first = try cursor.first()
                     try txn.empty(table)
-                    let result = try body(&w)
-                    try w.copyOld(below: nil)
-                    return result
+                    return try txn.withCursor(table) { out in
+                        var w = DetailsWriter(txn: txn, table: table, old: cursor, out: out, step: step)
+                        w.pending = first
+                        let result = try body(&w)
+                        try w.copyOld(below: nil)
+                        return result
+                    }
                 }
             }
         } catch let error as LMDBError where !began && error.code == LMDBError.readersFull {
@@ -63,11 +69,18 @@ struct DetailsWriter: ~Copyable {
         }
     }
 
-    private init(txn: Transaction, table: Table, old: Cursor?, step: (() -> Void)?) {
+    private init(txn: Transaction, table: Table, old: Cursor?, out: Cursor?, step: (() -> Void)?) {
         self.txn = txn
         self.table = table
         self.old = old
+        self.out = out
         self.step = step
+    }
+
+    /// Appends `client`'s detail at the table's right edge.
+    private func append(_ client: UInt32, _ detail: UnsafeRawBufferPointer) throws {
+        guard let out else { return try txn.put(table, key: client, value: detail, flags: .append) }
+        try out.put(key: client, value: detail, flags: .append)
     }
 
     /// Writes the detail of `client`; clients come in ascending order.
@@ -79,7 +92,7 @@ struct DetailsWriter: ~Copyable {
         }
         try copyOld(below: client)
         if let (k, _) = pending, k.load(at: 0) as UInt32 == client { pending = try old?.next() }
-        try txn.put(table, key: client, value: detail, flags: .append)
+        try append(client, detail)
         step?()
     }
 
@@ -88,7 +101,7 @@ struct DetailsWriter: ~Copyable {
         while let (k, v) = pending {
             let client: UInt32 = k.load(at: 0)
             if let limit, client >= limit { return }
-            try txn.put(table, key: client, value: v, flags: .append)
+            try append(client, v)
             step?()
             pending = try old?.next()
         }
