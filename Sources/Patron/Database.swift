@@ -83,12 +83,16 @@ public final class Database: Sendable {
         let parts = (events.count + validationPart - 1) / validationPart
         let first = Mutex<(index: Int, error: EventValidationError)?>(nil)
         DispatchQueue.concurrentPerform(iterations: parts) { k in
-            for i in (k * validationPart)..<min((k + 1) * validationPart, events.count) {
-                do throws(EventValidationError) {
-                    try events[i].validate()
-                } catch {
-                    first.withLock { f in if f.map({ i < $0.index }) ?? true { f = (i, error) } }
-                    return
+            // Each event read in place (``Event/validate(at:)``), not copied.
+            events.withUnsafeBufferPointer { all in
+                guard let base = all.baseAddress else { return }
+                for i in (k * validationPart)..<min((k + 1) * validationPart, all.count) {
+                    do throws(EventValidationError) {
+                        try Event.validate(at: base + i)
+                    } catch {
+                        first.withLock { f in if f.map({ i < $0.index }) ?? true { f = (i, error) } }
+                        return
+                    }
                 }
             }
         }

@@ -46,11 +46,19 @@ public enum Limits {
 extension Event {
     /// Checks every rule of SPEC 1.3 that applies to a typed event.
     public func validate() throws(EventValidationError) {
-        if let id { try Self.checkKey(id, field: "id") }
+        try withUnsafePointer(to: self) { (e) throws(EventValidationError) in try Self.validate(at: e) }
+    }
+
+    /// ``validate()`` for the event `event` points to, read in place: an event passed
+    /// by value to a call that may throw (or write memory) is copied first, retaining
+    /// each of its strings and lists.
+    static func validate(at event: UnsafePointer<Event>) throws(EventValidationError) {
+        if let id = event.pointee.id { try Self.checkKey(id, field: "id") }
+        let client = event.pointee.client
         guard !client.isEmpty else { throw EventValidationError(field: "client", value: nil, problem: "is missing") }
         try Self.checkKey(client, field: "client")
-        if let extra { try Self.checkText(extra, field: "extra fields", limit: Limits.longText) }
-        switch payload {
+        if let extra = event.pointee.extra { try Self.checkText(extra, field: "extra fields", limit: Limits.longText) }
+        switch event.pointee.payload {
         case .client(let c):
             // One check per field, not a loop over a list: no array built per event.
             if let v = c.name { try Self.checkText(v, field: "name") }

@@ -170,14 +170,23 @@ struct ClientState: Equatable {
     /// own key (whose key sealed its personal data); `intern` maps strings to ids.
     mutating func apply(_ event: Event, position: UInt64, day: Day, owner: UInt32, hasPersonal: PersonalData?,
                         intern: (String) throws -> UInt32) rethrows {
-        let stamp = Stamp(at: event.at, position: position)
+        try withUnsafePointer(to: event) { e in
+            try apply(at: e, position: position, day: day, owner: owner, hasPersonal: hasPersonal, intern: intern)
+        }
+    }
+
+    /// ``apply(_:position:day:owner:hasPersonal:intern:)`` for the event `event` points
+    /// to, read in place (passed by value, it would be copied).
+    mutating func apply(at event: UnsafePointer<Event>, position: UInt64, day: Day, owner: UInt32,
+                        hasPersonal: PersonalData?, intern: (String) throws -> UInt32) rethrows {
+        let stamp = Stamp(at: event.pointee.at, position: position)
         eventCount += 1
         maxDay = max(maxDay ?? day, day)
         func later<V>(_ current: Stamped<V>?, _ value: V) -> Stamped<V>? {
             if let current, current.stamp > stamp { return current }
             return Stamped(stamp: stamp, value: value)
         }
-        switch event.payload {
+        switch event.pointee.payload {
         case .client(let c):
             registered = min(registered ?? day, day)
             if let p = hasPersonal {

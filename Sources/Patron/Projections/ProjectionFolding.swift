@@ -243,7 +243,19 @@ struct ProjectionFolding {
     mutating func apply(_ event: Event, position: UInt64, day: Day, owner: UInt32, into: UInt32?,
                         personal: PersonalData?, intern: (String) throws -> UInt32,
                         identityOnly: Bool = false) throws -> [UInt32] {
-        let type = event.type
+        try withUnsafePointer(to: event) { e in
+            try apply(at: e, position: position, day: day, owner: owner, into: into, personal: personal, intern: intern,
+                      identityOnly: identityOnly)
+        }
+    }
+
+    /// ``apply(_:position:day:owner:into:personal:intern:identityOnly:)`` for the event
+    /// `event` points to, read in place (passed by value, it would be copied).
+    @discardableResult
+    mutating func apply(at event: UnsafePointer<Event>, position: UInt64, day: Day, owner: UInt32, into: UInt32?,
+                        personal: PersonalData?, intern: (String) throws -> UInt32,
+                        identityOnly: Bool = false) throws -> [UInt32] {
+        let type = event.pointee.type
         if type != .merge && type != .forget {
             // Most events: a client that is its own root takes the whole fold in one
             // lookup of its state (the general steps below look it up four times).
@@ -251,7 +263,7 @@ struct ProjectionFolding {
             if b.state.mergedInto == 0 {
                 let forgotten = b.state.forgotten
                 b.state.countInStream(position)
-                try b.state.apply(event, position: position, day: day, owner: owner,
+                try b.state.apply(at: event, position: position, day: day, owner: owner,
                                   hasPersonal: forgotten ? nil : personal, intern: intern)
                 markChanged(b, owner)
                 return []
@@ -259,7 +271,7 @@ struct ProjectionFolding {
         }
         try update(owner) { s in s.countInStream(position) }
         let target = try root(owner)
-        switch event.payload {
+        switch event.pointee.payload {
         case .merge:
             guard let into else { return [] }
             let other = try root(into)
@@ -285,7 +297,7 @@ struct ProjectionFolding {
             return merged.forgotten ? [other] + merged.members : []
         case .forget:
             try update(target) { s in
-                s.apply(event, position: position, day: day, owner: owner, hasPersonal: nil, intern: { _ in 0 })
+                s.apply(at: event, position: position, day: day, owner: owner, hasPersonal: nil, intern: { _ in 0 })
                 s.name = nil; s.email = nil; s.phone = nil
             }
             return [target] + (try state(target).members)
@@ -293,7 +305,7 @@ struct ProjectionFolding {
             // Read in place: a copy of the whole state would retain each of its arrays.
             let forgotten = try box(target).state.forgotten
             try update(target) { s in
-                try s.apply(event, position: position, day: day, owner: owner,
+                try s.apply(at: event, position: position, day: day, owner: owner,
                             hasPersonal: forgotten ? nil : personal, intern: intern)
             }
             return []

@@ -596,9 +596,11 @@ final class AppendContext {
         guard let owner = try number(events[index].client, create: true) else {
             throw PatronError.io("client number not assigned")
         }
-        let type = events[index].type
-        let mayHold = PersonalData.mayHold(type) || events[index].extra != nil
-        let (personal, sealed) = seal(mayHold ? PersonalData(of: events[index]) : nil, owner: owner, position: position)
+        let type = events[index].payload.type
+        var mayHold = PersonalData.mayHold(type)
+        if !mayHold, case .some = events[index].extra { mayHold = true }
+        var personal: PersonalData?, sealed: [UInt8] = []
+        if mayHold { (personal, sealed) = seal(PersonalData(of: events[index]), owner: owner, position: position) }
         let day = store.zone.day(of: events[index].at)
         if let generated { try putAssignedID(generated, position: position) }
         links.append(0)  // set by the fold
@@ -614,9 +616,10 @@ final class AppendContext {
             #endif
             chunkRecords = here ? FoldPipeline.Records(first: position) : nil
         }
-        // Encoded here only for a chunk begun while the fold was behind: reading the whole
-        // event copies it.
-        chunkRecords?.append(events[index], item, recorded: recorded)
+        // Encoded here only for a chunk begun while the fold was behind, read in place.
+        if chunkRecords != nil, let base = events.baseAddress {
+            chunkRecords?.append(base + index, item, recorded: recorded)
+        }
         try queueFold(item)
         return position
     }

@@ -41,14 +41,25 @@ enum EventCodec {
     /// Encodes after what `w` holds (many records one after another in one buffer).
     static func encode(_ event: Event, assigned: GeneratedID? = nil, clientNumber: UInt32, recorded: Int64,
                        sealed: [UInt8], appendingTo w: inout ByteWriter) {
+        withUnsafePointer(to: event) { e in
+            encode(at: e, assigned: assigned, clientNumber: clientNumber, recorded: recorded, sealed: sealed, appendingTo: &w)
+        }
+    }
+
+    /// Encodes the event `event` points to after what `w` holds, reading its fields in
+    /// place: an event passed by value to a call that writes memory is copied first,
+    /// retaining each of its strings and lists (the compiler cannot tell the write
+    /// leaves the event alone).
+    static func encode(at event: UnsafePointer<Event>, assigned: GeneratedID? = nil, clientNumber: UInt32, recorded: Int64,
+                       sealed: [UInt8], appendingTo w: inout ByteWriter) {
         let start = w.bytes.count
         w.u8(formatVersion)
-        w.u8(event.type.code)
+        w.u8(event.pointee.type.code)
         w.fixed(UInt32(0))
-        w.svarint(event.at)
+        w.svarint(event.pointee.at)
         w.svarint(recorded)
         w.varint(UInt64(clientNumber))
-        w.string(event.client)
+        w.string(event.pointee.client)
         if let assigned {
             if assigned.ms == recorded {
                 w.varint(assignedAtRecorded)
@@ -58,9 +69,9 @@ enum EventCodec {
             }
             for i in 0..<5 { w.u8(UInt8(truncatingIfNeeded: assigned.random >> (8 * i))) }
         } else {
-            w.optionalString(event.id)
+            w.optionalString(event.pointee.id)
         }
-        switch event.payload {
+        switch event.pointee.payload {
         case .client(let c):
             w.optionalString(c.location)
             w.optionalString(c.source)

@@ -47,9 +47,9 @@ final class FoldPipeline: @unchecked Sendable {
         var bytes = ByteWriter(capacity: 0)
         var ends: [Int] = []
 
-        /// Encodes the record of `event`, the next position's.
-        mutating func append(_ event: Event, _ item: Item, recorded: Int64) {
-            EventCodec.encode(event, assigned: item.assigned == .none ? nil : item.assigned, clientNumber: item.owner,
+        /// Encodes the record of the event `event` points to, the next position's.
+        mutating func append(_ event: UnsafePointer<Event>, _ item: Item, recorded: Int64) {
+            EventCodec.encode(at: event, assigned: item.assigned == .none ? nil : item.assigned, clientNumber: item.owner,
                               recorded: recorded, sealed: item.sealed, appendingTo: &bytes)
             ends.append(bytes.bytes.count)
         }
@@ -228,10 +228,10 @@ final class FoldPipeline: @unchecked Sendable {
             out.ends.reserveCapacity(items.count)
         }
         let ahead = 8
-        // The events read in place (`events[i]` of a buffer) and passed to one call each
-        // (``foldAndEncode(_:_:intern:encode:into:)``): every call taking an event copies
-        // it, retaining each of its strings and lists.
+        // The events passed by their address: every call taking an event by value
+        // copies it, retaining each of its strings and lists.
         try chunk.events.withUnsafeBufferPointer { events in
+            guard let base = events.baseAddress else { return }
             for k in items.indices {
                 if k + ahead < items.count { folding.prefetch(items[k + ahead].owner) }
                 if k + ahead / 2 < items.count { folding.prefetchLists(items[k + ahead / 2].owner) }
@@ -239,7 +239,7 @@ final class FoldPipeline: @unchecked Sendable {
                 guard Int(item.position - firstPosition) == links.count, item.index < events.count else {
                     throw Failure("the fold was handed event \(item.position) out of step")
                 }
-                try foldAndEncode(events[item.index], item, intern: intern, encode: !encoded, into: &out)
+                try foldAndEncode(base + item.index, item, intern: intern, encode: !encoded, into: &out)
             }
         }
         records.withLock { $0.append(out) }
@@ -247,10 +247,10 @@ final class FoldPipeline: @unchecked Sendable {
 
     /// Folds `event` and, unless the writer did, appends its log record to `out`
     /// (``Records/append(_:_:recorded:)``).
-    private func foldAndEncode(_ event: Event, _ item: Item, intern: (String) throws -> UInt32, encode: Bool,
+    private func foldAndEncode(_ event: UnsafePointer<Event>, _ item: Item, intern: (String) throws -> UInt32, encode: Bool,
                                into out: inout Records) throws {
         links.append(try folding.streamHead(item.owner))
-        try folding.apply(event, position: item.position, day: item.day, owner: item.owner,
+        try folding.apply(at: event, position: item.position, day: item.day, owner: item.owner,
                           into: nil, personal: item.personal, intern: intern)
         if encode { out.append(event, item, recorded: recorded) }
     }
