@@ -35,6 +35,20 @@ import Testing
         }
     }
 
+    /// A commit's changed clients come in ascending order, each once, whether dense
+    /// (marked in a bitmap) or sparse (sorted), with repeats dropped either way.
+    @Test func ascendingDistinctNumbersMatchASortedSet() {
+        var rng = SeededRandom(seed: 11)
+        for round in 0..<60 {
+            let count = [0, 1, 5, 63, 64, 65, 1_000, 20_000][round % 8]
+            let range = round % 3 == 0 ? UInt32(count * 2 + 1) : round % 3 == 1 ? UInt32(count + 1) : UInt32.max
+            var numbers = (0..<count).map { _ in UInt32(truncatingIfNeeded: rng.next()) % range }
+            if round % 4 == 0, !numbers.isEmpty { numbers += numbers.prefix(10) }
+            #expect(numbers.ascendingDistinct() == Array(Set(numbers)).sorted(), "round \(round)")
+        }
+        #expect([UInt32.max, 0, 7].ascendingDistinct() == [0, 7, UInt32.max])
+    }
+
     @Test func crc32cCheckValue() {
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
         #expect(CRC32C.checksum(Array(repeating: 0, count: 32)) == 0x8A91_36AA)

@@ -688,7 +688,7 @@ final class AppendContext {
         // copies add up.
         //
         // Many states: encoded from both ends, the far end on a fold thread.
-        let sorted = folding.dirty.sorted()
+        let sorted = folding.dirty.ascendingDistinct()
         // The table is rewritten from the snapshot the transaction started from only if
         // it still holds what that snapshot does (no undo of an import wrote states).
         let stored = try txn.count(schema.details)
