@@ -60,9 +60,27 @@ import Testing
         #expect(built.positions == [5, 6, 7, 3, 8, 9, 3] && built.duplicates == 3)
         #expect(built.ids == ["x", GeneratedID(ms: 1, position: 6, random: 9).text, GeneratedID(ms: 1, position: 7, random: 9).text,
                               "y", GeneratedID(ms: 2, position: 8, random: 4).text, "z", "y"])
+        // New positions leave the ids as they were (an assigned id is spelled from its
+        // position while it is kept as bits).
+        var moved = built
+        moved.positions = [15, 16, 17, 13, 18, 19, 13]
+        #expect(moved.ids == built.ids && moved.position(at: 1) == 16 && moved != built)
         var changed = built
         changed.positions = [1, 2]
-        #expect(changed.count == 2 && changed.position(at: 1) == 2 && changed != built)
+        #expect(changed.count == 2 && changed.position(at: 1) == 2 && changed.ids == Array(built.ids.prefix(2)))
+        changed.ids = ["p", "q"]
+        #expect(changed.id(at: 0) == "p" && changed.ids == ["p", "q"])
+    }
+
+    /// An index outside the result traps, as an array's does, instead of making up a
+    /// position or an id.
+    @Test func aResultTrapsOnAnIndexOutOfRange() async {
+        await #expect(processExitsWith: .failure) {
+            _ = AppendResult(positions: [1, 2], given: ["a", "b"], assigned: [], appended: 2).position(at: 2)
+        }
+        await #expect(processExitsWith: .failure) {
+            _ = AppendResult(positions: [1, 2], given: ["a", "b"], assigned: [], appended: 2).id(at: -1)
+        }
     }
 
     /// Assigned ids are kept as bits until the result is read: the text the result

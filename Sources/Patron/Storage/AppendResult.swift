@@ -2,11 +2,11 @@
 ///
 /// Kept compact while the writer builds it: positions as runs of consecutive ones,
 /// assigned ids as runs sharing their milliseconds and random bits (the position is the
-/// rest), and given ids only when some were given. A request of a million events then
-/// costs the writer a few runs instead of about 40 MB of fresh memory; ``positions``
-/// and ``ids`` spell the arrays out when they are read, on the reader's thread.
+/// rest), and given ids as (index, id) pairs. A request of a million events then costs
+/// the writer a few runs instead of about 40 MB of fresh memory; ``positions`` and
+/// ``ids`` spell the arrays out when they are read, on the reader's thread.
 public struct AppendResult: Sendable, Equatable {
-    /// How many events the request gave.
+    /// How many events the request gave (the number of ``positions``).
     public private(set) var count: Int
 
     /// How many events were new.
@@ -16,42 +16,66 @@ public struct AppendResult: Sendable, Equatable {
 
     /// The position of each event given, in order; a duplicate (an id already stored)
     /// gets the position of the stored event. Each read spells out the whole array:
-    /// read it once, not once per event (or use ``position(at:)``).
+    /// read it once, not once per event (or use ``position(at:)``). Setting it leaves
+    /// ``ids`` as they were.
     public var positions: [UInt64] {
         get { runs.spelled(count: count) }
         set {
+            // An assigned id is spelled from its position: keep the text it had.
+            if !assigned.isEmpty { ids = ids }
             runs = PositionRuns(newValue)
             count = newValue.count
         }
     }
 
-    /// The position of the event at `index`.
-    public func position(at index: Int) -> UInt64 { runs.position(at: index) }
+    /// The position of the event at `index` (`0..<count`).
+    public func position(at index: Int) -> UInt64 {
+        precondition(index >= 0 && index < count, "AppendResult.position(at:): index \(index) out of 0..<\(count)")
+        return runs.position(at: index)
+    }
 
     /// The id of each event given, in order (assigned where none was given).
     ///
     /// Assigned ids are spelled out when this is read, on the reader's thread. Each read
     /// spells every one of them: read it once, not once per event (or use ``id(at:)``).
     public var ids: [String] {
-        get { assigned.isEmpty ? givenIDs : (0..<count).map(id(at:)) }
+        get {
+            var out = [String](repeating: "", count: count)
+            for (i, id) in given where i < count { out[i] = id }
+            if !assigned.isEmpty {
+                for i in 0..<count {
+                    if let (ms, random) = assigned.bits(at: i) {
+                        out[i] = GeneratedID(ms: ms, position: runs.position(at: i), random: random).text
+                    }
+                }
+            }
+            return out
+        }
         set {
-            givenIDs = newValue
+            given = newValue.enumerated().map { ($0.offset, $0.element) }
             assigned = AssignedIndexRuns()
         }
     }
 
-    /// The id of the event at `index` (assigned where none was given).
+    /// The id of the event at `index` (`0..<count`; assigned where none was given).
     public func id(at index: Int) -> String {
+        precondition(index >= 0 && index < count, "AppendResult.id(at:): index \(index) out of 0..<\(count)")
         if let (ms, random) = assigned.bits(at: index) {
-            return GeneratedID(ms: ms, position: position(at: index), random: random).text
+            return GeneratedID(ms: ms, position: runs.position(at: index), random: random).text
         }
-        return index < givenIDs.count ? givenIDs[index] : ""
+        // The given ids are in index order.
+        var lo = 0, hi = given.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if given[mid].index < index { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < given.count && given[lo].index == index ? given[lo].id : ""
     }
 
     /// Runs of consecutive positions.
     private var runs: PositionRuns
-    /// Each event's given id, "" where one was assigned; empty when none was given.
-    private var givenIDs: [String]
+    /// The given ids, by index, in index order (none for an event assigned its id).
+    private var given: [(index: Int, id: String)]
     /// Which events were assigned their ids, with the bits those ids share.
     private var assigned: AssignedIndexRuns
 
@@ -61,7 +85,7 @@ public struct AppendResult: Sendable, Equatable {
         count = 0
         appended = 0
         runs = PositionRuns()
-        givenIDs = []
+        given = []
         assigned = AssignedIndexRuns()
     }
 
@@ -81,18 +105,13 @@ public struct AppendResult: Sendable, Equatable {
 
     /// Adds the next event: at `position`, with the id it was given.
     mutating func record(position: UInt64, given id: String) {
-        if givenIDs.isEmpty {
-            givenIDs.reserveCapacity(count + 1)
-            givenIDs.append(contentsOf: repeatElement("", count: count))
-        }
-        givenIDs.append(id)
+        given.append((count, id))
         runs.append(position, at: count)
         count += 1
     }
 
     /// Adds the next event: at `position`, with the id the database assigned.
     mutating func record(position: UInt64, assigned id: GeneratedID) {
-        if !givenIDs.isEmpty { givenIDs.append("") }
         assigned.append(count, ms: id.ms, random: id.random)
         runs.append(position, at: count)
         count += 1

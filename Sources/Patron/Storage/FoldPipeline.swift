@@ -231,7 +231,10 @@ final class FoldPipeline: @unchecked Sendable {
         // The events passed by their address: every call taking an event by value
         // copies it, retaining each of its strings and lists.
         try chunk.events.withUnsafeBufferPointer { events in
-            guard let base = events.baseAddress else { return }
+            guard let base = events.baseAddress else {
+                if items.isEmpty { return }
+                throw Failure("the fold was handed \(items.count) events without the request")
+            }
             for k in items.indices {
                 if k + ahead < items.count { folding.prefetch(items[k + ahead].owner) }
                 if k + ahead / 2 < items.count { folding.prefetchLists(items[k + ahead / 2].owner) }
