@@ -1,13 +1,16 @@
 // patron-bench: the event store's throughput on generated data (`make bench`).
 //
-//   patron-bench [--clients N] [--events-per-client M] [--batch B] [--dir DIR]
+//   patron-bench [--clients N] [--events-per-client M] [--batch B] [--in-flight K] [--dir DIR]
 //
 // Prints batched append throughput (all projections and indexes) at 10,000, 100,000
-// and 1,000,000 events per transaction (or at B only), durable single appends from 1
+// and 1,000,000 events per transaction (or at B only), then batches of 10,000 handed
+// over 100 at a time (or K at a time), which group commit joins into larger
+// transactions, durable single appends from 1
 // and 16 tasks, full-log scan with decoding, projection scan and bytes per event, next
 // to raw LMDB figures measured in the same run.
 import Foundation
 import LMDB
+import Synchronization
 import Patron
 
 struct Config {
@@ -19,6 +22,14 @@ struct Config {
     var durable = true
     /// Stop after the batched append (and skip the raw LMDB baseline): for comparing builds.
     var appendOnly = false
+    /// Batches handed to the library at once (each by its own thread, waiting for its
+    /// commit before it hands over the next): from 2 on, the writer's group commit joins
+    /// those that arrive while it commits into one transaction.
+    var inFlight = 1
+    /// Runs of small batches with many in flight (batch size, batches in flight) after
+    /// the sizes above, each in a process of its own; none when `--batch` or
+    /// `--in-flight` is given.
+    var pipelined = [(batch: 10_000, inFlight: 100)]
     var dir = FileManager.default.temporaryDirectory.appendingPathComponent("patron-bench").path
 }
 
@@ -29,12 +40,17 @@ while let a = args.next() {
     switch a {
     case "--clients": config.clients = Int(args.next() ?? "") ?? config.clients
     case "--events-per-client": config.eventsPerClient = Int(args.next() ?? "") ?? config.eventsPerClient
-    case "--batch": config.batches = [Int(args.next() ?? "") ?? config.batches[0]].map { max(1, $0) }
+    case "--batch":
+        config.batches = [Int(args.next() ?? "") ?? config.batches[0]].map { max(1, $0) }
+        config.pipelined = []
     case "--dir": config.dir = args.next() ?? config.dir
     case "--no-sync": config.durable = false
     case "--append-only": config.appendOnly = true
+    case "--in-flight":
+        config.inFlight = max(1, Int(args.next() ?? "") ?? 1)
+        config.pipelined = []
     default:
-        FileHandle.standardError.write(Data("usage: patron-bench [--clients N] [--events-per-client M] [--batch B] [--dir DIR] [--no-sync] [--append-only]\n".utf8))
+        FileHandle.standardError.write(Data("usage: patron-bench [--clients N] [--events-per-client M] [--batch B] [--in-flight K] [--dir DIR] [--no-sync] [--append-only]\n".utf8))
         exit(2)
     }
 }
@@ -108,11 +124,12 @@ print("patron-bench: \(config.clients.formatted()) clients, batches of \(config.
 // idle process holding 1.5 GB: 1,000,000/txn 648,411 and 710,378 events/s against
 // 950,479 and 946,005 alone).
 var otherSizes: [String] = []
-for size in config.batches.dropFirst() {
+for (size, inFlight) in config.batches.dropFirst().map({ ($0, 1) }) + config.pipelined.map({ ($0.batch, $0.inFlight) }) {
     let child = Process()
     child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
     child.arguments = ["--clients", "\(config.clients)", "--events-per-client", "\(config.eventsPerClient)",
-                       "--batch", "\(size)", "--dir", config.dir + "/batch-\(size)", "--append-only"]
+                       "--batch", "\(size)", "--in-flight", "\(inFlight)", "--dir", config.dir + "/batch-\(size)",
+                       "--append-only"]
         + (config.durable ? [] : ["--no-sync"])
     let pipe = Pipe()
     child.standardOutput = pipe
@@ -121,7 +138,7 @@ for size in config.batches.dropFirst() {
     child.waitUntilExit()
     otherSizes += output.split(separator: "\n").filter { $0.hasPrefix("batched append") }.map(String.init)
     if child.terminationStatus != 0 {
-        otherSizes.append("batched append, \(size.formatted())/txn: failed (exit \(child.terminationStatus))")
+        otherSizes.append("batched append, \(size.formatted())/txn × \(inFlight): failed (exit \(child.terminationStatus))")
     }
     try? FileManager.default.removeItem(atPath: config.dir + "/batch-\(size)")
 }
@@ -136,6 +153,33 @@ print("generated \(eventCount.formatted()) events in \(String(format: "%.1f", no
 /// the events themselves) before the clock starts and let go of after it stops: the
 /// figures measure the library's work, not this program's copying of slices or
 /// freeing of events.
+/// Appends `batches` from ``Config/inFlight`` threads, each taking the next batch once
+/// its last one has committed; rethrows the first failure.
+func appendInFlight(_ batches: [[Event]], into db: Database) throws {
+    let next = Mutex(0)
+    let failure = Mutex<(any Error)?>(nil)
+    let group = DispatchGroup()
+    for _ in 0..<config.inFlight {
+        group.enter()
+        Thread.detachNewThread {
+            defer { group.leave() }
+            while true {
+                let k: Int = next.withLock { n in
+                    defer { n += 1 }
+                    return n
+                }
+                guard k < batches.count, failure.withLock({ $0 == nil }) else { return }
+                do { _ = try db.appendAndWait(batches[k]) } catch {
+                    failure.withLock { $0 = $0 ?? error }
+                    return
+                }
+            }
+        }
+    }
+    group.wait()
+    if let error = failure.withLock({ $0 }) { throw error }
+}
+
 func batchedAppend(_ size: Int, into db: Database) throws {
     var batches: [[Event]] = []
     batches.reserveCapacity(events.count / size + 1)
@@ -150,10 +194,16 @@ func batchedAppend(_ size: Int, into db: Database) throws {
     Thread.sleep(forTimeInterval: 5)
     let s = now()
     let cpuStart = cpuNow()
-    for batch in batches { try db.appendAndWait(batch) }
+    if config.inFlight == 1 {
+        for batch in batches { try db.appendAndWait(batch) }
+    } else {
+        try appendInFlight(batches, into: db)
+    }
     let seconds = now() - s
     let cpu = cpuNow() - cpuStart
-    row("batched append, \(size.formatted())/txn", rate(eventCount, seconds),
+    let name = config.inFlight == 1 ? "batched append, \(size.formatted())/txn"
+        : "batched append, \(size.formatted()) × \(config.inFlight) in flight"
+    row(name, rate(eventCount, seconds),
         "\(eventCount.formatted()) events in \(String(format: "%.1f", seconds)) s, \(config.durable ? "fsync" : "no fsync"), "
         + String(format: "%.2f µs CPU/event (all threads)", cpu / Double(eventCount) * 1e6))
 }
