@@ -201,6 +201,12 @@ func batchedAppend(_ size: Int, into db: Database) throws {
     }
     let seconds = now() - s
     let cpu = cpuNow() - cpuStart
+    // Every event stored once, whatever the order the batches committed in.
+    let stored = try db.lastPosition
+    guard stored == UInt64(eventCount) else {
+        FileHandle.standardError.write(Data("patron-bench: \(stored) events stored of \(eventCount)\n".utf8))
+        exit(1)
+    }
     let name = config.inFlight == 1 ? "batched append, \(size.formatted())/txn"
         : "batched append, \(size.formatted()) × \(config.inFlight) in flight"
     row(name, rate(eventCount, seconds),
