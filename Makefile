@@ -10,7 +10,8 @@ test:
 	./scripts/test
 
 # Generates 100,000 clients / ~3 million events and prints throughput figures
-# (the batched append at 10,000, 100,000 and 1,000,000 events per transaction).
+# (the batched append at 10,000, 100,000 and 1,000,000 events per transaction, and in
+# batches of 10,000 with 100 in flight).
 bench:
 	swift build -c release --product patron-bench
 	.build/release/patron-bench $(BENCH_ARGS)
