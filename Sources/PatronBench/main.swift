@@ -3,11 +3,12 @@
 //   patron-bench [--clients N] [--events-per-client M] [--batch B] [--in-flight K] [--dir DIR]
 //
 // Prints batched append throughput (all projections and indexes) at 10,000, 100,000
-// and 1,000,000 events per transaction (or at B only), then batches of 10,000 handed
-// over 100 at a time (or K at a time), which group commit joins into larger
-// transactions, durable single appends from 1
-// and 16 tasks, full-log scan with decoding, projection scan and bytes per event, next
-// to raw LMDB figures measured in the same run.
+// and 1,000,000 events per transaction, one transaction at a time, and in batches of
+// 10,000 handed over 100 at a time, which group commit joins into larger transactions;
+// then durable single appends from 1 and 16 tasks, full-log scan with decoding,
+// projection scan and bytes per event, next to raw LMDB figures measured in the same
+// run. `--batch B` runs size B alone; `--in-flight K` hands the first size over K at
+// a time, and drops the run of batches in flight.
 import Foundation
 import LMDB
 import Synchronization
@@ -33,25 +34,37 @@ struct Config {
     var dir = FileManager.default.temporaryDirectory.appendingPathComponent("patron-bench").path
 }
 
+func usage(_ problem: String? = nil) -> Never {
+    if let problem { FileHandle.standardError.write(Data("patron-bench: \(problem)\n".utf8)) }
+    FileHandle.standardError.write(Data("usage: patron-bench [--clients N] [--events-per-client M] [--batch B] [--in-flight K] [--dir DIR] [--no-sync] [--append-only]\n".utf8))
+    exit(2)
+}
+
 func parseConfig() -> Config {
 var config = Config()
 var args = CommandLine.arguments.dropFirst().makeIterator()
+/// The whole number of at least 1 after `option`, or the usage and exit 2.
+func count(after option: String) -> Int {
+    let text = args.next()
+    guard let text, let n = Int(text), n >= 1 else { usage("\(option) needs a whole number of at least 1, not \(text.map { "'\($0)'" } ?? "nothing")") }
+    return n
+}
 while let a = args.next() {
     switch a {
-    case "--clients": config.clients = Int(args.next() ?? "") ?? config.clients
-    case "--events-per-client": config.eventsPerClient = Int(args.next() ?? "") ?? config.eventsPerClient
+    case "--clients": config.clients = count(after: a)
+    case "--events-per-client": config.eventsPerClient = count(after: a)
     case "--batch":
-        config.batches = [Int(args.next() ?? "") ?? config.batches[0]].map { max(1, $0) }
+        config.batches = [count(after: a)]
         config.pipelined = []
-    case "--dir": config.dir = args.next() ?? config.dir
+    case "--dir":
+        guard let dir = args.next() else { usage("--dir needs a directory") }
+        config.dir = dir
     case "--no-sync": config.durable = false
     case "--append-only": config.appendOnly = true
     case "--in-flight":
-        config.inFlight = max(1, Int(args.next() ?? "") ?? 1)
+        config.inFlight = count(after: a)
         config.pipelined = []
-    default:
-        FileHandle.standardError.write(Data("usage: patron-bench [--clients N] [--events-per-client M] [--batch B] [--in-flight K] [--dir DIR] [--no-sync] [--append-only]\n".utf8))
-        exit(2)
+    default: usage("unknown option \(a)")
     }
 }
 return config
@@ -116,7 +129,13 @@ func generate() -> [Event] {
 }
 
 try? FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
-print("patron-bench: \(config.clients.formatted()) clients, batches of \(config.batches.map { $0.formatted() }.joined(separator: ", ")), in \(config.dir)")
+print("patron-bench: \(config.clients.formatted()) clients, batches of \(config.batches.map { $0.formatted() }.joined(separator: ", "))"
+      + (config.inFlight > 1 ? " × \(config.inFlight) in flight" : "") + ", in \(config.dir)")
+
+/// The name of a batched append's row.
+func appendName(_ size: Int, inFlight: Int) -> String {
+    inFlight == 1 ? "batched append, \(size.formatted())/txn" : "batched append, \(size.formatted()) × \(inFlight) in flight"
+}
 
 // The batched appends after the first, each in a process of its own (with events
 // generated alike), run before this one holds anything: on this VM a run is slower by
@@ -124,6 +143,8 @@ print("patron-bench: \(config.clients.formatted()) clients, batches of \(config.
 // idle process holding 1.5 GB: 1,000,000/txn 648,411 and 710,378 events/s against
 // 950,479 and 946,005 alone).
 var otherSizes: [String] = []
+/// Whether a run in a process of its own failed: this one then exits 1 at its end.
+var childFailed = false
 for (size, inFlight) in config.batches.dropFirst().map({ ($0, 1) }) + config.pipelined.map({ ($0.batch, $0.inFlight) }) {
     let child = Process()
     child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
@@ -138,7 +159,9 @@ for (size, inFlight) in config.batches.dropFirst().map({ ($0, 1) }) + config.pip
     child.waitUntilExit()
     otherSizes += output.split(separator: "\n").filter { $0.hasPrefix("batched append") }.map(String.init)
     if child.terminationStatus != 0 {
-        otherSizes.append("batched append, \(size.formatted())/txn × \(inFlight): failed (exit \(child.terminationStatus))")
+        childFailed = true
+        let how = child.terminationReason == .uncaughtSignal ? "signal" : "exit"
+        otherSizes.append("\(appendName(size, inFlight: inFlight)): failed (\(how) \(child.terminationStatus))")
     }
     try? FileManager.default.removeItem(atPath: config.dir + "/batch-\(size)")
 }
@@ -148,18 +171,15 @@ let events = generate()
 let eventCount = events.count
 print("generated \(eventCount.formatted()) events in \(String(format: "%.1f", now() - t0)) s\n")
 
-/// Appends every event into `db` in transactions of `size`, and prints the rate and
-/// the CPU time per event. The batches a program hands to the library are built (like
-/// the events themselves) before the clock starts and let go of after it stops: the
-/// figures measure the library's work, not this program's copying of slices or
-/// freeing of events.
-/// Appends `batches` from ``Config/inFlight`` threads, each taking the next batch once
-/// its last one has committed; rethrows the first failure.
+/// Appends `batches` from ``Config/inFlight`` threads (no more than there are
+/// batches), each taking the next batch once its last one has committed; rethrows the
+/// first failure, and fails unless every batch was appended exactly once.
 func appendInFlight(_ batches: [[Event]], into db: Database) throws {
     let next = Mutex(0)
+    let appended = Mutex([Int](repeating: 0, count: batches.count))
     let failure = Mutex<(any Error)?>(nil)
     let group = DispatchGroup()
-    for _ in 0..<config.inFlight {
+    for _ in 0..<min(config.inFlight, batches.count) {
         group.enter()
         Thread.detachNewThread {
             defer { group.leave() }
@@ -169,7 +189,10 @@ func appendInFlight(_ batches: [[Event]], into db: Database) throws {
                     return n
                 }
                 guard k < batches.count, failure.withLock({ $0 == nil }) else { return }
-                do { _ = try db.appendAndWait(batches[k]) } catch {
+                do {
+                    _ = try db.appendAndWait(batches[k])
+                    appended.withLock { $0[k] += 1 }
+                } catch {
                     failure.withLock { $0 = $0 ?? error }
                     return
                 }
@@ -178,8 +201,17 @@ func appendInFlight(_ batches: [[Event]], into db: Database) throws {
     }
     group.wait()
     if let error = failure.withLock({ $0 }) { throw error }
+    if let k = appended.withLock({ $0.firstIndex { $0 != 1 } }) {
+        FileHandle.standardError.write(Data("patron-bench: batch \(k) appended \(appended.withLock { $0[k] }) times\n".utf8))
+        exit(1)
+    }
 }
 
+/// Appends every event into `db` in transactions of `size`, and prints the rate and
+/// the CPU time per event. The batches a program hands to the library are built (like
+/// the events themselves) before the clock starts and let go of after it stops: the
+/// figures measure the library's work, not this program's copying of slices or
+/// freeing of events.
 func batchedAppend(_ size: Int, into db: Database) throws {
     var batches: [[Event]] = []
     batches.reserveCapacity(events.count / size + 1)
@@ -201,15 +233,14 @@ func batchedAppend(_ size: Int, into db: Database) throws {
     }
     let seconds = now() - s
     let cpu = cpuNow() - cpuStart
-    // Every event stored once, whatever the order the batches committed in.
+    // As many events stored as generated (batches handed over in flight are also
+    // checked to have gone in once each).
     let stored = try db.lastPosition
     guard stored == UInt64(eventCount) else {
         FileHandle.standardError.write(Data("patron-bench: \(stored) events stored of \(eventCount)\n".utf8))
         exit(1)
     }
-    let name = config.inFlight == 1 ? "batched append, \(size.formatted())/txn"
-        : "batched append, \(size.formatted()) × \(config.inFlight) in flight"
-    row(name, rate(eventCount, seconds),
+    row(appendName(size, inFlight: config.inFlight), rate(eventCount, seconds),
         "\(eventCount.formatted()) events in \(String(format: "%.1f", seconds)) s, \(config.durable ? "fsync" : "no fsync"), "
         + String(format: "%.2f µs CPU/event (all threads)", cpu / Double(eventCount) * 1e6))
 }
@@ -248,7 +279,7 @@ let path = fresh("bench.patron")
 let db = try Database(path: path, options: .init(initialMapSize: 1 << 30, durable: config.durable))
 try batchedAppend(config.batches[0], into: db)
 for line in otherSizes { print(line) }
-if config.appendOnly { exit(0) }
+if config.appendOnly { exit(childFailed ? 1 : 0) }
 var s = now()
 
 // Log scans: in place (header decoded: type, at, recorded, client; plus purchase
@@ -322,3 +353,4 @@ let one = try await singles(tasks: 1, perTask: 2000)
 row("durable single appends, 1 task", rate(2000, one))
 let sixteen = try await singles(tasks: 16, perTask: 1000)
 row("durable single appends, 16 tasks", rate(16_000, sixteen), "group commit")
+if childFailed { exit(1) }
