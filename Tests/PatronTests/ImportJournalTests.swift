@@ -1,6 +1,7 @@
 import Foundation
 import LMDB
 import Testing
+import Synchronization
 @testable import Patron
 
 /// Imports that commit in several transactions (``ImportJournal``): all or nothing.
@@ -182,6 +183,39 @@ import Testing
         #expect(db.store.importReadAgain.withLock { $0 } == 1)
         #expect(try db.stats().mapSize > mapBefore)
         try Self.expectWhole(db, report: report, rows: 4_000, file: file, dir: dir)
+    }
+
+    /// The reading side is cancelled with two batches queued and a third on its way,
+    /// as when a transaction runs out of map mid-file (``aTransactionOutOfMapReadsTheFileAgain()``).
+    /// The pipe must then be freed cleanly: libdispatch traps (SIGILL) when a semaphore
+    /// is freed holding fewer permits than it was made with, which crashed the suite
+    /// when this happened in the test above.
+    @Test("A pipe cancelled while full, its producer stopped mid-send, is freed without a trap")
+    func aPipeCancelledWhileFullIsFreed() {
+        let done = ImportPipe.Item.done(rows: 0, rejected: 0, wroteRejected: false, fixedDuplicates: [], fixedDuplicateCount: 0)
+        let producerStopped = DispatchSemaphore(value: 0)
+        let thirdAccepted = Mutex<Bool?>(nil)
+        do {
+            let pipe = ImportPipe()
+            #expect(pipe.send(done))
+            #expect(pipe.send(done))
+            let producer = Thread {
+                // Waits for room (none until the cancel), then finds the receiver gone.
+                let accepted = pipe.send(done)
+                thirdAccepted.withLock { $0 = accepted }
+                pipe.finish(ImportPipe.Tally())
+                producerStopped.signal()
+            }
+            producer.start()
+            pipe.cancel()
+            var received = 0
+            while pipe.receive() != nil { received += 1 }
+            producerStopped.wait()
+            #expect(received == 0)
+            #expect(thirdAccepted.withLock { $0 } == false)
+        }
+        // Freed here or by the producer's thread as it ends; both in this process.
+        Thread.sleep(forTimeInterval: 0.05)
     }
 
     @Test("A later transaction that runs out of map in each reading of the file: the committed ones are undone, the file read again, and the transaction run again from its kept rows")

@@ -246,7 +246,7 @@ struct DemoHeap {
 final class DemoAppender: Sendable {
     private let db: Database
     private let queue = DispatchQueue(label: "patron.demo.append")
-    private let slots = DispatchSemaphore(value: 2)
+    private let slots = DispatchSemaphore.permits(2)
     private let failure = Mutex<(any Error)?>(nil)
 
     init(db: Database) { self.db = db }

@@ -638,7 +638,9 @@ final class ImportPipe: Sendable {
 
     private let state = Mutex(State())
     private let filled = DispatchSemaphore(value: 0)
-    private let space = DispatchSemaphore(value: 2)
+    /// Room for two items; freed with permits taken when the receiver cancels while
+    /// the pipe is full (hence ``DispatchSemaphore/permits(_:)``).
+    private let space = DispatchSemaphore.permits(2)
 
     /// Sends an item, waiting while two are queued; false once the receiver gave up.
     func send(_ item: Item) -> Bool {
