@@ -214,7 +214,9 @@ import Synchronization
             #expect(received == 0)
             #expect(thirdAccepted.withLock { $0 } == false)
         }
-        // Freed here or by the producer's thread as it ends; both in this process.
+        // The pipe is freed by whichever lets go last: this scope, or the producer's
+        // thread as it exits (Foundation releases the closure then). The pause lets the
+        // thread exit, so that a trap falls within this test; it would fail the run anyway.
         Thread.sleep(forTimeInterval: 0.05)
     }
 
